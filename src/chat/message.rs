@@ -1,0 +1,100 @@
+//! A message as the domain hands it out: the stored row plus what is derived
+//! from the conversation (the receiver of a direct message, its status).
+
+use crate::domain::UserId;
+use crate::store::{ConversationKind, ConversationRow, MessageRow};
+
+/// Sent → delivered → read, derived from the other members' watermarks:
+/// a message is delivered (read) once every other member's delivered (read)
+/// watermark has reached its seq.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageStatus {
+    Sent,
+    Delivered,
+    Read,
+}
+
+impl MessageStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageStatus::Sent => "sent",
+            MessageStatus::Delivered => "delivered",
+            MessageStatus::Read => "read",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub row: MessageRow,
+    /// The other member, for a direct conversation.
+    pub receiver_id: Option<UserId>,
+    pub status: MessageStatus,
+}
+
+impl Message {
+    pub fn new(row: MessageRow, conversation: &ConversationRow) -> Self {
+        let others = || conversation.members.iter().filter(|m| m.user_id != row.sender_id);
+        let receiver_id = match conversation.kind {
+            ConversationKind::Direct => others().next().map(|m| m.user_id),
+            ConversationKind::Group => None,
+        };
+        let status = if others().all(|m| m.read_seq >= row.seq) {
+            MessageStatus::Read
+        } else if others().all(|m| m.delivered_seq >= row.seq) {
+            MessageStatus::Delivered
+        } else {
+            MessageStatus::Sent
+        };
+        Self { row, receiver_id, status }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ConversationId, MessageId};
+    use crate::store::MemberRow;
+
+    fn conv(marks: &[(i64, i64, i64)]) -> ConversationRow {
+        ConversationRow {
+            id: ConversationId(1),
+            kind: ConversationKind::Direct,
+            name: None,
+            created_at: 0,
+            last_seq: 10,
+            last_message_at: None,
+            members: marks
+                .iter()
+                .map(|&(u, d, r)| MemberRow {
+                    user_id: UserId(u),
+                    role: "member".into(),
+                    delivered_seq: d,
+                    read_seq: r,
+                })
+                .collect(),
+        }
+    }
+
+    fn msg(seq: i64, sender: i64) -> MessageRow {
+        MessageRow {
+            id: MessageId(seq),
+            conversation_id: ConversationId(1),
+            seq,
+            sender_id: UserId(sender),
+            client_msg_id: None,
+            body: "hi".into(),
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn status_follows_the_receivers_watermarks() {
+        // Sender 1's own watermarks never matter.
+        let c = conv(&[(1, 0, 0), (2, 5, 3)]);
+        assert_eq!(Message::new(msg(3, 1), &c).status, MessageStatus::Read);
+        assert_eq!(Message::new(msg(5, 1), &c).status, MessageStatus::Delivered);
+        assert_eq!(Message::new(msg(6, 1), &c).status, MessageStatus::Sent);
+        assert_eq!(Message::new(msg(6, 1), &c).receiver_id, Some(UserId(2)));
+    }
+}

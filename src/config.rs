@@ -1,0 +1,239 @@
+//! One typed configuration, layered: built-in defaults, then `confab.toml`
+//! (or `--config FILE`), then `CONFAB_*` environment variables (nested keys
+//! with `__`, e.g. `CONFAB_LIMITS__MESSAGE_MAX_CHARS=2000`), then CLI flags.
+//! A bad value fails start-up with a message that names the setting.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP and Socket.IO server listens on.
+    pub listen: SocketAddr,
+    /// Where the embedded database (and later media) live.
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` to choose the database file; unset means
+    /// `DATA_DIR/confab.db`.
+    pub database_url: Option<String>,
+    /// `tracing` filter, e.g. `info` or `confab=debug,info`. `RUST_LOG` wins if set.
+    pub log: String,
+    pub storage: StorageConfig,
+    pub limits: Limits,
+    pub auth: AuthConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `full`: every commit is fsynced (survives power loss). `normal`: survives
+    /// a crash of the process, may lose the last commits on power loss.
+    pub sqlite_synchronous: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Longest message text, in characters.
+    pub message_max_chars: usize,
+    /// Largest Socket.IO packet, in bytes; a bigger one closes that connection.
+    pub socket_max_payload: u64,
+    /// Largest HTTP request body, in bytes.
+    pub http_body_max: usize,
+    /// Sustained Socket.IO events per second per socket.
+    pub events_per_second: u32,
+    /// Events a socket may send in a burst above the sustained rate.
+    pub events_burst: u32,
+    /// Most messages in one history page or unread fetch.
+    pub page_max: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// How long a login token stays valid, in hours.
+    pub token_ttl_hours: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            log: "info".into(),
+            storage: StorageConfig::default(),
+            limits: Limits::default(),
+            auth: AuthConfig::default(),
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self { sqlite_synchronous: "full".into() }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            message_max_chars: 4000,
+            socket_max_payload: 1_000_000,
+            http_body_max: 256 * 1024,
+            events_per_second: 20,
+            events_burst: 40,
+            page_max: 500,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self { token_ttl_hours: 24 * 30 }
+    }
+}
+
+/// Values given on the command line; only those present override.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+/// Where the database is, once the configuration is understood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(PathBuf),
+}
+
+/// A configuration that cannot be used; the message names the setting.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Loads defaults → `file` (or `./confab.toml` if it exists) → env → `overrides`.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError(format!("config file {} does not exist", path.display())));
+            }
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None => figment = figment.merge(Toml::file_exact("confab.toml")),
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("CONFAB_").split("__"))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.database()?;
+        self.sqlite_synchronous_full()?;
+        let l = &self.limits;
+        let positive = [
+            ("limits.message_max_chars", l.message_max_chars as u64),
+            ("limits.socket_max_payload", l.socket_max_payload),
+            ("limits.http_body_max", l.http_body_max as u64),
+            ("limits.events_per_second", u64::from(l.events_per_second)),
+            ("limits.events_burst", u64::from(l.events_burst)),
+            ("limits.page_max", l.page_max.max(0) as u64),
+            ("auth.token_ttl_hours", self.auth.token_ttl_hours),
+        ];
+        for (name, v) in positive {
+            if v == 0 {
+                return Err(ConfigError(format!("`{name}` must be greater than 0")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The database to use, from `database_url` or the data directory.
+    pub fn database(&self) -> Result<Database, ConfigError> {
+        let Some(url) = self.database_url.as_deref() else {
+            return Ok(Database::Sqlite(self.data_dir.join("confab.db")));
+        };
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            if path.is_empty() {
+                return Err(ConfigError("`database_url` sqlite:// needs a file path".into()));
+            }
+            return Ok(Database::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Err(ConfigError(
+                "`database_url`: PostgreSQL (cluster mode) is not available in this version; \
+                 use sqlite://PATH or leave it unset"
+                    .into(),
+            ));
+        }
+        // Never echo the URL: it may carry a password.
+        Err(ConfigError("`database_url` must start with sqlite://".into()))
+    }
+
+    pub fn sqlite_synchronous_full(&self) -> Result<bool, ConfigError> {
+        match self.storage.sqlite_synchronous.as_str() {
+            "full" => Ok(true),
+            "normal" => Ok(false),
+            _ => Err(ConfigError("`storage.sqlite_synchronous` must be \"full\" or \"normal\"".into())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = Config::default();
+        assert!(c.validate().is_ok());
+        assert_eq!(c.database().ok(), Some(Database::Sqlite(PathBuf::from("./data/confab.db"))));
+    }
+
+    #[test]
+    fn database_urls() {
+        let with = |u: &str| Config { database_url: Some(u.into()), ..Config::default() };
+        assert_eq!(with("sqlite:///tmp/x.db").database().ok(), Some(Database::Sqlite("/tmp/x.db".into())));
+        let err = with("mysql://u:secret@h/db").database().err().map(|e| e.to_string());
+        assert!(err.as_deref().is_some_and(|e| e.contains("database_url") && !e.contains("secret")));
+        assert!(with("postgres://h/db").database().is_err());
+    }
+
+    #[test]
+    fn layering_and_errors_name_the_setting() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("confab.toml", "listen = \"127.0.0.1:9000\"\n[limits]\nmessage_max_chars = 10\n")?;
+            jail.set_env("CONFAB_LIMITS__EVENTS_BURST", "7");
+            let c = Config::load(None, Overrides { listen: Some("127.0.0.1:9100".parse().map_err(|_| "addr")?), ..Default::default() })
+                .map_err(|e| e.to_string())?;
+            assert_eq!(c.listen.port(), 9100, "flag beats file");
+            assert_eq!(c.limits.message_max_chars, 10, "file beats default");
+            assert_eq!(c.limits.events_burst, 7, "env applies");
+
+            jail.set_env("CONFAB_LIMITS__EVENTS_BURST", "many");
+            let err = Config::load(None, Overrides::default()).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("events_burst"), "{err}");
+
+            jail.set_env("CONFAB_LIMITS__EVENTS_BURST", "0");
+            let err = Config::load(None, Overrides::default()).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("limits.events_burst"), "{err}");
+
+            jail.create_file("confab.toml", "lisen = \"x\"\n")?;
+            let err = Config::load(None, Overrides::default()).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("lisen"), "{err}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,99 @@
+//! The domain error: what went wrong, in words a client can act on.
+//!
+//! Transports map it once each: `http::error` to an HTTP status and
+//! `realtime::error` to a Socket.IO error payload. Internal causes are logged
+//! where they happen and never reach a client.
+
+use std::fmt;
+
+/// The stable, documented error codes of the public API (`docs/API.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    Unauthorized,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Conflict,
+    TooLarge,
+    RateLimited,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::Invalid => "invalid",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Every failure a domain service can report.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("too many requests, slow down")]
+    RateLimited,
+    #[error("the server is shutting down")]
+    Unavailable,
+    /// The cause has already been logged; clients only see "internal error".
+    #[error("internal error")]
+    Internal,
+}
+
+impl Error {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Unauthorized(_) => ErrorCode::Unauthorized,
+            Error::Forbidden(_) => ErrorCode::Forbidden,
+            Error::Invalid(_) => ErrorCode::Invalid,
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::Conflict(_) => ErrorCode::Conflict,
+            Error::TooLarge(_) => ErrorCode::TooLarge,
+            Error::RateLimited => ErrorCode::RateLimited,
+            Error::Unavailable => ErrorCode::Unavailable,
+            Error::Internal => ErrorCode::Internal,
+        }
+    }
+
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Error::Invalid(msg.into())
+    }
+}
+
+impl From<crate::store::StoreError> for Error {
+    fn from(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::Closed => Error::Unavailable,
+            other => {
+                tracing::error!(error = %other, "storage failure");
+                Error::Internal
+            }
+        }
+    }
+}

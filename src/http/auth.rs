@@ -1,0 +1,51 @@
+//! `/api/auth`: register, login, logout.
+
+use super::extract::{Auth, JsonBody};
+use super::ApiError;
+use crate::app::AppState;
+use crate::domain::{DisplayName, Error, Password, Username};
+use crate::store::UserRow;
+use crate::wire::UserView;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{extract::State, Json, Router};
+use serde_json::{json, Value};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth/register", post(register))
+        .route("/auth/login", post(login))
+        .route("/auth/logout", post(logout))
+}
+
+fn text<'a>(body: &'a Value, field: &str) -> Result<&'a str, Error> {
+    body.get(field)
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::invalid(format!("`{field}` must be a string")))
+}
+
+fn authenticated(user: &UserRow, token: String) -> Json<Value> {
+    Json(json!({ "user": UserView::new(user), "token": token }))
+}
+
+async fn register(State(app): State<AppState>, JsonBody(body): JsonBody) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let username = Username::parse(text(&body, "username")?)?;
+    let password = Password::parse(text(&body, "password")?)?;
+    let display_name = match body.get("displayName") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(DisplayName::parse(s)?),
+        Some(_) => return Err(Error::invalid("`displayName` must be a string").into()),
+    };
+    let (user, token) = app.users.register(username, password, display_name).await?;
+    Ok((StatusCode::CREATED, authenticated(&user, token)))
+}
+
+async fn login(State(app): State<AppState>, JsonBody(body): JsonBody) -> Result<Json<Value>, ApiError> {
+    let (user, token) = app.users.login(text(&body, "username")?, text(&body, "password")?).await?;
+    Ok(authenticated(&user, token))
+}
+
+async fn logout(State(app): State<AppState>, Auth(session): Auth) -> Result<StatusCode, ApiError> {
+    app.users.logout(&session).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

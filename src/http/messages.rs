@@ -1,0 +1,26 @@
+//! `POST /api/messages`: the design's "send via API", the same send path
+//! (rules, idempotency, delivery) as the `send_message` event.
+
+use super::extract::{Auth, JsonBody};
+use super::ApiError;
+use crate::app::AppState;
+use crate::wire::{input, MessageView};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{extract::State, Json, Router};
+use serde_json::{json, Value};
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/messages", post(send))
+}
+
+async fn send(
+    State(app): State<AppState>,
+    Auth(session): Auth,
+    JsonBody(body): JsonBody,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let max = app.config.limits.message_max_chars;
+    let cmd = input::send_message(&body, session.user_id, None, max)?;
+    let message = app.chat.send(cmd).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "message": MessageView::new(&message) }))))
+}

@@ -1,0 +1,54 @@
+//! `/api/users`: the caller, search by username prefix, and profiles with presence.
+
+use super::extract::Auth;
+use super::ApiError;
+use crate::app::AppState;
+use crate::domain::{Error, UserId};
+use crate::wire::UserView;
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/users/me", get(me))
+        .route("/users", get(search))
+        .route("/users/{id}", get(profile))
+}
+
+async fn me(State(app): State<AppState>, Auth(session): Auth) -> Result<Json<Value>, ApiError> {
+    let user = app.users.user(session.user_id).await?;
+    Ok(Json(json!({ "user": UserView::new(&user) })))
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    #[serde(default)]
+    q: String,
+    limit: Option<i64>,
+}
+
+async fn search(
+    State(app): State<AppState>,
+    Auth(_): Auth,
+    query: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query.map_err(|_| Error::invalid("`q` must be text and `limit` a number"))?;
+    let limit = q.limit.unwrap_or(20).clamp(1, 100);
+    let users = app.users.search(&q.q, limit).await?;
+    let users: Vec<_> = users.iter().map(UserView::new).collect();
+    Ok(Json(json!({ "users": users })))
+}
+
+async fn profile(
+    State(app): State<AppState>,
+    Auth(_): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = id.parse::<i64>().ok().filter(|&n| n > 0).ok_or(Error::NotFound("user"))?;
+    let user = app.users.user(UserId(id)).await?;
+    let presence = app.presence.status(user.id, user.last_seen_at).await;
+    Ok(Json(json!({ "user": UserView::with_presence(&user, presence) })))
+}

@@ -1,0 +1,87 @@
+//! Presence: who is online, on how many devices, and telling their contacts.
+//!
+//! [`PresenceStore`] is the small storage trait (in-process here; Redis in
+//! cluster mode). [`PresenceService`] is the domain logic on top: a user is
+//! online from their first connection to their last disconnection, and the
+//! users who share a conversation with them are told at those two moments.
+
+mod local;
+
+pub use local::LocalPresence;
+
+use crate::domain::{now_millis, ConnectionId, Error, Millis, UserId};
+use crate::fanout::{Event, Fanout};
+use crate::store::Store;
+use async_trait::async_trait;
+use std::sync::Arc;
+
+/// Where presence lives.
+#[async_trait]
+pub trait PresenceStore: Send + Sync + 'static {
+    /// Records a connection; true if it is the user's first.
+    async fn connected(&self, user: UserId, conn: &ConnectionId) -> bool;
+    /// Forgets a connection; true if it was the user's last.
+    async fn disconnected(&self, user: UserId, conn: &ConnectionId) -> bool;
+    /// How many live connections the user has.
+    async fn devices(&self, user: UserId) -> usize;
+}
+
+/// A user's presence as shown to others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status {
+    pub online: bool,
+    pub devices: usize,
+    pub last_seen: Option<Millis>,
+}
+
+/// See the module docs.
+pub struct PresenceService {
+    backend: Arc<dyn PresenceStore>,
+    store: Arc<dyn Store>,
+    fanout: Arc<dyn Fanout>,
+}
+
+impl PresenceService {
+    pub fn new(
+        backend: Arc<dyn PresenceStore>,
+        store: Arc<dyn Store>,
+        fanout: Arc<dyn Fanout>,
+    ) -> Self {
+        Self { backend, store, fanout }
+    }
+
+    pub async fn is_online(&self, user: UserId) -> bool {
+        self.backend.devices(user).await > 0
+    }
+
+    /// The presence of `user`, with their last-seen time when offline.
+    pub async fn status(&self, user: UserId, last_seen: Option<Millis>) -> Status {
+        let devices = self.backend.devices(user).await;
+        Status { online: devices > 0, devices, last_seen }
+    }
+
+    #[tracing::instrument(skip_all, fields(user = %user))]
+    pub async fn connected(&self, user: UserId, conn: &ConnectionId) -> Result<(), Error> {
+        if self.backend.connected(user, conn).await {
+            self.announce(user, true, None).await?;
+        }
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(user = %user))]
+    pub async fn disconnected(&self, user: UserId, conn: &ConnectionId) -> Result<(), Error> {
+        if self.backend.disconnected(user, conn).await {
+            let now = now_millis();
+            self.store.set_last_seen(user, now).await?;
+            self.announce(user, false, Some(now)).await?;
+        }
+        Ok(())
+    }
+
+    async fn announce(&self, user: UserId, online: bool, last_seen: Option<Millis>) -> Result<(), Error> {
+        for peer in self.store.peers_of(user).await? {
+            self.fanout.send(peer, Event::Presence { user, online, last_seen }, None).await;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,84 @@
+//! [`Fanout`] over Socket.IO rooms: an event for a user is an emit to the
+//! user's room, which reaches every device of theirs.
+
+use super::{socket_room, token_room, user_room};
+use crate::chat::Message;
+use crate::domain::{ConnectionId, TokenId, UserId};
+use crate::fanout::{Event, Fanout};
+use crate::wire::{self, MessageView};
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use serde_json::Value;
+use socketioxide::{AckError, SocketIo};
+use std::sync::OnceLock;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// How long a device has to acknowledge a `receive_message`.
+const RECEIPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Fanout through socketioxide. The [`SocketIo`] handle is attached after
+/// the layer is built (the layer needs the app state, which needs this).
+#[derive(Default)]
+pub struct SocketFanout {
+    io: OnceLock<SocketIo>,
+}
+
+impl SocketFanout {
+    pub fn attach(&self, io: SocketIo) {
+        let _ = self.io.set(io);
+    }
+
+    fn io(&self) -> Option<&SocketIo> {
+        self.io.get()
+    }
+}
+
+#[async_trait]
+impl Fanout for SocketFanout {
+    async fn send(&self, user: UserId, event: Event, except: Option<&ConnectionId>) {
+        let Some(io) = self.io() else { return };
+        let (name, payload) = wire::event(&event);
+        let mut op = io.to(user_room(user));
+        if let Some(c) = except {
+            op = op.except(socket_room(c));
+        }
+        if let Err(e) = op.emit(name, &payload).await {
+            tracing::debug!(error = %e, event = name, "emit failed");
+        }
+    }
+
+    async fn deliver(&self, recipient: UserId, message: &Message) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        let Some(io) = self.io() else { return rx };
+        let view = MessageView::live(message);
+        let acks = io
+            .to(user_room(recipient))
+            .timeout(RECEIPT_TIMEOUT)
+            .emit_with_ack::<_, Value>("receive_message", &view)
+            .await;
+        match acks {
+            Ok(stream) => {
+                tokio::spawn(async move {
+                    let mut stream = std::pin::pin!(stream);
+                    while let Some((_, res)) = stream.next().await {
+                        // An ack with no argument fails to decode but is still an ack.
+                        if matches!(res, Ok(_) | Err(AckError::Decode(_))) {
+                            let _ = tx.send(());
+                            return;
+                        }
+                    }
+                });
+            }
+            Err(e) => tracing::debug!(error = %e, "receive_message emit failed"),
+        }
+        rx
+    }
+
+    async fn disconnect_token(&self, token: TokenId) {
+        let Some(io) = self.io() else { return };
+        if let Err(e) = io.to(token_room(token)).disconnect().await {
+            tracing::warn!(error = %e, "could not disconnect the sockets of a revoked token");
+        }
+    }
+}

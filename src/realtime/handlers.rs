@@ -1,0 +1,134 @@
+//! Socket.IO event handlers: payload → domain command → service call → reply.
+//!
+//! Every reply goes out the same way ([`reply`]): success to the ack, failure
+//! to the ack as `{"error":{code,message}}` *and* as an `error` event, so
+//! clients that do not ask for acks still hear about it.
+
+use super::conn::Ctx;
+use crate::app::AppState;
+use crate::domain::{Error, ErrorCode};
+use crate::wire::{self, input, MessageView};
+use serde_json::{json, Value};
+use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
+use socketioxide::socket::DisconnectReason;
+use std::future::Future;
+use std::sync::Arc;
+
+pub fn register(s: &SocketRef) {
+    s.on("join", join);
+    s.on("send_message", send_message);
+    s.on("fetch_unread_messages", fetch_unread_messages);
+    s.on("mark_read", mark_read);
+    s.on("typing", typing);
+    s.on_fallback(unknown_event);
+    s.on_disconnect(on_disconnect);
+}
+
+/// Admits the event (rate, token, order), runs `f`, and replies.
+async fn run<F, Fut>(s: SocketRef, app: AppState, ctx: Ctx, ack: AckSender, f: F)
+where
+    F: FnOnce(AppState, Arc<super::conn::Conn>) -> Fut,
+    Fut: Future<Output = Result<Value, Error>>,
+{
+    let result = match ctx.admit(&app.users).await {
+        Ok(()) => f(app, ctx.conn.clone()).await,
+        Err(e) => Err(e),
+    };
+    drop(ctx); // let the next event of this socket proceed before we write the reply
+    reply(&s, ack, result);
+}
+
+fn reply(s: &SocketRef, ack: AckSender, result: Result<Value, Error>) {
+    match result {
+        Ok(v) => {
+            let _ = ack.send(&v);
+        }
+        Err(e) => {
+            let body = wire::error_body(&e);
+            let _ = ack.send(&json!({ "error": body }));
+            let _ = s.emit("error", &body);
+            if e.code() == ErrorCode::Unauthorized {
+                // The token is no longer valid: the socket must not stay open.
+                let _ = s.clone().disconnect();
+            }
+        }
+    }
+}
+
+/// The payload, or `null` when the client sent none.
+fn payload(data: Result<Value, socketioxide::ParserError>) -> Result<Value, Error> {
+    data.map_err(|_| Error::invalid("payload is not valid JSON"))
+}
+
+async fn join(s: SocketRef, State(app): State<AppState>, ctx: Ctx, TryData(data): TryData<Value>, ack: AckSender) {
+    run(s, app, ctx, ack, async |_, conn| {
+        let user = input::join(&payload(data)?)?;
+        if user != conn.session.user_id {
+            return Err(Error::Forbidden("you can only join as yourself"));
+        }
+        Ok(json!({ "ok": true }))
+    })
+    .await;
+}
+
+async fn send_message(s: SocketRef, State(app): State<AppState>, ctx: Ctx, TryData(data): TryData<Value>, ack: AckSender) {
+    run(s, app, ctx, ack, async |app, conn| {
+        let max = app.config.limits.message_max_chars;
+        let cmd = input::send_message(&payload(data)?, conn.session.user_id, Some(conn.id.clone()), max)?;
+        let message = app.chat.send(cmd).await?;
+        Ok(json!({ "message": MessageView::new(&message) }))
+    })
+    .await;
+}
+
+async fn fetch_unread_messages(
+    s: SocketRef,
+    State(app): State<AppState>,
+    ctx: Ctx,
+    TryData(data): TryData<Value>,
+    ack: AckSender,
+) {
+    run(s, app, ctx, ack, async |app, conn| {
+        let conversation = input::fetch_unread(&payload(data)?)?;
+        let limit = app.config.limits.page_max;
+        let (messages, has_more) = app.chat.fetch_unread(conn.session.user_id, conversation, limit).await?;
+        let messages: Vec<_> = messages.iter().map(MessageView::new).collect();
+        Ok(json!({ "messages": messages, "hasMore": has_more }))
+    })
+    .await;
+}
+
+async fn mark_read(s: SocketRef, State(app): State<AppState>, ctx: Ctx, TryData(data): TryData<Value>, ack: AckSender) {
+    run(s, app, ctx, ack, async |app, conn| {
+        let (conversation, message) = input::mark_read(&payload(data)?)?;
+        app.chat.mark_read(conn.session.user_id, conversation, message).await?;
+        Ok(json!({ "ok": true }))
+    })
+    .await;
+}
+
+async fn typing(s: SocketRef, State(app): State<AppState>, ctx: Ctx, TryData(data): TryData<Value>, ack: AckSender) {
+    run(s, app, ctx, ack, async |app, conn| {
+        let (conversation, is_typing) = input::typing(&payload(data)?)?;
+        app.chat.typing(conn.session.user_id, conversation, is_typing, Some(&conn.id)).await?;
+        Ok(json!({ "ok": true }))
+    })
+    .await;
+}
+
+async fn unknown_event(s: SocketRef, State(app): State<AppState>, ctx: Ctx, Event(event): Event, ack: AckSender) {
+    run(s, app, ctx, ack, async |_, _| {
+        let mut name = event;
+        name.truncate(64);
+        Err(Error::invalid(format!("unknown event `{name}`")))
+    })
+    .await;
+}
+
+async fn on_disconnect(s: SocketRef, State(app): State<AppState>, reason: DisconnectReason) {
+    let Some(conn) = s.extensions.get::<Arc<super::conn::Conn>>() else { return };
+    tracing::debug!(user = %conn.session.user_id, sid = %s.id, ?reason, "socket disconnected");
+    if let Err(e) = app.presence.disconnected(conn.session.user_id, &conn.id).await {
+        tracing::warn!(error = %e, "presence update failed on disconnect");
+    }
+}

@@ -1,0 +1,108 @@
+//! The Socket.IO gateway (served by socketioxide at `/socket.io/`).
+//!
+//! A connection is authenticated once, in the handshake (`auth.token`), and
+//! every event after that re-checks its token against the live-token cache.
+//! Each socket joins three rooms: its user's (`u:ID`, every device of that
+//! user), its token's (`t:ID`, closed on logout) and its own (`s:SID`, so an
+//! event can skip the connection it came from). Handlers live in
+//! [`handlers`]; they decode, call a domain service and reply.
+
+mod conn;
+mod fanout;
+mod handlers;
+
+pub use fanout::SocketFanout;
+
+use crate::app::AppState;
+use crate::domain::{ConnectionId, TokenId, UserId};
+use conn::Conn;
+use serde_json::Value;
+use socketioxide::extract::{SocketRef, State, TryData};
+use socketioxide::handler::ConnectHandler;
+use socketioxide::layer::SocketIoLayer;
+use socketioxide::SocketIo;
+use std::sync::Arc;
+
+pub(crate) fn user_room(u: UserId) -> String {
+    format!("u:{u}")
+}
+
+pub(crate) fn token_room(t: TokenId) -> String {
+    format!("t:{t}")
+}
+
+pub(crate) fn socket_room(c: &ConnectionId) -> String {
+    format!("s:{}", c.0)
+}
+
+/// Builds the Socket.IO layer for the router and registers the namespace.
+pub fn build(state: AppState) -> (SocketIoLayer, SocketIo) {
+    let limits = &state.config.limits;
+    let (layer, io) = SocketIo::builder()
+        .max_payload(limits.socket_max_payload)
+        .with_state(state)
+        .build_layer();
+    io.ns("/", on_connect.with(authenticate));
+    (layer, io)
+}
+
+/// The refusal sent as `connect_error`; its message always starts with
+/// `unauthorized` so clients can tell it apart from network failures.
+#[derive(Debug)]
+struct Refused(&'static str);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unauthorized: {}", self.0)
+    }
+}
+
+/// Handshake middleware: finds the token (`auth.token`, else an
+/// `Authorization: Bearer` header, else a `token` query parameter) and
+/// attaches the session to the socket.
+async fn authenticate(
+    s: SocketRef,
+    State(app): State<AppState>,
+    TryData(auth): TryData<Value>,
+) -> Result<(), Refused> {
+    let token = auth
+        .ok()
+        .and_then(|a| a.get("token").and_then(Value::as_str).map(str::to_owned))
+        .or_else(|| bearer(s.req_parts()))
+        .ok_or(Refused("missing token"))?;
+    let session = app.users.authenticate(&token).await.map_err(|e| match e {
+        crate::domain::Error::Unauthorized(why) => Refused(why),
+        _ => Refused("cannot check the token right now"),
+    })?;
+    let conn = Conn::new(session, ConnectionId(s.id.to_string()), &app.config.limits);
+    s.extensions.insert(Arc::new(conn));
+    Ok(())
+}
+
+fn bearer(parts: &http::request::Parts) -> Option<String> {
+    if let Some(h) = parts.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        if let Some(t) = h.strip_prefix("Bearer ") {
+            return Some(t.trim().to_owned());
+        }
+    }
+    parts.uri.query()?.split('&').find_map(|kv| kv.strip_prefix("token=").map(str::to_owned))
+}
+
+async fn on_connect(s: SocketRef, State(app): State<AppState>) {
+    let Some(conn) = s.extensions.get::<Arc<Conn>>() else {
+        // The middleware always attaches a session; without one, refuse service.
+        let _ = s.disconnect();
+        return;
+    };
+    // Handlers first, before any await, so no early event finds none.
+    handlers::register(&s);
+    s.join([
+        user_room(conn.session.user_id),
+        token_room(conn.session.token_id),
+        socket_room(&conn.id),
+    ]);
+    tracing::debug!(user = %conn.session.user_id, sid = %s.id, "socket connected");
+    if let Err(e) = app.presence.connected(conn.session.user_id, &conn.id).await {
+        tracing::warn!(error = %e, "presence update failed on connect");
+    }
+}

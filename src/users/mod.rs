@@ -1,0 +1,156 @@
+//! The user service: registration, login, and the tokens that authenticate
+//! every HTTP request and every Socket.IO event.
+//!
+//! Tokens are 32 random bytes handed to the client once; only their SHA-256
+//! is stored. Checks are answered from an in-memory cache of live tokens, so
+//! a per-event check costs a hash-map lookup; logout removes the entry, so
+//! revocation takes effect at once on this node.
+
+mod password;
+mod tokens;
+
+use crate::domain::{now_millis, DisplayName, Error, Millis, Password, TokenId, UserId, Username};
+use crate::fanout::Fanout;
+use crate::store::{NewUser, Store, StoreError, UserRow};
+use std::sync::Arc;
+use std::time::Duration;
+pub use tokens::TokenHash;
+
+/// Who is behind a request or a socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub user_id: UserId,
+    pub token_id: TokenId,
+    pub token_hash: TokenHash,
+    pub expires_at: Millis,
+}
+
+/// The user service. See the module docs.
+pub struct Users {
+    store: Arc<dyn Store>,
+    fanout: Arc<dyn Fanout>,
+    tokens: tokens::TokenCache,
+    token_ttl: Duration,
+}
+
+impl Users {
+    pub fn new(store: Arc<dyn Store>, fanout: Arc<dyn Fanout>, token_ttl: Duration) -> Self {
+        Self { store, fanout, tokens: tokens::TokenCache::default(), token_ttl }
+    }
+
+    /// Creates an account and logs it in.
+    #[tracing::instrument(skip_all, fields(username = %username.as_str()))]
+    pub async fn register(
+        &self,
+        username: Username,
+        password: Password,
+        display_name: Option<DisplayName>,
+    ) -> Result<(UserRow, String), Error> {
+        let hash = password::hash(password).await?;
+        let display = display_name
+            .map(|d| d.as_str().to_string())
+            .unwrap_or_else(|| username.as_str().to_string());
+        let user = self
+            .store
+            .create_user(NewUser {
+                username: username.as_str(),
+                username_key: &username.canonical(),
+                display_name: &display,
+                password_hash: &hash,
+                created_at: now_millis(),
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict => Error::Conflict("username is already taken"),
+                other => other.into(),
+            })?;
+        let token = self.issue_token(user.id).await?;
+        Ok((user, token))
+    }
+
+    /// Checks credentials and issues a new token. Unknown usernames and wrong
+    /// passwords are indistinguishable, in answer and in time.
+    #[tracing::instrument(skip_all)]
+    pub async fn login(&self, username: &str, password: &str) -> Result<(UserRow, String), Error> {
+        let found = match Username::parse(username) {
+            Ok(u) => self.store.credentials(&u.canonical()).await?,
+            Err(_) => None,
+        };
+        let (user, stored_hash) = match found {
+            Some((user, hash)) => (Some(user), Some(hash)),
+            None => (None, None),
+        };
+        let ok = password::verify(password.to_string(), stored_hash).await?;
+        match (user, ok) {
+            (Some(user), true) => {
+                let token = self.issue_token(user.id).await?;
+                Ok((user, token))
+            }
+            _ => Err(Error::Unauthorized("wrong username or password")),
+        }
+    }
+
+    async fn issue_token(&self, user: UserId) -> Result<String, Error> {
+        let (token, hash) = tokens::generate();
+        let now = now_millis();
+        let expires_at = now + self.token_ttl.as_millis() as i64;
+        let id = self.store.insert_token(user, hash.as_bytes(), now, expires_at).await?;
+        self.tokens.insert(Session { user_id: user, token_id: id, token_hash: hash, expires_at });
+        Ok(token)
+    }
+
+    /// Resolves a bearer token to its session.
+    pub async fn authenticate(&self, token: &str) -> Result<Session, Error> {
+        let hash = TokenHash::of(token);
+        let now = now_millis();
+        if let Some(s) = self.tokens.get(&hash) {
+            return if s.expires_at > now { Ok(s) } else { Err(Error::Unauthorized("token expired")) };
+        }
+        let row = self
+            .store
+            .token(hash.as_bytes())
+            .await?
+            .ok_or(Error::Unauthorized("invalid token"))?;
+        if row.revoked {
+            return Err(Error::Unauthorized("token revoked"));
+        }
+        if row.expires_at <= now {
+            return Err(Error::Unauthorized("token expired"));
+        }
+        let session =
+            Session { user_id: row.user_id, token_id: row.id, token_hash: hash, expires_at: row.expires_at };
+        self.tokens.insert(session.clone());
+        Ok(session)
+    }
+
+    /// Re-checks a session before each Socket.IO event: still live, not expired.
+    pub fn check(&self, session: &Session) -> Result<(), Error> {
+        match self.tokens.get(&session.token_hash) {
+            Some(s) if s.expires_at > now_millis() => Ok(()),
+            Some(_) => Err(Error::Unauthorized("token expired")),
+            None => Err(Error::Unauthorized("token revoked")),
+        }
+    }
+
+    /// Revokes the session's token and closes the sockets opened with it.
+    #[tracing::instrument(skip_all, fields(user = %session.user_id))]
+    pub async fn logout(&self, session: &Session) -> Result<(), Error> {
+        self.tokens.remove(&session.token_hash);
+        self.store.revoke_token(session.token_hash.as_bytes(), now_millis()).await?;
+        self.fanout.disconnect_token(session.token_id).await;
+        Ok(())
+    }
+
+    pub async fn user(&self, id: UserId) -> Result<UserRow, Error> {
+        self.store.user(id).await?.ok_or(Error::NotFound("user"))
+    }
+
+    /// Users whose username starts with `prefix` (case-insensitive).
+    pub async fn search(&self, prefix: &str, limit: i64) -> Result<Vec<UserRow>, Error> {
+        let prefix = prefix.trim().to_ascii_lowercase();
+        if prefix.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self.store.search_users(&prefix, limit).await?)
+    }
+}
