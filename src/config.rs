@@ -128,7 +128,10 @@ impl Config {
                 return Err(ConfigError(format!("config file {} does not exist", path.display())));
             }
             Some(path) => figment = figment.merge(Toml::file_exact(path)),
-            None => figment = figment.merge(Toml::file_exact("confab.toml")),
+            None if Path::new("confab.toml").exists() => {
+                figment = figment.merge(Toml::file_exact("confab.toml"));
+            }
+            None => {}
         }
         let config: Config = figment
             .merge(Env::prefixed("CONFAB_").split("__"))
@@ -224,7 +227,7 @@ mod tests {
 
             jail.set_env("CONFAB_LIMITS__EVENTS_BURST", "many");
             let err = Config::load(None, Overrides::default()).err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(err.contains("events_burst"), "{err}");
+            assert!(err.to_lowercase().contains("limits.events_burst"), "{err}");
 
             jail.set_env("CONFAB_LIMITS__EVENTS_BURST", "0");
             let err = Config::load(None, Overrides::default()).err().map(|e| e.to_string()).unwrap_or_default();

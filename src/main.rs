@@ -6,6 +6,7 @@ use confab::app::App;
 use confab::config::{Config, Overrides};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 /// Confab: a self-hosted real-time chat server (Socket.IO v4 + REST).
 #[derive(Parser)]
@@ -39,8 +40,18 @@ struct ServeArgs {
     database_url: Option<String>,
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}` prints the cause chain on one line, without a backtrace.
+            eprintln!("confab: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     let args = match cli.command {
         Some(Command::Serve(args)) => args,
         None => ServeArgs::default(),

@@ -45,7 +45,7 @@ impl fmt::Display for ErrorCode {
 /// Every failure a domain service can report.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("unauthorized: {0}")]
+    #[error("{0}")]
     Unauthorized(&'static str),
     #[error("{0}")]
     Forbidden(&'static str),

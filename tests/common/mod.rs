@@ -1,0 +1,344 @@
+//! Test helpers: spawn the real app on a random port with its own temporary
+//! database, talk to it over HTTP, and over a real Socket.IO connection
+//! (a small client speaking Engine.IO v4 / Socket.IO v5 over WebSocket).
+//!
+//! Every wait has a timeout: an event that never comes fails the test.
+//! Set `TEST_LOG=1` to see the server's logs.
+#![allow(dead_code)]
+
+use confab::app::App;
+use confab::config::Config;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, Once};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Notify};
+use tokio_tungstenite::tungstenite::Message;
+
+pub const WAIT: Duration = Duration::from_secs(5);
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+    pub data_dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+fn init_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt().with_env_filter("confab=debug,info").try_init();
+        }
+    });
+}
+
+/// Starts the app on 127.0.0.1:0 with a fresh data directory.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("tempdir");
+    start(data_dir, tweak).await
+}
+
+async fn start(data_dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    init_logs();
+    let mut config = Config::default();
+    config.listen = "127.0.0.1:0".parse().expect("addr");
+    config.data_dir = data_dir.path().to_path_buf();
+    config.storage.sqlite_synchronous = "normal".into();
+    tweak(&mut config);
+    let app = App::build(config).await.expect("app builds");
+    let addr = app.local_addr().expect("bound");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        app.run(async {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("server runs");
+    });
+    TestApp { addr, http: reqwest::Client::new(), data_dir, stop: Some(stop), task: Some(task) }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Graceful stop, then a new server on the same data directory.
+    pub async fn restart(mut self) -> TestApp {
+        self.shutdown().await;
+        let dir = tempfile::TempDir::new().expect("tempdir");
+        let data_dir = std::mem::replace(&mut self.data_dir, dir);
+        start(data_dir, |_| {}).await
+    }
+
+    pub async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .expect("server stops within 10 s")
+                .expect("server task ends cleanly");
+        }
+    }
+
+    /// POST JSON; returns (status, body).
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        let mut req = self.http.post(self.url(path)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut req = self.http.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Registers a user with a unique name; returns (id, token).
+    pub async fn user(&self, name: &str) -> (i64, String) {
+        let (status, body) = self
+            .post("/api/auth/register", None, json!({"username": name, "password": "password123"}))
+            .await;
+        assert_eq!(status, 201, "register {name}: {body}");
+        (body["user"]["id"].as_i64().expect("id"), body["token"].as_str().expect("token").to_string())
+    }
+
+    pub async fn socket(&self, token: &str) -> Sio {
+        Sio::connect(self.addr, Some(token)).await.expect("socket connects")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// An event received from the server, with the ack id if it asked for one.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub name: String,
+    pub data: Value,
+    pub ack_id: Option<u64>,
+}
+
+#[derive(Default)]
+struct Inbox {
+    events: VecDeque<Received>,
+    acks: HashMap<u64, Value>,
+    closed: bool,
+}
+
+/// A minimal Socket.IO v4 client over WebSocket.
+pub struct Sio {
+    out: mpsc::UnboundedSender<String>,
+    inbox: Arc<Mutex<Inbox>>,
+    notify: Arc<Notify>,
+    next_ack: u64,
+}
+
+impl Sio {
+    /// Connects; `Err` carries the `connect_error` message.
+    pub async fn connect(addr: SocketAddr, token: Option<&str>) -> Result<Sio, String> {
+        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.map_err(|e| e.to_string())?;
+        let (mut sink, mut stream) = ws.split();
+        let open = next_text(&mut stream).await?;
+        assert!(open.starts_with('0'), "engine.io open packet, got {open}");
+        let auth = match token {
+            Some(t) => format!("40{}", json!({ "token": t })),
+            None => "40".to_string(),
+        };
+        sink.send(Message::text(auth)).await.map_err(|e| e.to_string())?;
+        let mut reply = next_text(&mut stream).await?;
+        while reply == "2" {
+            sink.send(Message::text("3")).await.map_err(|e| e.to_string())?;
+            reply = next_text(&mut stream).await?;
+        }
+        if let Some(err) = reply.strip_prefix("44") {
+            let v: Value = serde_json::from_str(err).unwrap_or(Value::Null);
+            return Err(v["message"].as_str().unwrap_or(err).to_string());
+        }
+        assert!(reply.starts_with("40"), "connect ack, got {reply}");
+
+        let (out, mut out_rx) = mpsc::unbounded_channel::<String>();
+        let inbox = Arc::new(Mutex::new(Inbox::default()));
+        let notify = Arc::new(Notify::new());
+        tokio::spawn(async move {
+            while let Some(s) = out_rx.recv().await {
+                if s == CLOSE {
+                    let _ = sink.close().await;
+                    break;
+                }
+                if sink.send(Message::text(s)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let (inbox2, notify2, pong) = (inbox.clone(), notify.clone(), out.clone());
+        tokio::spawn(async move {
+            while let Some(Ok(msg)) = stream.next().await {
+                let Message::Text(text) = msg else { continue };
+                let text = text.as_str();
+                if text == "2" {
+                    let _ = pong.send("3".into());
+                    continue;
+                }
+                if text.starts_with("41") || text == "1" {
+                    break;
+                }
+                if let Some(rest) = text.strip_prefix("42") {
+                    let (id, json) = split_id(rest);
+                    let arr: Value = serde_json::from_str(json).unwrap_or(Value::Null);
+                    let name = arr[0].as_str().unwrap_or_default().to_string();
+                    let data = arr.get(1).cloned().unwrap_or(Value::Null);
+                    lock(&inbox2).events.push_back(Received { name, data, ack_id: id });
+                } else if let Some(rest) = text.strip_prefix("43") {
+                    let (id, json) = split_id(rest);
+                    let arr: Value = serde_json::from_str(json).unwrap_or(Value::Null);
+                    if let Some(id) = id {
+                        lock(&inbox2).acks.insert(id, arr.get(0).cloned().unwrap_or(Value::Null));
+                    }
+                }
+                notify2.notify_waiters();
+            }
+            lock(&inbox2).closed = true;
+            notify2.notify_waiters();
+        });
+        Ok(Sio { out, inbox, notify, next_ack: 0 })
+    }
+
+    /// Sends a raw Socket.IO event array, e.g. `["send_message", {...}]`.
+    pub fn emit_raw(&self, args: Value) {
+        let _ = self.out.send(format!("42{args}"));
+    }
+
+    pub fn emit(&self, event: &str, data: Value) {
+        self.emit_raw(json!([event, data]));
+    }
+
+    /// Emits with an ack and waits for it (5 s).
+    pub async fn call(&mut self, event: &str, data: Value) -> Value {
+        self.call_raw(json!([event, data])).await
+    }
+
+    pub async fn call_raw(&mut self, args: Value) -> Value {
+        let id = self.next_ack;
+        self.next_ack += 1;
+        let _ = self.out.send(format!("42{id}{args}"));
+        self.wait_for(|inbox| inbox.acks.remove(&id))
+            .await
+            .unwrap_or_else(|| panic!("no ack for {args} within {WAIT:?}"))
+    }
+
+    /// Acknowledges an event the server sent with an ack id.
+    pub fn ack(&self, ack_id: u64, data: Value) {
+        let _ = self.out.send(format!("43{ack_id}{}", json!([data])));
+    }
+
+    /// The next `name` event (earlier other events stay queued), or panic after 5 s.
+    pub async fn recv(&self, name: &str) -> Received {
+        self.try_recv(name, WAIT)
+            .await
+            .unwrap_or_else(|| panic!("no `{name}` event within {WAIT:?}"))
+    }
+
+    /// The next `name` event within `within`, if any.
+    pub async fn try_recv(&self, name: &str, within: Duration) -> Option<Received> {
+        tokio::time::timeout(within, self.wait_for(|inbox| {
+            let pos = inbox.events.iter().position(|e| e.name == name)?;
+            inbox.events.remove(pos)
+        }))
+        .await
+        .ok()
+        .flatten()
+    }
+
+    /// All queued `name` events right now.
+    pub fn drain(&self, name: &str) -> Vec<Received> {
+        let mut inbox = lock(&self.inbox);
+        let (matching, rest): (Vec<_>, Vec<_>) = inbox.events.drain(..).partition(|e| e.name == name);
+        inbox.events = rest.into();
+        matching
+    }
+
+    /// Waits until the server closes this connection.
+    pub async fn closed(&self) -> bool {
+        tokio::time::timeout(WAIT, self.wait_for(|i| i.closed.then_some(())))
+            .await
+            .is_ok()
+    }
+
+    async fn wait_for<T>(&self, mut f: impl FnMut(&mut Inbox) -> Option<T>) -> Option<T> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let notified = self.notify.notified();
+            {
+                let mut inbox = lock(&self.inbox);
+                if let Some(v) = f(&mut inbox) {
+                    return Some(v);
+                }
+                if inbox.closed {
+                    return None;
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return None;
+            }
+        }
+    }
+}
+
+/// Tells the writer task to close the WebSocket (the reader holds a sender
+/// for pongs, so dropping ours alone would keep the connection open).
+const CLOSE: &str = "\0close";
+
+impl Drop for Sio {
+    fn drop(&mut self) {
+        let _ = self.out.send(CLOSE.to_string());
+    }
+}
+
+fn lock(m: &Mutex<Inbox>) -> std::sync::MutexGuard<'_, Inbox> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn split_id(s: &str) -> (Option<u64>, &str) {
+    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    (s[..digits].parse().ok(), &s[digits..])
+}
+
+async fn next_text<S>(stream: &mut S) -> Result<String, String>
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        match tokio::time::timeout(WAIT, stream.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => return Ok(t.as_str().to_string()),
+            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Err(e))) => return Err(e.to_string()),
+            Ok(None) => return Err("connection closed".into()),
+            Err(_) => return Err("timed out".into()),
+        }
+    }
+}
