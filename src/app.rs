@@ -9,7 +9,7 @@ use crate::config::{Config, ConfigError, Database};
 use crate::notify::LogNotifier;
 use crate::presence::{LocalPresence, PresenceService};
 use crate::realtime::{self, SocketFanout};
-use crate::store::{sqlite::SqliteStore, Store, StoreError};
+use crate::store::{Store, StoreError, sqlite::SqliteStore};
 use crate::users::Users;
 use socketioxide::SocketIo;
 use std::future::Future;
@@ -33,11 +33,17 @@ pub enum StartError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("cannot create data directory {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// A built, bound, not yet serving server.
@@ -69,9 +75,19 @@ impl App {
         ));
         let token_ttl = Duration::from_secs(config.auth.token_ttl_hours.saturating_mul(3600));
         let users = Arc::new(Users::new(store.clone(), fanout.clone(), token_ttl));
-        let chat = Chat::new(store.clone(), presence.clone(), fanout.clone(), Arc::new(LogNotifier));
+        let chat = Chat::new(
+            store.clone(),
+            presence.clone(),
+            fanout.clone(),
+            Arc::new(LogNotifier),
+        );
         let addr = config.listen;
-        let state = AppState { config: Arc::new(config), users, chat, presence };
+        let state = AppState {
+            config: Arc::new(config),
+            users,
+            chat,
+            presence,
+        };
 
         let (sio_layer, io) = realtime::build(state.clone());
         fanout.attach(io.clone());
@@ -82,7 +98,12 @@ impl App {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Listen { addr, source })?;
-        Ok(App { listener, router, io, store })
+        Ok(App {
+            listener,
+            router,
+            io,
+            store,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -92,7 +113,10 @@ impl App {
     /// Serves until `shutdown` completes, then stops accepting, closes every
     /// socket, lets in-flight requests finish and closes the database (which
     /// waits for in-flight writes).
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let io = self.io.clone();
         let result = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(async move {

@@ -3,8 +3,8 @@
 //! with `__`, e.g. `CONFAB_LIMITS__MESSAGE_MAX_CHARS=2000`), then CLI flags.
 //! A bad value fails start-up with a message that names the setting.
 
-use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -74,7 +74,9 @@ impl Default for Config {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        Self { sqlite_synchronous: "full".into() }
+        Self {
+            sqlite_synchronous: "full".into(),
+        }
     }
 }
 
@@ -93,7 +95,9 @@ impl Default for Limits {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self { token_ttl_hours: 24 * 30 }
+        Self {
+            token_ttl_hours: 24 * 30,
+        }
     }
 }
 
@@ -125,7 +129,10 @@ impl Config {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         match file {
             Some(path) if !path.exists() => {
-                return Err(ConfigError(format!("config file {} does not exist", path.display())));
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
             }
             Some(path) => figment = figment.merge(Toml::file_exact(path)),
             None if Path::new("confab.toml").exists() => {
@@ -168,9 +175,14 @@ impl Config {
         let Some(url) = self.database_url.as_deref() else {
             return Ok(Database::Sqlite(self.data_dir.join("confab.db")));
         };
-        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
             if path.is_empty() {
-                return Err(ConfigError("`database_url` sqlite:// needs a file path".into()));
+                return Err(ConfigError(
+                    "`database_url` sqlite:// needs a file path".into(),
+                ));
             }
             return Ok(Database::Sqlite(PathBuf::from(path)));
         }
@@ -182,14 +194,18 @@ impl Config {
             ));
         }
         // Never echo the URL: it may carry a password.
-        Err(ConfigError("`database_url` must start with sqlite://".into()))
+        Err(ConfigError(
+            "`database_url` must start with sqlite://".into(),
+        ))
     }
 
     pub fn sqlite_synchronous_full(&self) -> Result<bool, ConfigError> {
         match self.storage.sqlite_synchronous.as_str() {
             "full" => Ok(true),
             "normal" => Ok(false),
-            _ => Err(ConfigError("`storage.sqlite_synchronous` must be \"full\" or \"normal\"".into())),
+            _ => Err(ConfigError(
+                "`storage.sqlite_synchronous` must be \"full\" or \"normal\"".into(),
+            )),
         }
     }
 }
@@ -202,39 +218,73 @@ mod tests {
     fn defaults_are_valid() {
         let c = Config::default();
         assert!(c.validate().is_ok());
-        assert_eq!(c.database().ok(), Some(Database::Sqlite(PathBuf::from("./data/confab.db"))));
+        assert_eq!(
+            c.database().ok(),
+            Some(Database::Sqlite(PathBuf::from("./data/confab.db")))
+        );
     }
 
     #[test]
     fn database_urls() {
-        let with = |u: &str| Config { database_url: Some(u.into()), ..Config::default() };
-        assert_eq!(with("sqlite:///tmp/x.db").database().ok(), Some(Database::Sqlite("/tmp/x.db".into())));
-        let err = with("mysql://u:secret@h/db").database().err().map(|e| e.to_string());
-        assert!(err.as_deref().is_some_and(|e| e.contains("database_url") && !e.contains("secret")));
+        let with = |u: &str| Config {
+            database_url: Some(u.into()),
+            ..Config::default()
+        };
+        assert_eq!(
+            with("sqlite:///tmp/x.db").database().ok(),
+            Some(Database::Sqlite("/tmp/x.db".into()))
+        );
+        let err = with("mysql://u:secret@h/db")
+            .database()
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("database_url") && !e.contains("secret"))
+        );
         assert!(with("postgres://h/db").database().is_err());
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API
     fn layering_and_errors_name_the_setting() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("confab.toml", "listen = \"127.0.0.1:9000\"\n[limits]\nmessage_max_chars = 10\n")?;
+            jail.create_file(
+                "confab.toml",
+                "listen = \"127.0.0.1:9000\"\n[limits]\nmessage_max_chars = 10\n",
+            )?;
             jail.set_env("CONFAB_LIMITS__EVENTS_BURST", "7");
-            let c = Config::load(None, Overrides { listen: Some("127.0.0.1:9100".parse().map_err(|_| "addr")?), ..Default::default() })
-                .map_err(|e| e.to_string())?;
+            let c = Config::load(
+                None,
+                Overrides {
+                    listen: Some("127.0.0.1:9100".parse().map_err(|_| "addr")?),
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| e.to_string())?;
             assert_eq!(c.listen.port(), 9100, "flag beats file");
             assert_eq!(c.limits.message_max_chars, 10, "file beats default");
             assert_eq!(c.limits.events_burst, 7, "env applies");
 
             jail.set_env("CONFAB_LIMITS__EVENTS_BURST", "many");
-            let err = Config::load(None, Overrides::default()).err().map(|e| e.to_string()).unwrap_or_default();
+            let err = Config::load(None, Overrides::default())
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(err.to_lowercase().contains("limits.events_burst"), "{err}");
 
             jail.set_env("CONFAB_LIMITS__EVENTS_BURST", "0");
-            let err = Config::load(None, Overrides::default()).err().map(|e| e.to_string()).unwrap_or_default();
+            let err = Config::load(None, Overrides::default())
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(err.contains("limits.events_burst"), "{err}");
 
             jail.create_file("confab.toml", "lisen = \"x\"\n")?;
-            let err = Config::load(None, Overrides::default()).err().map(|e| e.to_string()).unwrap_or_default();
+            let err = Config::load(None, Overrides::default())
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(err.contains("lisen"), "{err}");
             Ok(())
         });

@@ -5,7 +5,7 @@
 //! and later the Redis adapter). Nothing in the domain touches a socket.
 
 use crate::chat::Message;
-use crate::domain::{ConnectionId, ConversationId, Millis, MessageId, Seq, TokenId, UserId};
+use crate::domain::{ConnectionId, ConversationId, MessageId, Millis, Seq, TokenId, UserId};
 use async_trait::async_trait;
 use tokio::sync::oneshot;
 
@@ -24,9 +24,17 @@ pub enum Event {
         reader: UserId,
     },
     /// Someone in a shared conversation started or stopped typing (`typing`).
-    Typing { conversation_id: ConversationId, user: UserId, is_typing: bool },
+    Typing {
+        conversation_id: ConversationId,
+        user: UserId,
+        is_typing: bool,
+    },
     /// A contact came online or went offline (`presence`).
-    Presence { user: UserId, online: bool, last_seen: Option<Millis> },
+    Presence {
+        user: UserId,
+        online: bool,
+        last_seen: Option<Millis>,
+    },
 }
 
 /// The receipts a recipient produces.

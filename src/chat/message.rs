@@ -34,7 +34,12 @@ pub struct Message {
 
 impl Message {
     pub fn new(row: MessageRow, conversation: &ConversationRow) -> Self {
-        let others = || conversation.members.iter().filter(|m| m.user_id != row.sender_id);
+        let others = || {
+            conversation
+                .members
+                .iter()
+                .filter(|m| m.user_id != row.sender_id)
+        };
         let receiver_id = match conversation.kind {
             ConversationKind::Direct => others().next().map(|m| m.user_id),
             ConversationKind::Group => None,
@@ -46,7 +51,11 @@ impl Message {
         } else {
             MessageStatus::Sent
         };
-        Self { row, receiver_id, status }
+        Self {
+            row,
+            receiver_id,
+            status,
+        }
     }
 }
 

@@ -13,8 +13,8 @@ mod message;
 pub use message::{Message, MessageStatus};
 
 use crate::domain::{
-    now_millis, ClientMsgId, ConnectionId, ConversationId, Error, MessageId, MessageText, Seq,
-    UserId,
+    ClientMsgId, ConnectionId, ConversationId, Error, MessageId, MessageText, Seq, UserId,
+    now_millis,
 };
 use crate::fanout::{Event, Fanout, Receipt};
 use crate::notify::Notifier;
@@ -66,7 +66,12 @@ impl Chat {
         fanout: Arc<dyn Fanout>,
         notifier: Arc<dyn Notifier>,
     ) -> Self {
-        Self { store, presence, fanout, notifier }
+        Self {
+            store,
+            presence,
+            fanout,
+            notifier,
+        }
     }
 
     /// Stores a message and delivers it. Returns once it is committed; the
@@ -87,10 +92,13 @@ impl Chat {
             .await?;
         let message = Message::new(appended.message, &conversation);
         if appended.created {
-            self.fan_out(&conversation, &message, cmd.origin.as_ref()).await;
+            self.fan_out(&conversation, &message, cmd.origin.as_ref())
+                .await;
         } else if message.row.conversation_id != conversation.id {
             // A clientMsgId is the sender's promise that this is the same message.
-            return Err(Error::Conflict("clientMsgId was already used for another conversation"));
+            return Err(Error::Conflict(
+                "clientMsgId was already used for another conversation",
+            ));
         }
         Ok(message)
     }
@@ -104,7 +112,9 @@ impl Chat {
                 if self.store.user(receiver).await?.is_none() {
                     return Err(Error::NotFound("receiver"));
                 }
-                self.store.direct_conversation(sender, receiver, now_millis()).await?
+                self.store
+                    .direct_conversation(sender, receiver, now_millis())
+                    .await?
             }
             Target::Conversation(id) => id,
         };
@@ -113,16 +123,27 @@ impl Chat {
 
     /// The conversation, if `user` is a member. Non-members get the same
     /// `not_found` as a conversation that does not exist, so ids cannot be probed.
-    async fn member_view(&self, user: UserId, id: ConversationId) -> Result<ConversationRow, Error> {
+    async fn member_view(
+        &self,
+        user: UserId,
+        id: ConversationId,
+    ) -> Result<ConversationRow, Error> {
         match self.store.conversation(id).await? {
             Some(c) if c.members.iter().any(|m| m.user_id == user) => Ok(c),
             _ => Err(Error::NotFound("conversation")),
         }
     }
 
-    async fn fan_out(&self, conversation: &ConversationRow, message: &Message, origin: Option<&ConnectionId>) {
+    async fn fan_out(
+        &self,
+        conversation: &ConversationRow,
+        message: &Message,
+        origin: Option<&ConnectionId>,
+    ) {
         let sender = message.row.sender_id;
-        self.fanout.send(sender, Event::Message(message.clone()), origin).await;
+        self.fanout
+            .send(sender, Event::Message(message.clone()), origin)
+            .await;
         for member in conversation.members.iter().filter(|m| m.user_id != sender) {
             let recipient = member.user_id;
             if !self.presence.is_online(recipient).await {
@@ -145,10 +166,19 @@ impl Chat {
     /// A device of `user` acknowledged a live message: it is delivered, unless
     /// an older message from someone else is still undelivered (then the
     /// watermark waits for `fetch_unread_messages`).
-    pub async fn delivered(&self, user: UserId, conversation: ConversationId, seq: Seq) -> Result<(), Error> {
-        let moved = self.store.advance(conversation, user, Watermark::Delivered, seq, true).await?;
+    pub async fn delivered(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        seq: Seq,
+    ) -> Result<(), Error> {
+        let moved = self
+            .store
+            .advance(conversation, user, Watermark::Delivered, seq, true)
+            .await?;
         if let Some(adv) = moved {
-            self.announce(conversation, user, Receipt::Delivered, adv).await?;
+            self.announce(conversation, user, Receipt::Delivered, adv)
+                .await?;
         }
         Ok(())
     }
@@ -166,7 +196,10 @@ impl Chat {
         if let Some(id) = conversation {
             self.member_view(user, id).await?;
         }
-        let mut rows = self.store.undelivered(user, conversation, limit + 1).await?;
+        let mut rows = self
+            .store
+            .undelivered(user, conversation, limit + 1)
+            .await?;
         let has_more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
 
@@ -178,7 +211,11 @@ impl Chat {
         let mut conversations = BTreeMap::new();
         for (&conv, &seq) in &up_to {
             // Every message from others up to `seq` is in this batch, so no gap check.
-            if let Some(adv) = self.store.advance(conv, user, Watermark::Delivered, seq, false).await? {
+            if let Some(adv) = self
+                .store
+                .advance(conv, user, Watermark::Delivered, seq, false)
+                .await?
+            {
                 self.announce(conv, user, Receipt::Delivered, adv).await?;
             }
             if let Some(c) = self.store.conversation(conv).await? {
@@ -210,8 +247,13 @@ impl Chat {
             .await?
             .filter(|m| m.conversation_id == conversation)
             .ok_or(Error::NotFound("message"))?;
-        if let Some(adv) = self.store.advance(conversation, user, Watermark::Read, row.seq, false).await? {
-            self.announce(conversation, user, Receipt::Read, adv).await?;
+        if let Some(adv) = self
+            .store
+            .advance(conversation, user, Watermark::Read, row.seq, false)
+            .await?
+        {
+            self.announce(conversation, user, Receipt::Read, adv)
+                .await?;
         }
         Ok(())
     }
@@ -226,7 +268,13 @@ impl Chat {
     ) -> Result<(), Error> {
         let mut rows = self
             .store
-            .messages_between(conversation, adv.old, adv.new, reader, STATUS_EVENTS_CAP + 1)
+            .messages_between(
+                conversation,
+                adv.old,
+                adv.new,
+                reader,
+                STATUS_EVENTS_CAP + 1,
+            )
             .await?;
         if rows.len() as i64 > STATUS_EVENTS_CAP {
             rows.truncate(1);
@@ -254,7 +302,11 @@ impl Chat {
     ) -> Result<(), Error> {
         let c = self.member_view(user, conversation).await?;
         for m in c.members.iter().filter(|m| m.user_id != user) {
-            let event = Event::Typing { conversation_id: conversation, user, is_typing };
+            let event = Event::Typing {
+                conversation_id: conversation,
+                user,
+                is_typing,
+            };
             self.fanout.send(m.user_id, event, origin).await;
         }
         Ok(())
@@ -279,7 +331,11 @@ impl Chat {
     }
 
     /// One conversation, for members only.
-    pub async fn conversation(&self, user: UserId, id: ConversationId) -> Result<ConversationRow, Error> {
+    pub async fn conversation(
+        &self,
+        user: UserId,
+        id: ConversationId,
+    ) -> Result<ConversationRow, Error> {
         self.member_view(user, id).await
     }
 }

@@ -95,7 +95,14 @@ mod tests {
     #[test]
     fn ids_must_be_positive_integers() {
         assert_eq!(UserId::parse(&json!(7), "x").ok(), Some(UserId(7)));
-        for bad in [json!(0), json!(-1), json!("7"), json!(1.5), json!(null), json!([1])] {
+        for bad in [
+            json!(0),
+            json!(-1),
+            json!("7"),
+            json!(1.5),
+            json!(null),
+            json!([1]),
+        ] {
             assert!(UserId::parse(&bad, "x").is_err(), "{bad} accepted");
         }
     }

@@ -119,7 +119,10 @@ mod tests {
         for bad in ["ab", "", "has space", "émile", &"x".repeat(33)] {
             assert!(Username::parse(bad).is_err(), "{bad:?} accepted");
         }
-        assert_eq!(Username::parse("AnA").map(|u| u.canonical()).ok(), Some("ana".into()));
+        assert_eq!(
+            Username::parse("AnA").map(|u| u.canonical()).ok(),
+            Some("ana".into())
+        );
     }
 
     #[test]
@@ -131,7 +134,10 @@ mod tests {
 
     #[test]
     fn display_names_are_trimmed() {
-        assert_eq!(DisplayName::parse("  Ana ").map(|d| d.0).ok(), Some("Ana".into()));
+        assert_eq!(
+            DisplayName::parse("  Ana ").map(|d| d.0).ok(),
+            Some("Ana".into())
+        );
         assert!(DisplayName::parse("   ").is_err());
         assert!(DisplayName::parse("a\u{0}b").is_err());
     }
@@ -139,9 +145,18 @@ mod tests {
     #[test]
     fn message_text_limits() {
         assert!(MessageText::parse(&json!("hi"), 10).is_ok());
-        assert!(matches!(MessageText::parse(&json!("  "), 10), Err(Error::Invalid(_))));
-        assert!(matches!(MessageText::parse(&json!(5), 10), Err(Error::Invalid(_))));
-        assert!(matches!(MessageText::parse(&json!(null), 10), Err(Error::Invalid(_))));
+        assert!(matches!(
+            MessageText::parse(&json!("  "), 10),
+            Err(Error::Invalid(_))
+        ));
+        assert!(matches!(
+            MessageText::parse(&json!(5), 10),
+            Err(Error::Invalid(_))
+        ));
+        assert!(matches!(
+            MessageText::parse(&json!(null), 10),
+            Err(Error::Invalid(_))
+        ));
         // Counted in characters, not bytes.
         assert!(MessageText::parse(&json!("é".repeat(10)), 10).is_ok());
         assert!(matches!(

@@ -1,15 +1,15 @@
 //! `/api/auth`: register, login, logout.
 
-use super::extract::{Auth, JsonBody};
 use super::ApiError;
+use super::extract::{Auth, JsonBody};
 use crate::app::AppState;
 use crate::domain::{DisplayName, Error, Password, Username};
 use crate::store::UserRow;
 use crate::wire::UserView;
 use axum::http::StatusCode;
 use axum::routing::post;
-use axum::{extract::State, Json, Router};
-use serde_json::{json, Value};
+use axum::{Json, Router, extract::State};
+use serde_json::{Value, json};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -28,7 +28,10 @@ fn authenticated(user: &UserRow, token: String) -> Json<Value> {
     Json(json!({ "user": UserView::new(user), "token": token }))
 }
 
-async fn register(State(app): State<AppState>, JsonBody(body): JsonBody) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn register(
+    State(app): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let username = Username::parse(text(&body, "username")?)?;
     let password = Password::parse(text(&body, "password")?)?;
     let display_name = match body.get("displayName") {
@@ -40,8 +43,14 @@ async fn register(State(app): State<AppState>, JsonBody(body): JsonBody) -> Resu
     Ok((StatusCode::CREATED, authenticated(&user, token)))
 }
 
-async fn login(State(app): State<AppState>, JsonBody(body): JsonBody) -> Result<Json<Value>, ApiError> {
-    let (user, token) = app.users.login(text(&body, "username")?, text(&body, "password")?).await?;
+async fn login(
+    State(app): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let (user, token) = app
+        .users
+        .login(text(&body, "username")?, text(&body, "password")?)
+        .await?;
     Ok(authenticated(&user, token))
 }
 

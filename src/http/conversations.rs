@@ -1,7 +1,7 @@
 //! `/api/conversations`: the caller's conversations and their history.
 
-use super::extract::Auth;
 use super::ApiError;
+use super::extract::Auth;
 use crate::app::AppState;
 use crate::domain::{ConversationId, Error};
 use crate::wire::{ConversationView, MessageView};
@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -19,7 +19,10 @@ pub fn routes() -> Router<AppState> {
 
 async fn list(State(app): State<AppState>, Auth(session): Auth) -> Result<Json<Value>, ApiError> {
     let all = app.chat.conversations(session.user_id).await?;
-    let views: Vec<_> = all.iter().map(|c| ConversationView::new(c, session.user_id)).collect();
+    let views: Vec<_> = all
+        .iter()
+        .map(|c| ConversationView::new(c, session.user_id))
+        .collect();
     Ok(Json(json!({ "conversations": views })))
 }
 
@@ -36,10 +39,20 @@ async fn history(
     Path(id): Path<String>,
     page: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = id.parse::<i64>().ok().filter(|&n| n > 0).ok_or(Error::NotFound("conversation"))?;
+    let id = id
+        .parse::<i64>()
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or(Error::NotFound("conversation"))?;
     let Query(page) = page.map_err(|_| Error::invalid("`before` and `limit` must be integers"))?;
-    let limit = page.limit.unwrap_or(50).clamp(1, app.config.limits.page_max);
-    let messages = app.chat.history(session.user_id, ConversationId(id), page.before, limit).await?;
+    let limit = page
+        .limit
+        .unwrap_or(50)
+        .clamp(1, app.config.limits.page_max);
+    let messages = app
+        .chat
+        .history(session.user_id, ConversationId(id), page.before, limit)
+        .await?;
     let views: Vec<_> = messages.iter().map(MessageView::new).collect();
     let has_more = views.len() as i64 == limit && views.last().is_some_and(|m| m.seq > 1);
     Ok(Json(json!({ "messages": views, "hasMore": has_more })))

@@ -2,9 +2,9 @@
 //! `{"error":{"code","message"}}`.
 
 use crate::domain::{Error, ErrorCode};
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::json;
 
 /// A domain error on its way out over HTTP.

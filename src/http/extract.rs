@@ -26,7 +26,9 @@ impl FromRequestParts<AppState> for Auth {
             .strip_prefix("Bearer ")
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or(Error::Unauthorized("expected `Authorization: Bearer <token>`"))?;
+            .ok_or(Error::Unauthorized(
+                "expected `Authorization: Bearer <token>`",
+            ))?;
         Ok(Auth(state.users.authenticate(token).await?))
     }
 }
@@ -40,7 +42,9 @@ impl FromRequest<AppState> for JsonBody {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         match axum::Json::<Value>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(JsonBody(v)),
-            Err(JsonRejection::BytesRejection(r)) if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(JsonRejection::BytesRejection(r))
+                if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+            {
                 Err(Error::TooLarge("request body is too large".into()).into())
             }
             Err(JsonRejection::MissingJsonContentType(_)) => {

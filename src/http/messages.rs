@@ -1,14 +1,14 @@
 //! `POST /api/messages`: the design's "send via API", the same send path
 //! (rules, idempotency, delivery) as the `send_message` event.
 
-use super::extract::{Auth, JsonBody};
 use super::ApiError;
+use super::extract::{Auth, JsonBody};
 use crate::app::AppState;
-use crate::wire::{input, MessageView};
+use crate::wire::{MessageView, input};
 use axum::http::StatusCode;
 use axum::routing::post;
-use axum::{extract::State, Json, Router};
-use serde_json::{json, Value};
+use axum::{Json, Router, extract::State};
+use serde_json::{Value, json};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/messages", post(send))
@@ -22,5 +22,8 @@ async fn send(
     let max = app.config.limits.message_max_chars;
     let cmd = input::send_message(&body, session.user_id, None, max)?;
     let message = app.chat.send(cmd).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "message": MessageView::new(&message) }))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "message": MessageView::new(&message) })),
+    ))
 }

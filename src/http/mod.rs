@@ -14,10 +14,10 @@ mod users;
 pub use error::ApiError;
 
 use crate::app::AppState;
+use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::response::Html;
 use axum::routing::get;
-use axum::Router;
 
 pub fn router(state: AppState) -> Router {
     let body_max = state.config.limits.http_body_max;

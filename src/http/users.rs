@@ -1,7 +1,7 @@
 //! `/api/users`: the caller, search by username prefix, and profiles with presence.
 
-use super::extract::Auth;
 use super::ApiError;
+use super::extract::Auth;
 use crate::app::AppState;
 use crate::domain::{Error, UserId};
 use crate::wire::UserView;
@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -47,8 +47,14 @@ async fn profile(
     Auth(_): Auth,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = id.parse::<i64>().ok().filter(|&n| n > 0).ok_or(Error::NotFound("user"))?;
+    let id = id
+        .parse::<i64>()
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or(Error::NotFound("user"))?;
     let user = app.users.user(UserId(id)).await?;
     let presence = app.presence.status(user.id, user.last_seen_at).await;
-    Ok(Json(json!({ "user": UserView::with_presence(&user, presence) })))
+    Ok(Json(
+        json!({ "user": UserView::with_presence(&user, presence) }),
+    ))
 }

@@ -9,7 +9,7 @@ mod local;
 
 pub use local::LocalPresence;
 
-use crate::domain::{now_millis, ConnectionId, Error, Millis, UserId};
+use crate::domain::{ConnectionId, Error, Millis, UserId, now_millis};
 use crate::fanout::{Event, Fanout};
 use crate::store::Store;
 use async_trait::async_trait;
@@ -47,7 +47,11 @@ impl PresenceService {
         store: Arc<dyn Store>,
         fanout: Arc<dyn Fanout>,
     ) -> Self {
-        Self { backend, store, fanout }
+        Self {
+            backend,
+            store,
+            fanout,
+        }
     }
 
     pub async fn is_online(&self, user: UserId) -> bool {
@@ -57,7 +61,11 @@ impl PresenceService {
     /// The presence of `user`, with their last-seen time when offline.
     pub async fn status(&self, user: UserId, last_seen: Option<Millis>) -> Status {
         let devices = self.backend.devices(user).await;
-        Status { online: devices > 0, devices, last_seen }
+        Status {
+            online: devices > 0,
+            devices,
+            last_seen,
+        }
     }
 
     #[tracing::instrument(skip_all, fields(user = %user))]
@@ -78,9 +86,24 @@ impl PresenceService {
         Ok(())
     }
 
-    async fn announce(&self, user: UserId, online: bool, last_seen: Option<Millis>) -> Result<(), Error> {
+    async fn announce(
+        &self,
+        user: UserId,
+        online: bool,
+        last_seen: Option<Millis>,
+    ) -> Result<(), Error> {
         for peer in self.store.peers_of(user).await? {
-            self.fanout.send(peer, Event::Presence { user, online, last_seen }, None).await;
+            self.fanout
+                .send(
+                    peer,
+                    Event::Presence {
+                        user,
+                        online,
+                        last_seen,
+                    },
+                    None,
+                )
+                .await;
         }
         Ok(())
     }

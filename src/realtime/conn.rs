@@ -51,7 +51,11 @@ struct Turnstile {
 
 impl Turnstile {
     fn new() -> Self {
-        Self { next: AtomicU64::new(0), done: Mutex::new(BTreeSet::new()), serving: watch::channel(0).0 }
+        Self {
+            next: AtomicU64::new(0),
+            done: Mutex::new(BTreeSet::new()),
+            serving: watch::channel(0).0,
+        }
     }
 
     fn take(&self) -> u64 {
@@ -117,7 +121,11 @@ impl<A: Adapter> FromMessageParts<A> for Ctx {
         let conn = s.extensions.get::<Arc<Conn>>().ok_or(NoSession)?;
         let within_rate = conn.limiter.check().is_ok();
         let ticket = conn.turnstile.take();
-        Ok(Ctx { conn, ticket, within_rate })
+        Ok(Ctx {
+            conn,
+            ticket,
+            within_rate,
+        })
     }
 }
 
@@ -144,7 +152,11 @@ mod tests {
         t.release(b); // b never waits (e.g. rate-limited) but must not block c
         let ha = spawn(a);
         let both = async { (ha.await, hc.await) };
-        assert!(tokio::time::timeout(Duration::from_secs(2), both).await.is_ok());
+        assert!(
+            tokio::time::timeout(Duration::from_secs(2), both)
+                .await
+                .is_ok()
+        );
         assert_eq!(*order.lock().unwrap_or_else(|e| e.into_inner()), vec![a, c]);
     }
 }

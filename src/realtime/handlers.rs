@@ -7,8 +7,8 @@
 use super::conn::Ctx;
 use crate::app::AppState;
 use crate::domain::{Error, ErrorCode};
-use crate::wire::{self, input, MessageView};
-use serde_json::{json, Value};
+use crate::wire::{self, MessageView, input};
+use serde_json::{Value, json};
 use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
 use socketioxide::socket::DisconnectReason;
 use std::future::Future;
@@ -60,7 +60,13 @@ fn payload(data: Result<Value, socketioxide::ParserError>) -> Result<Value, Erro
     data.map_err(|_| Error::invalid("payload is not valid JSON"))
 }
 
-async fn join(s: SocketRef, State(app): State<AppState>, ctx: Ctx, TryData(data): TryData<Value>, ack: AckSender) {
+async fn join(
+    s: SocketRef,
+    State(app): State<AppState>,
+    ctx: Ctx,
+    TryData(data): TryData<Value>,
+    ack: AckSender,
+) {
     run(s, app, ctx, ack, async |_, conn| {
         let user = input::join(&payload(data)?)?;
         if user != conn.session.user_id {
@@ -71,10 +77,21 @@ async fn join(s: SocketRef, State(app): State<AppState>, ctx: Ctx, TryData(data)
     .await;
 }
 
-async fn send_message(s: SocketRef, State(app): State<AppState>, ctx: Ctx, TryData(data): TryData<Value>, ack: AckSender) {
+async fn send_message(
+    s: SocketRef,
+    State(app): State<AppState>,
+    ctx: Ctx,
+    TryData(data): TryData<Value>,
+    ack: AckSender,
+) {
     run(s, app, ctx, ack, async |app, conn| {
         let max = app.config.limits.message_max_chars;
-        let cmd = input::send_message(&payload(data)?, conn.session.user_id, Some(conn.id.clone()), max)?;
+        let cmd = input::send_message(
+            &payload(data)?,
+            conn.session.user_id,
+            Some(conn.id.clone()),
+            max,
+        )?;
         let message = app.chat.send(cmd).await?;
         Ok(json!({ "message": MessageView::new(&message) }))
     })
@@ -91,32 +108,62 @@ async fn fetch_unread_messages(
     run(s, app, ctx, ack, async |app, conn| {
         let conversation = input::fetch_unread(&payload(data)?)?;
         let limit = app.config.limits.page_max;
-        let (messages, has_more) = app.chat.fetch_unread(conn.session.user_id, conversation, limit).await?;
+        let (messages, has_more) = app
+            .chat
+            .fetch_unread(conn.session.user_id, conversation, limit)
+            .await?;
         let messages: Vec<_> = messages.iter().map(MessageView::new).collect();
         Ok(json!({ "messages": messages, "hasMore": has_more }))
     })
     .await;
 }
 
-async fn mark_read(s: SocketRef, State(app): State<AppState>, ctx: Ctx, TryData(data): TryData<Value>, ack: AckSender) {
+async fn mark_read(
+    s: SocketRef,
+    State(app): State<AppState>,
+    ctx: Ctx,
+    TryData(data): TryData<Value>,
+    ack: AckSender,
+) {
     run(s, app, ctx, ack, async |app, conn| {
         let (conversation, message) = input::mark_read(&payload(data)?)?;
-        app.chat.mark_read(conn.session.user_id, conversation, message).await?;
+        app.chat
+            .mark_read(conn.session.user_id, conversation, message)
+            .await?;
         Ok(json!({ "ok": true }))
     })
     .await;
 }
 
-async fn typing(s: SocketRef, State(app): State<AppState>, ctx: Ctx, TryData(data): TryData<Value>, ack: AckSender) {
+async fn typing(
+    s: SocketRef,
+    State(app): State<AppState>,
+    ctx: Ctx,
+    TryData(data): TryData<Value>,
+    ack: AckSender,
+) {
     run(s, app, ctx, ack, async |app, conn| {
         let (conversation, is_typing) = input::typing(&payload(data)?)?;
-        app.chat.typing(conn.session.user_id, conversation, is_typing, Some(&conn.id)).await?;
+        app.chat
+            .typing(
+                conn.session.user_id,
+                conversation,
+                is_typing,
+                Some(&conn.id),
+            )
+            .await?;
         Ok(json!({ "ok": true }))
     })
     .await;
 }
 
-async fn unknown_event(s: SocketRef, State(app): State<AppState>, ctx: Ctx, Event(event): Event, ack: AckSender) {
+async fn unknown_event(
+    s: SocketRef,
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Event(event): Event,
+    ack: AckSender,
+) {
     run(s, app, ctx, ack, async |_, _| {
         let mut name = event;
         name.truncate(64);
@@ -126,9 +173,15 @@ async fn unknown_event(s: SocketRef, State(app): State<AppState>, ctx: Ctx, Even
 }
 
 async fn on_disconnect(s: SocketRef, State(app): State<AppState>, reason: DisconnectReason) {
-    let Some(conn) = s.extensions.get::<Arc<super::conn::Conn>>() else { return };
+    let Some(conn) = s.extensions.get::<Arc<super::conn::Conn>>() else {
+        return;
+    };
     tracing::debug!(user = %conn.session.user_id, sid = %s.id, ?reason, "socket disconnected");
-    if let Err(e) = app.presence.disconnected(conn.session.user_id, &conn.id).await {
+    if let Err(e) = app
+        .presence
+        .disconnected(conn.session.user_id, &conn.id)
+        .await
+    {
         tracing::warn!(error = %e, "presence update failed on disconnect");
     }
 }

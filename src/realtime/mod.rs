@@ -17,10 +17,10 @@ use crate::app::AppState;
 use crate::domain::{ConnectionId, TokenId, UserId};
 use conn::Conn;
 use serde_json::Value;
+use socketioxide::SocketIo;
 use socketioxide::extract::{SocketRef, State, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
-use socketioxide::SocketIo;
 use std::sync::Arc;
 
 pub(crate) fn user_room(u: UserId) -> String {
@@ -80,12 +80,20 @@ async fn authenticate(
 }
 
 fn bearer(parts: &http::request::Parts) -> Option<String> {
-    if let Some(h) = parts.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(h) = parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         if let Some(t) = h.strip_prefix("Bearer ") {
             return Some(t.trim().to_owned());
         }
     }
-    parts.uri.query()?.split('&').find_map(|kv| kv.strip_prefix("token=").map(str::to_owned))
+    parts
+        .uri
+        .query()?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("token=").map(str::to_owned))
 }
 
 async fn on_connect(s: SocketRef, State(app): State<AppState>) {

@@ -81,7 +81,11 @@ impl ConversationKind {
     }
 
     fn from_db(s: &str) -> Self {
-        if s == "group" { ConversationKind::Group } else { ConversationKind::Direct }
+        if s == "group" {
+            ConversationKind::Group
+        } else {
+            ConversationKind::Direct
+        }
     }
 }
 

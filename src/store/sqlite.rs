@@ -5,11 +5,11 @@
 //! run concurrently with the writer thanks to WAL.
 
 use super::*;
+use sqlx::Row;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::Row;
 use std::path::Path;
 use std::time::Duration;
 
@@ -93,7 +93,10 @@ fn member_row(r: &SqliteRow) -> Result<MemberRow, sqlx::Error> {
     })
 }
 
-fn conversation_row(r: &SqliteRow, members: Vec<MemberRow>) -> Result<ConversationRow, sqlx::Error> {
+fn conversation_row(
+    r: &SqliteRow,
+    members: Vec<MemberRow>,
+) -> Result<ConversationRow, sqlx::Error> {
     let kind: String = r.try_get("kind")?;
     Ok(ConversationRow {
         id: ConversationId(r.try_get("id")?),
@@ -114,8 +117,11 @@ fn direct_key(a: UserId, b: UserId) -> String {
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_user(&self, u: NewUser<'_>) -> StoreResult<UserRow> {
-        let row = sqlx::query(concat!("INSERT INTO users (username, username_key, display_name, password_hash, created_at)
-             VALUES (?, ?, ?, ?, ?) RETURNING ", user_cols!()))
+        let row = sqlx::query(concat!(
+            "INSERT INTO users (username, username_key, display_name, password_hash, created_at)
+             VALUES (?, ?, ?, ?, ?) RETURNING ",
+            user_cols!()
+        ))
         .bind(u.username)
         .bind(u.username_key)
         .bind(u.display_name)
@@ -135,7 +141,11 @@ impl Store for SqliteStore {
     }
 
     async fn credentials(&self, key: &str) -> StoreResult<Option<(UserRow, String)>> {
-        let row = sqlx::query(concat!("SELECT ", user_cols!(), ", password_hash FROM users WHERE username_key = ?"))
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_cols!(),
+            ", password_hash FROM users WHERE username_key = ?"
+        ))
         .bind(key)
         .fetch_optional(&self.reader)
         .await?;
@@ -149,8 +159,12 @@ impl Store for SqliteStore {
         // Range scan on the unique index instead of LIKE, which would treat
         // '_' in usernames as a wildcard.
         let upper = format!("{prefix}\u{10FFFF}");
-        let rows = sqlx::query(concat!("SELECT ", user_cols!(), " FROM users WHERE username_key >= ? AND username_key < ?
-             ORDER BY username_key LIMIT ?"))
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            user_cols!(),
+            " FROM users WHERE username_key >= ? AND username_key < ?
+             ORDER BY username_key LIMIT ?"
+        ))
         .bind(prefix)
         .bind(upper)
         .bind(limit)
@@ -273,13 +287,14 @@ impl Store for SqliteStore {
         else {
             return Ok(None);
         };
-        let members = sqlx::query("SELECT * FROM members WHERE conversation_id = ? ORDER BY user_id")
-            .bind(id.0)
-            .fetch_all(&self.reader)
-            .await?
-            .iter()
-            .map(member_row)
-            .collect::<Result<_, _>>()?;
+        let members =
+            sqlx::query("SELECT * FROM members WHERE conversation_id = ? ORDER BY user_id")
+                .bind(id.0)
+                .fetch_all(&self.reader)
+                .await?
+                .iter()
+                .map(member_row)
+                .collect::<Result<_, _>>()?;
         Ok(Some(conversation_row(&row, members)?))
     }
 
@@ -358,13 +373,20 @@ impl Store for SqliteStore {
     async fn append_message(&self, m: NewMessage<'_>) -> StoreResult<Appended> {
         let mut tx = self.writer.begin().await?;
         if let Some(client) = m.client_msg_id {
-            let existing = sqlx::query(concat!("SELECT ", message_cols!(), " FROM messages WHERE sender_id = ? AND client_msg_id = ?"))
+            let existing = sqlx::query(concat!(
+                "SELECT ",
+                message_cols!(),
+                " FROM messages WHERE sender_id = ? AND client_msg_id = ?"
+            ))
             .bind(m.sender_id.0)
             .bind(client.as_str())
             .fetch_optional(&mut *tx)
             .await?;
             if let Some(r) = existing {
-                return Ok(Appended { message: message_row(&r)?, created: false });
+                return Ok(Appended {
+                    message: message_row(&r)?,
+                    created: false,
+                });
             }
         }
         let seq: i64 = sqlx::query_scalar(
@@ -387,14 +409,21 @@ impl Store for SqliteStore {
         .await?;
         let message = message_row(&row)?;
         tx.commit().await?;
-        Ok(Appended { message, created: true })
+        Ok(Appended {
+            message,
+            created: true,
+        })
     }
 
     async fn message(&self, id: MessageId) -> StoreResult<Option<MessageRow>> {
-        let row = sqlx::query(concat!("SELECT ", message_cols!(), " FROM messages WHERE id = ?"))
-            .bind(id.0)
-            .fetch_optional(&self.reader)
-            .await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            message_cols!(),
+            " FROM messages WHERE id = ?"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.reader)
+        .await?;
         Ok(row.as_ref().map(message_row).transpose()?)
     }
 
@@ -404,8 +433,12 @@ impl Store for SqliteStore {
         before: Option<Seq>,
         limit: i64,
     ) -> StoreResult<Vec<MessageRow>> {
-        let rows = sqlx::query(concat!("SELECT ", message_cols!(), " FROM messages WHERE conversation_id = ? AND seq < ?
-             ORDER BY seq DESC LIMIT ?"))
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            message_cols!(),
+            " FROM messages WHERE conversation_id = ? AND seq < ?
+             ORDER BY seq DESC LIMIT ?"
+        ))
         .bind(conversation.0)
         .bind(before.unwrap_or(i64::MAX))
         .bind(limit)
@@ -444,9 +477,13 @@ impl Store for SqliteStore {
         except_sender: UserId,
         limit: i64,
     ) -> StoreResult<Vec<MessageRow>> {
-        let rows = sqlx::query(concat!("SELECT ", message_cols!(), " FROM messages
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            message_cols!(),
+            " FROM messages
               WHERE conversation_id = ? AND seq > ? AND seq <= ? AND sender_id != ?
-              ORDER BY seq DESC LIMIT ?"))
+              ORDER BY seq DESC LIMIT ?"
+        ))
         .bind(conversation.0)
         .bind(after)
         .bind(up_to)

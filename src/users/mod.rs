@@ -9,7 +9,7 @@
 mod password;
 mod tokens;
 
-use crate::domain::{now_millis, DisplayName, Error, Millis, Password, TokenId, UserId, Username};
+use crate::domain::{DisplayName, Error, Millis, Password, TokenId, UserId, Username, now_millis};
 use crate::fanout::Fanout;
 use crate::store::{NewUser, Store, StoreError, UserRow};
 use std::sync::Arc;
@@ -35,7 +35,12 @@ pub struct Users {
 
 impl Users {
     pub fn new(store: Arc<dyn Store>, fanout: Arc<dyn Fanout>, token_ttl: Duration) -> Self {
-        Self { store, fanout, tokens: tokens::TokenCache::default(), token_ttl }
+        Self {
+            store,
+            fanout,
+            tokens: tokens::TokenCache::default(),
+            token_ttl,
+        }
     }
 
     /// Creates an account and logs it in.
@@ -94,8 +99,16 @@ impl Users {
         let (token, hash) = tokens::generate();
         let now = now_millis();
         let expires_at = now + self.token_ttl.as_millis() as i64;
-        let id = self.store.insert_token(user, hash.as_bytes(), now, expires_at).await?;
-        self.tokens.insert(Session { user_id: user, token_id: id, token_hash: hash, expires_at });
+        let id = self
+            .store
+            .insert_token(user, hash.as_bytes(), now, expires_at)
+            .await?;
+        self.tokens.insert(Session {
+            user_id: user,
+            token_id: id,
+            token_hash: hash,
+            expires_at,
+        });
         Ok(token)
     }
 
@@ -104,7 +117,11 @@ impl Users {
         let hash = TokenHash::of(token);
         let now = now_millis();
         if let Some(s) = self.tokens.get(&hash) {
-            return if s.expires_at > now { Ok(s) } else { Err(Error::Unauthorized("token expired")) };
+            return if s.expires_at > now {
+                Ok(s)
+            } else {
+                Err(Error::Unauthorized("token expired"))
+            };
         }
         let row = self
             .store
@@ -117,8 +134,12 @@ impl Users {
         if row.expires_at <= now {
             return Err(Error::Unauthorized("token expired"));
         }
-        let session =
-            Session { user_id: row.user_id, token_id: row.id, token_hash: hash, expires_at: row.expires_at };
+        let session = Session {
+            user_id: row.user_id,
+            token_id: row.id,
+            token_hash: hash,
+            expires_at: row.expires_at,
+        };
         self.tokens.insert(session.clone());
         Ok(session)
     }
@@ -136,7 +157,9 @@ impl Users {
     #[tracing::instrument(skip_all, fields(user = %session.user_id))]
     pub async fn logout(&self, session: &Session) -> Result<(), Error> {
         self.tokens.remove(&session.token_hash);
-        self.store.revoke_token(session.token_hash.as_bytes(), now_millis()).await?;
+        self.store
+            .revoke_token(session.token_hash.as_bytes(), now_millis())
+            .await?;
         self.fanout.disconnect_token(session.token_id).await;
         Ok(())
     }

@@ -2,12 +2,15 @@
 //! commands. Every rejection says which field is wrong and how.
 
 use crate::chat::{SendMessage, Target};
-use crate::domain::{ClientMsgId, ConnectionId, ConversationId, Error, MessageId, MessageText, UserId};
+use crate::domain::{
+    ClientMsgId, ConnectionId, ConversationId, Error, MessageId, MessageText, UserId,
+};
 use serde_json::{Map, Value};
 
 /// The payload as a JSON object, or a clear `invalid` error.
 pub fn object(v: &Value) -> Result<&Map<String, Value>, Error> {
-    v.as_object().ok_or_else(|| Error::invalid("payload must be a JSON object"))
+    v.as_object()
+        .ok_or_else(|| Error::invalid("payload must be a JSON object"))
 }
 
 fn get<'a>(o: &'a Map<String, Value>, key: &str) -> &'a Value {
@@ -24,7 +27,9 @@ pub fn send_message(
     let o = object(v)?;
     let claimed = get(o, "senderId");
     if !claimed.is_null() && claimed.as_i64() != Some(sender.0) {
-        return Err(Error::Forbidden("senderId does not match the authenticated user"));
+        return Err(Error::Forbidden(
+            "senderId does not match the authenticated user",
+        ));
     }
     let target = match (get(o, "receiverId"), get(o, "conversationId")) {
         (r, Value::Null) if !r.is_null() => Target::User(UserId::parse(r, "receiverId")?),
@@ -32,9 +37,15 @@ pub fn send_message(
             Target::Conversation(ConversationId::parse(c, "conversationId")?)
         }
         (Value::Null, Value::Null) => {
-            return Err(Error::invalid("`receiverId` or `conversationId` is required"));
+            return Err(Error::invalid(
+                "`receiverId` or `conversationId` is required",
+            ));
         }
-        _ => return Err(Error::invalid("give `receiverId` or `conversationId`, not both")),
+        _ => {
+            return Err(Error::invalid(
+                "give `receiverId` or `conversationId`, not both",
+            ));
+        }
     };
     Ok(SendMessage {
         sender,
@@ -51,7 +62,11 @@ pub fn fetch_unread(v: &Value) -> Result<Option<ConversationId>, Error> {
         return Ok(None);
     }
     let c = get(object(v)?, "conversationId");
-    if c.is_null() { Ok(None) } else { ConversationId::parse(c, "conversationId").map(Some) }
+    if c.is_null() {
+        Ok(None)
+    } else {
+        ConversationId::parse(c, "conversationId").map(Some)
+    }
 }
 
 /// `{conversationId, messageId}`.
@@ -90,10 +105,22 @@ mod tests {
     #[test]
     fn send_message_payloads() {
         let ok = send(json!({"receiverId": 2, "message": "hi", "clientMsgId": "a"}));
-        assert!(matches!(ok, Ok(SendMessage { target: Target::User(UserId(2)), .. })));
+        assert!(matches!(
+            ok,
+            Ok(SendMessage {
+                target: Target::User(UserId(2)),
+                ..
+            })
+        ));
         assert!(send(json!({"receiverId": 2, "message": "hi", "senderId": 1})).is_ok());
-        assert!(matches!(send(json!({"receiverId": 2, "message": "hi", "senderId": 3})), Err(Error::Forbidden(_))));
-        assert!(matches!(send(json!({"receiverId": 2, "message": "x".repeat(11)})), Err(Error::TooLarge(_))));
+        assert!(matches!(
+            send(json!({"receiverId": 2, "message": "hi", "senderId": 3})),
+            Err(Error::Forbidden(_))
+        ));
+        assert!(matches!(
+            send(json!({"receiverId": 2, "message": "x".repeat(11)})),
+            Err(Error::TooLarge(_))
+        ));
         for bad in [
             json!(null),
             json!(5),
@@ -106,7 +133,10 @@ mod tests {
             json!({"receiverId": 2, "conversationId": 3, "message": "hi"}),
             json!({"receiverId": 2, "message": "hi", "clientMsgId": {}}),
         ] {
-            assert!(matches!(send(bad.clone()), Err(Error::Invalid(_))), "{bad} accepted");
+            assert!(
+                matches!(send(bad.clone()), Err(Error::Invalid(_))),
+                "{bad} accepted"
+            );
         }
     }
 
@@ -114,7 +144,10 @@ mod tests {
     fn other_payloads() {
         assert_eq!(fetch_unread(&json!(null)).ok(), Some(None));
         assert_eq!(fetch_unread(&json!({})).ok(), Some(None));
-        assert_eq!(fetch_unread(&json!({"conversationId": 4})).ok(), Some(Some(ConversationId(4))));
+        assert_eq!(
+            fetch_unread(&json!({"conversationId": 4})).ok(),
+            Some(Some(ConversationId(4)))
+        );
         assert!(fetch_unread(&json!(3)).is_err());
         assert!(mark_read(&json!({"conversationId": 1})).is_err());
         assert!(typing(&json!({"conversationId": 1, "isTyping": "yes"})).is_err());

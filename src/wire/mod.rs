@@ -2,13 +2,13 @@
 //! rows so either side can change without breaking the other. Both
 //! transports (HTTP and Socket.IO) use these.
 
-use crate::chat::{direct_peer, Message};
+use crate::chat::{Message, direct_peer};
 use crate::domain::{Error, Millis, UserId};
 use crate::fanout::Event;
 use crate::presence::Status;
 use crate::store::{ConversationSummary, MemberRow, UserRow};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 pub mod input;
 
@@ -44,8 +44,16 @@ impl UserView {
 
     /// With presence: `online` and `lastSeen` (null while online or never seen).
     pub fn with_presence(u: &UserRow, p: Status) -> Self {
-        let last_seen = if p.online { None } else { p.last_seen.map(timestamp) };
-        Self { online: Some(p.online), last_seen: Some(last_seen), ..Self::new(u) }
+        let last_seen = if p.online {
+            None
+        } else {
+            p.last_seen.map(timestamp)
+        };
+        Self {
+            online: Some(p.online),
+            last_seen: Some(last_seen),
+            ..Self::new(u)
+        }
     }
 }
 
@@ -67,7 +75,10 @@ pub struct MessageView {
 impl MessageView {
     /// The full view, with the status as seen by the sender.
     pub fn new(m: &Message) -> Self {
-        Self { status: Some(m.status.as_str()), ..Self::live(m) }
+        Self {
+            status: Some(m.status.as_str()),
+            ..Self::live(m)
+        }
     }
 
     /// The `receive_message` payload: no status (it is the recipient's copy).
@@ -151,7 +162,13 @@ pub fn error_body(e: &Error) -> Value {
 pub fn event(e: &Event) -> (&'static str, Value) {
     match e {
         Event::Message(m) => ("receive_message", json!(MessageView::live(m))),
-        Event::Status { conversation_id, message_id, seq, status, reader } => (
+        Event::Status {
+            conversation_id,
+            message_id,
+            seq,
+            status,
+            reader,
+        } => (
             "message_status",
             json!({
                 "conversationId": conversation_id.0,
@@ -161,11 +178,19 @@ pub fn event(e: &Event) -> (&'static str, Value) {
                 "userId": reader.0,
             }),
         ),
-        Event::Typing { conversation_id, user, is_typing } => (
+        Event::Typing {
+            conversation_id,
+            user,
+            is_typing,
+        } => (
             "typing",
             json!({ "conversationId": conversation_id.0, "userId": user.0, "isTyping": is_typing }),
         ),
-        Event::Presence { user, online, last_seen } => (
+        Event::Presence {
+            user,
+            online,
+            last_seen,
+        } => (
             "presence",
             json!({ "userId": user.0, "online": online, "lastSeen": last_seen.map(timestamp) }),
         ),
