@@ -293,6 +293,13 @@ async fn rest_send_history_and_conversations() {
     assert_eq!(c["id"].as_i64(), Some(conv));
     assert_eq!(c["type"], "direct");
     assert_eq!(c["peerId"].as_i64(), Some(bob));
+    let names: Vec<_> = c["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|m| m["username"].clone())
+        .collect();
+    assert_eq!(names, vec![json!("ana"), json!("bob")]);
     assert_eq!(c["unreadCount"], 3);
     assert_eq!(c["lastMessage"]["message"], "r2");
     let (_, list) = app.get("/api/conversations", Some(&tb)).await;

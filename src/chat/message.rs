@@ -80,6 +80,8 @@ mod tests {
                     role: "member".into(),
                     delivered_seq: d,
                     read_seq: r,
+                    username: format!("u{u}"),
+                    display_name: format!("U{u}"),
                 })
                 .collect(),
         }

@@ -98,6 +98,9 @@ pub struct MemberRow {
     pub role: String,
     pub delivered_seq: Seq,
     pub read_seq: Seq,
+    /// The member's profile, so a conversation list needs no extra look-ups.
+    pub username: String,
+    pub display_name: String,
 }
 
 /// A conversation with its members.

@@ -26,6 +26,11 @@ macro_rules! message_cols {
         "id, conversation_id, seq, sender_id, client_msg_id, body, created_at"
     };
 }
+macro_rules! member_cols {
+    () => {
+        "m.conversation_id, m.user_id, m.role, m.delivered_seq, m.read_seq, u.username, u.display_name"
+    };
+}
 macro_rules! user_cols {
     () => {
         "id, username, display_name, created_at, last_seen_at"
@@ -90,6 +95,8 @@ fn member_row(r: &SqliteRow) -> Result<MemberRow, sqlx::Error> {
         role: r.try_get("role")?,
         delivered_seq: r.try_get("delivered_seq")?,
         read_seq: r.try_get("read_seq")?,
+        username: r.try_get("username")?,
+        display_name: r.try_get("display_name")?,
     })
 }
 
@@ -287,14 +294,18 @@ impl Store for SqliteStore {
         else {
             return Ok(None);
         };
-        let members =
-            sqlx::query("SELECT * FROM members WHERE conversation_id = ? ORDER BY user_id")
-                .bind(id.0)
-                .fetch_all(&self.reader)
-                .await?
-                .iter()
-                .map(member_row)
-                .collect::<Result<_, _>>()?;
+        let members = sqlx::query(concat!(
+            "SELECT ",
+            member_cols!(),
+            " FROM members m JOIN users u ON u.id = m.user_id
+                 WHERE m.conversation_id = ? ORDER BY m.user_id"
+        ))
+        .bind(id.0)
+        .fetch_all(&self.reader)
+        .await?
+        .iter()
+        .map(member_row)
+        .collect::<Result<_, _>>()?;
         Ok(Some(conversation_row(&row, members)?))
     }
 
@@ -316,11 +327,13 @@ impl Store for SqliteStore {
         .bind(user.0)
         .fetch_all(&self.reader)
         .await?;
-        let all_members = sqlx::query(
-            "SELECT * FROM members WHERE conversation_id IN
-               (SELECT conversation_id FROM members WHERE user_id = ?)
-             ORDER BY conversation_id, user_id",
-        )
+        let all_members = sqlx::query(concat!(
+            "SELECT ",
+            member_cols!(),
+            " FROM members m JOIN users u ON u.id = m.user_id
+                  WHERE m.conversation_id IN (SELECT conversation_id FROM members WHERE user_id = ?)
+                  ORDER BY m.conversation_id, m.user_id"
+        ))
         .bind(user.0)
         .fetch_all(&self.reader)
         .await?;

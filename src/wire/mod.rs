@@ -101,6 +101,8 @@ impl MessageView {
 #[serde(rename_all = "camelCase")]
 pub struct MemberView {
     pub user_id: i64,
+    pub username: String,
+    pub display_name: String,
     pub role: String,
     pub delivered_seq: i64,
     pub read_seq: i64,
@@ -110,6 +112,8 @@ impl MemberView {
     pub fn new(m: &MemberRow) -> Self {
         Self {
             user_id: m.user_id.0,
+            username: m.username.clone(),
+            display_name: m.display_name.clone(),
             role: m.role.clone(),
             delivered_seq: m.delivered_seq,
             read_seq: m.read_seq,
