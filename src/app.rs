@@ -4,7 +4,7 @@
 //! [`App::build`] returns the app with its bound address before it serves,
 //! so tests can bind port 0 and learn the port.
 
-use crate::chat::Chat;
+use crate::chat::{Chat, GroupSettings};
 use crate::config::{Config, ConfigError, Database};
 use crate::notify::LogNotifier;
 use crate::presence::{LocalPresence, PresenceService};
@@ -33,17 +33,11 @@ pub enum StartError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("cannot create data directory {path}: {source}")]
-    DataDir {
-        path: String,
-        source: std::io::Error,
-    },
+    DataDir { path: String, source: std::io::Error },
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Listen { addr: SocketAddr, source: std::io::Error },
 }
 
 /// A built, bound, not yet serving server.
@@ -59,20 +53,15 @@ impl App {
         let store: Arc<dyn Store> = match config.database()? {
             Database::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|source| StartError::DataDir {
-                        path: dir.display().to_string(),
-                        source,
-                    })?;
+                    std::fs::create_dir_all(dir)
+                        .map_err(|source| StartError::DataDir { path: dir.display().to_string(), source })?;
                 }
                 Arc::new(SqliteStore::open(&path, config.sqlite_synchronous_full()?).await?)
             }
         };
         let fanout = Arc::new(SocketFanout::default());
-        let presence = Arc::new(PresenceService::new(
-            Arc::new(LocalPresence::default()),
-            store.clone(),
-            fanout.clone(),
-        ));
+        let presence =
+            Arc::new(PresenceService::new(Arc::new(LocalPresence::default()), store.clone(), fanout.clone()));
         let token_ttl = Duration::from_secs(config.auth.token_ttl_hours.saturating_mul(3600));
         let users = Arc::new(Users::new(store.clone(), fanout.clone(), token_ttl));
         let chat = Chat::new(
@@ -80,30 +69,18 @@ impl App {
             presence.clone(),
             fanout.clone(),
             Arc::new(LogNotifier),
+            GroupSettings { max_members: config.limits.group_max_members },
         );
         let addr = config.listen;
-        let state = AppState {
-            config: Arc::new(config),
-            users,
-            chat,
-            presence,
-        };
+        let state = AppState { config: Arc::new(config), users, chat, presence };
 
         let (sio_layer, io) = realtime::build(state.clone());
         fanout.attach(io.clone());
-        let router = crate::http::router(state)
-            .layer(sio_layer)
-            .layer(tower_http::trace::TraceLayer::new_for_http());
+        let router =
+            crate::http::router(state).layer(sio_layer).layer(tower_http::trace::TraceLayer::new_for_http());
 
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartError::Listen { addr, source })?;
-        Ok(App {
-            listener,
-            router,
-            io,
-            store,
-        })
+        let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
+        Ok(App { listener, router, io, store })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -113,10 +90,7 @@ impl App {
     /// Serves until `shutdown` completes, then stops accepting, closes every
     /// socket, lets in-flight requests finish and closes the database (which
     /// waits for in-flight writes).
-    pub async fn run(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let io = self.io.clone();
         let result = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(async move {

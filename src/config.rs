@@ -49,6 +49,8 @@ pub struct Limits {
     pub events_burst: u32,
     /// Most messages in one history page or unread fetch.
     pub page_max: i64,
+    /// Most members in one group, owner included.
+    pub group_max_members: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -74,9 +76,7 @@ impl Default for Config {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        Self {
-            sqlite_synchronous: "full".into(),
-        }
+        Self { sqlite_synchronous: "full".into() }
     }
 }
 
@@ -89,15 +89,14 @@ impl Default for Limits {
             events_per_second: 20,
             events_burst: 40,
             page_max: 500,
+            group_max_members: 1000,
         }
     }
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self {
-            token_ttl_hours: 24 * 30,
-        }
+        Self { token_ttl_hours: 24 * 30 }
     }
 }
 
@@ -129,10 +128,7 @@ impl Config {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         match file {
             Some(path) if !path.exists() => {
-                return Err(ConfigError(format!(
-                    "config file {} does not exist",
-                    path.display()
-                )));
+                return Err(ConfigError(format!("config file {} does not exist", path.display())));
             }
             Some(path) => figment = figment.merge(Toml::file_exact(path)),
             None if Path::new("confab.toml").exists() => {
@@ -160,6 +156,7 @@ impl Config {
             ("limits.events_per_second", u64::from(l.events_per_second)),
             ("limits.events_burst", u64::from(l.events_burst)),
             ("limits.page_max", l.page_max.max(0) as u64),
+            ("limits.group_max_members", l.group_max_members as u64),
             ("auth.token_ttl_hours", self.auth.token_ttl_hours),
         ];
         for (name, v) in positive {
@@ -175,14 +172,9 @@ impl Config {
         let Some(url) = self.database_url.as_deref() else {
             return Ok(Database::Sqlite(self.data_dir.join("confab.db")));
         };
-        if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
             if path.is_empty() {
-                return Err(ConfigError(
-                    "`database_url` sqlite:// needs a file path".into(),
-                ));
+                return Err(ConfigError("`database_url` sqlite:// needs a file path".into()));
             }
             return Ok(Database::Sqlite(PathBuf::from(path)));
         }
@@ -194,18 +186,14 @@ impl Config {
             ));
         }
         // Never echo the URL: it may carry a password.
-        Err(ConfigError(
-            "`database_url` must start with sqlite://".into(),
-        ))
+        Err(ConfigError("`database_url` must start with sqlite://".into()))
     }
 
     pub fn sqlite_synchronous_full(&self) -> Result<bool, ConfigError> {
         match self.storage.sqlite_synchronous.as_str() {
             "full" => Ok(true),
             "normal" => Ok(false),
-            _ => Err(ConfigError(
-                "`storage.sqlite_synchronous` must be \"full\" or \"normal\"".into(),
-            )),
+            _ => Err(ConfigError("`storage.sqlite_synchronous` must be \"full\" or \"normal\"".into())),
         }
     }
 }
@@ -218,30 +206,15 @@ mod tests {
     fn defaults_are_valid() {
         let c = Config::default();
         assert!(c.validate().is_ok());
-        assert_eq!(
-            c.database().ok(),
-            Some(Database::Sqlite(PathBuf::from("./data/confab.db")))
-        );
+        assert_eq!(c.database().ok(), Some(Database::Sqlite(PathBuf::from("./data/confab.db"))));
     }
 
     #[test]
     fn database_urls() {
-        let with = |u: &str| Config {
-            database_url: Some(u.into()),
-            ..Config::default()
-        };
-        assert_eq!(
-            with("sqlite:///tmp/x.db").database().ok(),
-            Some(Database::Sqlite("/tmp/x.db".into()))
-        );
-        let err = with("mysql://u:secret@h/db")
-            .database()
-            .err()
-            .map(|e| e.to_string());
-        assert!(
-            err.as_deref()
-                .is_some_and(|e| e.contains("database_url") && !e.contains("secret"))
-        );
+        let with = |u: &str| Config { database_url: Some(u.into()), ..Config::default() };
+        assert_eq!(with("sqlite:///tmp/x.db").database().ok(), Some(Database::Sqlite("/tmp/x.db".into())));
+        let err = with("mysql://u:secret@h/db").database().err().map(|e| e.to_string());
+        assert!(err.as_deref().is_some_and(|e| e.contains("database_url") && !e.contains("secret")));
         assert!(with("postgres://h/db").database().is_err());
     }
 
@@ -267,24 +240,18 @@ mod tests {
             assert_eq!(c.limits.events_burst, 7, "env applies");
 
             jail.set_env("CONFAB_LIMITS__EVENTS_BURST", "many");
-            let err = Config::load(None, Overrides::default())
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
+            let err =
+                Config::load(None, Overrides::default()).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(err.to_lowercase().contains("limits.events_burst"), "{err}");
 
             jail.set_env("CONFAB_LIMITS__EVENTS_BURST", "0");
-            let err = Config::load(None, Overrides::default())
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
+            let err =
+                Config::load(None, Overrides::default()).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(err.contains("limits.events_burst"), "{err}");
 
             jail.create_file("confab.toml", "lisen = \"x\"\n")?;
-            let err = Config::load(None, Overrides::default())
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
+            let err =
+                Config::load(None, Overrides::default()).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(err.contains("lisen"), "{err}");
             Ok(())
         });

@@ -6,6 +6,7 @@
 
 use crate::chat::Message;
 use crate::domain::{ConnectionId, ConversationId, MessageId, Millis, Seq, TokenId, UserId};
+use crate::store::ConversationRow;
 use async_trait::async_trait;
 use tokio::sync::oneshot;
 
@@ -24,17 +25,31 @@ pub enum Event {
         reader: UserId,
     },
     /// Someone in a shared conversation started or stopped typing (`typing`).
-    Typing {
-        conversation_id: ConversationId,
-        user: UserId,
-        is_typing: bool,
-    },
+    Typing { conversation_id: ConversationId, user: UserId, display_name: String, is_typing: bool },
     /// A contact came online or went offline (`presence`).
-    Presence {
-        user: UserId,
-        online: bool,
-        last_seen: Option<Millis>,
-    },
+    Presence { user: UserId, online: bool, last_seen: Option<Millis> },
+    /// A group's profile or member list changed (`conversation_updated`).
+    ConversationUpdated(Box<ConversationRow>),
+    /// The user is no longer in the conversation (`conversation_removed`).
+    ConversationRemoved { conversation_id: ConversationId, reason: Removal },
+}
+
+/// Why a user is no longer in a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    Left,
+    Removed,
+    Deleted,
+}
+
+impl Removal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Removal::Left => "left",
+            Removal::Removed => "removed",
+            Removal::Deleted => "deleted",
+        }
+    }
 }
 
 /// The receipts a recipient produces.

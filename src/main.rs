@@ -56,11 +56,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Serve(args)) => args,
         None => ServeArgs::default(),
     };
-    let overrides = Overrides {
-        listen: args.listen,
-        data_dir: args.data_dir,
-        database_url: args.database_url,
-    };
+    let overrides =
+        Overrides { listen: args.listen, data_dir: args.data_dir, database_url: args.database_url };
     let config = Config::load(args.config.as_deref(), overrides)?;
     init_tracing(&config.log);
     tokio::runtime::Builder::new_multi_thread()
@@ -83,10 +80,7 @@ fn init_tracing(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(filter))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
 /// Resolves on SIGINT or SIGTERM.

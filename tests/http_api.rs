@@ -23,17 +23,9 @@ async fn register_login_and_errors() {
     assert!(body["token"].as_str().is_some_and(|t| t.len() >= 32));
 
     // Usernames are unique regardless of case.
-    let (status, body) = app
-        .post(
-            "/api/auth/register",
-            None,
-            json!({"username": "ana", "password": "password123"}),
-        )
-        .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (409, Some("conflict"))
-    );
+    let (status, body) =
+        app.post("/api/auth/register", None, json!({"username": "ana", "password": "password123"})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("conflict")));
 
     for bad in [
         json!({"username": "a", "password": "password123"}),
@@ -44,32 +36,18 @@ async fn register_login_and_errors() {
         json!([1, 2]),
     ] {
         let (status, body) = app.post("/api/auth/register", None, bad.clone()).await;
-        assert_eq!(
-            (status, body["error"]["code"].as_str()),
-            (400, Some("invalid")),
-            "{bad}"
-        );
+        assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid")), "{bad}");
     }
 
-    let (status, body) = app
-        .post(
-            "/api/auth/login",
-            None,
-            json!({"username": "ANA", "password": "password123"}),
-        )
-        .await;
+    let (status, body) =
+        app.post("/api/auth/login", None, json!({"username": "ANA", "password": "password123"})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["user"]["username"], "Ana");
     let token = body["token"].as_str().expect("token").to_string();
 
     for (user, pass) in [("ana", "wrong-password"), ("nobody", "password123")] {
-        let (status, body) = app
-            .post(
-                "/api/auth/login",
-                None,
-                json!({"username": user, "password": pass}),
-            )
-            .await;
+        let (status, body) =
+            app.post("/api/auth/login", None, json!({"username": user, "password": pass})).await;
         assert_eq!(status, 401);
         assert_eq!(body["error"]["code"], "unauthorized");
         // Same message either way: no user enumeration.
@@ -77,10 +55,7 @@ async fn register_login_and_errors() {
     }
 
     let (status, me) = app.get("/api/users/me", Some(&token)).await;
-    assert_eq!(
-        (status, me["user"]["username"].as_str()),
-        (200, Some("Ana"))
-    );
+    assert_eq!((status, me["user"]["username"].as_str()), (200, Some("Ana")));
 }
 
 #[tokio::test]
@@ -100,16 +75,10 @@ async fn malformed_and_oversized_bodies_are_clear_errors() {
 
     let big = json!({"username": "x".repeat(5000), "password": "password123"});
     let (status, body) = app.post("/api/auth/register", None, big).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (413, Some("too_large"))
-    );
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("too_large")));
 
     let (status, body) = app.get("/api/no/such/route", None).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (404, Some("not_found"))
-    );
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
 }
 
 async fn spawn_app_small_body() -> common::TestApp {
@@ -129,20 +98,10 @@ async fn every_other_route_needs_a_valid_token() {
     ] {
         for bad in [None, Some("garbage-token")] {
             let (status, body) = app.get(path, bad).await;
-            assert_eq!(
-                (status, body["error"]["code"].as_str()),
-                (401, Some("unauthorized")),
-                "{path}"
-            );
+            assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")), "{path}");
         }
     }
-    let (status, _) = app
-        .post(
-            "/api/messages",
-            None,
-            json!({"receiverId": 1, "message": "hi"}),
-        )
-        .await;
+    let (status, _) = app.post("/api/messages", None, json!({"receiverId": 1, "message": "hi"})).await;
     assert_eq!(status, 401);
 
     // Logout revokes the token at once.
@@ -161,18 +120,11 @@ async fn expired_tokens_are_refused() {
     let db = app.data_dir.path().join("confab.db");
     let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&db);
     let pool = sqlx::SqlitePool::connect_with(opts).await.expect("open db");
-    sqlx::query("UPDATE tokens SET expires_at = 0")
-        .execute(&pool)
-        .await
-        .expect("update");
+    sqlx::query("UPDATE tokens SET expires_at = 0").execute(&pool).await.expect("update");
     pool.close().await;
     let (status, body) = app.get("/api/users/me", Some(&token)).await;
     assert_eq!(status, 401, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("expired"))
-    );
+    assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("expired")));
 }
 
 #[tokio::test]
@@ -183,12 +135,8 @@ async fn user_search_and_profiles() {
     app.user("frank").await;
     let (status, body) = app.get("/api/users?q=ERIN", Some(&token)).await;
     assert_eq!(status, 200);
-    let names: Vec<_> = body["users"]
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|u| u["username"].clone())
-        .collect();
+    let names: Vec<_> =
+        body["users"].as_array().expect("array").iter().map(|u| u["username"].clone()).collect();
     assert_eq!(names, vec![json!("erin_1"), json!("erin_2")]);
     // '_' is not a wildcard.
     let (_, body) = app.get("/api/users?q=erin_", Some(&token)).await;
@@ -201,9 +149,7 @@ async fn user_search_and_profiles() {
     assert_eq!(body["user"]["username"], "erin_1");
     assert_eq!(body["user"]["online"], false);
     for missing in ["999999", "abc", "-1"] {
-        let (status, _) = app
-            .get(&format!("/api/users/{missing}"), Some(&token))
-            .await;
+        let (status, _) = app.get(&format!("/api/users/{missing}"), Some(&token)).await;
         assert_eq!(status, 404, "{missing}");
     }
 }
@@ -216,89 +162,49 @@ async fn rest_send_history_and_conversations() {
     let (_, tc) = app.user("cyd").await;
 
     let (status, body) = app
-        .post(
-            "/api/messages",
-            Some(&ta),
-            json!({"receiverId": bob, "message": "hello", "clientMsgId": "c1"}),
-        )
+        .post("/api/messages", Some(&ta), json!({"receiverId": bob, "message": "hello", "clientMsgId": "c1"}))
         .await;
     assert_eq!(status, 201, "{body}");
     let m = &body["message"];
-    assert_eq!(
-        (m["senderId"].as_i64(), m["receiverId"].as_i64()),
-        (Some(ana), Some(bob))
-    );
+    assert_eq!((m["senderId"].as_i64(), m["receiverId"].as_i64()), (Some(ana), Some(bob)));
     assert_eq!(m["status"], "sent");
     assert_eq!(m["seq"], 1);
     let conv = m["conversationId"].as_i64().expect("conversation id");
 
     // Same clientMsgId: the original, not a copy.
     let (_, again) = app
-        .post(
-            "/api/messages",
-            Some(&ta),
-            json!({"receiverId": bob, "message": "hello", "clientMsgId": "c1"}),
-        )
+        .post("/api/messages", Some(&ta), json!({"receiverId": bob, "message": "hello", "clientMsgId": "c1"}))
         .await;
     assert_eq!(again["message"]["id"], m["id"]);
     for i in 0..3 {
-        app.post(
-            "/api/messages",
-            Some(&tb),
-            json!({"receiverId": ana, "message": format!("r{i}")}),
-        )
-        .await;
+        app.post("/api/messages", Some(&tb), json!({"receiverId": ana, "message": format!("r{i}")})).await;
     }
 
-    let (status, page) = app
-        .get(
-            &format!("/api/conversations/{conv}/messages?limit=2"),
-            Some(&ta),
-        )
-        .await;
+    let (status, page) = app.get(&format!("/api/conversations/{conv}/messages?limit=2"), Some(&ta)).await;
     assert_eq!(status, 200);
-    let seqs: Vec<_> = page["messages"]
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|m| m["seq"].as_i64())
-        .collect();
+    let seqs: Vec<_> =
+        page["messages"].as_array().expect("array").iter().map(|m| m["seq"].as_i64()).collect();
     assert_eq!(seqs, vec![Some(4), Some(3)], "newest first");
-    let (_, page) = app
-        .get(
-            &format!("/api/conversations/{conv}/messages?before=3&limit=10"),
-            Some(&ta),
-        )
-        .await;
-    let seqs: Vec<_> = page["messages"]
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|m| m["seq"].as_i64())
-        .collect();
+    let (_, page) =
+        app.get(&format!("/api/conversations/{conv}/messages?before=3&limit=10"), Some(&ta)).await;
+    let seqs: Vec<_> =
+        page["messages"].as_array().expect("array").iter().map(|m| m["seq"].as_i64()).collect();
     assert_eq!(seqs, vec![Some(2), Some(1)]);
 
-    // Outsiders get 404, whether or not the conversation exists.
-    let (status, _) = app
-        .get(&format!("/api/conversations/{conv}/messages"), Some(&tc))
-        .await;
-    assert_eq!(status, 404);
-    let (status, _) = app
-        .get("/api/conversations/424242/messages", Some(&tc))
-        .await;
-    assert_eq!(status, 404);
+    // Outsiders get the same 403 whether or not the conversation exists.
+    let (status, outsider) = app.get(&format!("/api/conversations/{conv}/messages"), Some(&tc)).await;
+    assert_eq!(status, 403);
+    let (status, missing) = app.get("/api/conversations/424242/messages", Some(&tc)).await;
+    assert_eq!(status, 403);
+    assert_eq!(outsider, missing, "no way to tell them apart");
 
     let (_, list) = app.get("/api/conversations", Some(&ta)).await;
     let c = &list["conversations"][0];
     assert_eq!(c["id"].as_i64(), Some(conv));
     assert_eq!(c["type"], "direct");
     assert_eq!(c["peerId"].as_i64(), Some(bob));
-    let names: Vec<_> = c["members"]
-        .as_array()
-        .expect("members")
-        .iter()
-        .map(|m| m["username"].clone())
-        .collect();
+    let names: Vec<_> =
+        c["members"].as_array().expect("members").iter().map(|m| m["username"].clone()).collect();
     assert_eq!(names, vec![json!("ana"), json!("bob")]);
     assert_eq!(c["unreadCount"], 3);
     assert_eq!(c["lastMessage"]["message"], "r2");
@@ -308,70 +214,26 @@ async fn rest_send_history_and_conversations() {
     assert_eq!(list["conversations"].as_array().map(Vec::len), Some(0));
 
     // Rules are the socket's rules.
+    let (status, body) =
+        app.post("/api/messages", Some(&ta), json!({"receiverId": ana, "message": "me"})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid")));
+    let (status, body) =
+        app.post("/api/messages", Some(&ta), json!({"receiverId": 99999, "message": "x"})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
     let (status, body) = app
-        .post(
-            "/api/messages",
-            Some(&ta),
-            json!({"receiverId": ana, "message": "me"}),
-        )
+        .post("/api/messages", Some(&ta), json!({"receiverId": bob, "message": "x", "senderId": bob}))
         .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (400, Some("invalid"))
-    );
-    let (status, body) = app
-        .post(
-            "/api/messages",
-            Some(&ta),
-            json!({"receiverId": 99999, "message": "x"}),
-        )
-        .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (404, Some("not_found"))
-    );
-    let (status, body) = app
-        .post(
-            "/api/messages",
-            Some(&ta),
-            json!({"receiverId": bob, "message": "x", "senderId": bob}),
-        )
-        .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (403, Some("forbidden"))
-    );
-    let (status, body) = app
-        .post(
-            "/api/messages",
-            Some(&ta),
-            json!({"receiverId": bob, "message": "x".repeat(4001)}),
-        )
-        .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (413, Some("too_large"))
-    );
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")));
+    let (status, body) =
+        app.post("/api/messages", Some(&ta), json!({"receiverId": bob, "message": "x".repeat(4001)})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("too_large")));
 }
 
 #[tokio::test]
 async fn health_and_landing_page() {
     let app = spawn_app().await;
-    let res = app
-        .http
-        .get(app.url("/healthz"))
-        .send()
-        .await
-        .expect("sent");
+    let res = app.http.get(app.url("/healthz")).send().await.expect("sent");
     assert_eq!(res.status().as_u16(), 200);
-    let page = app
-        .http
-        .get(app.url("/"))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text");
+    let page = app.http.get(app.url("/")).send().await.expect("sent").text().await.expect("text");
     assert!(page.contains("Confab") && page.contains("docs/API.md"));
 }

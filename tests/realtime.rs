@@ -25,10 +25,7 @@ async fn handshake_refuses_bad_tokens() {
     let (status, _) = app.post("/api/auth/logout", Some(&token), json!({})).await;
     assert_eq!(status, 204);
     assert!(sock.closed().await, "socket closed on logout");
-    let err = Sio::connect(app.addr, Some(&token))
-        .await
-        .err()
-        .expect("refused");
+    let err = Sio::connect(app.addr, Some(&token)).await.err().expect("refused");
     assert!(err.contains("unauthorized"), "{err}");
 }
 
@@ -39,42 +36,21 @@ async fn live_send_delivered_then_read() {
     let (bob, tb) = app.user("bob").await;
     let mut a = app.socket(&ta).await;
     let mut b = app.socket(&tb).await;
-    assert_eq!(
-        a.call("join", json!({"userId": ana})).await,
-        json!({"ok": true})
-    );
-    assert_eq!(
-        code(&a.call("join", json!({"userId": bob})).await),
-        Some("forbidden")
-    );
+    assert_eq!(a.call("join", json!({"userId": ana})).await, json!({"ok": true}));
+    assert_eq!(code(&a.call("join", json!({"userId": bob})).await), Some("forbidden"));
 
-    let ack = a
-        .call(
-            "send_message",
-            json!({"receiverId": bob, "message": "Hey!", "senderId": ana}),
-        )
-        .await;
+    let ack = a.call("send_message", json!({"receiverId": bob, "message": "Hey!", "senderId": ana})).await;
     let m = &ack["message"];
     assert_eq!(m["message"], "Hey!");
     assert_eq!(m["status"], "sent");
-    let (id, conv) = (
-        m["id"].as_i64().expect("id"),
-        m["conversationId"].as_i64().expect("conv"),
-    );
+    let (id, conv) = (m["id"].as_i64().expect("id"), m["conversationId"].as_i64().expect("conv"));
 
     let got = b.recv("receive_message").await;
     assert_eq!(got.data["id"].as_i64(), Some(id));
     assert_eq!(got.data["senderId"].as_i64(), Some(ana));
     assert_eq!(got.data["receiverId"].as_i64(), Some(bob));
-    assert!(
-        got.data["createdAt"]
-            .as_str()
-            .is_some_and(|t| t.ends_with('Z'))
-    );
-    b.ack(
-        got.ack_id.expect("server asks for a receipt"),
-        json!({"ok": true}),
-    );
+    assert!(got.data["createdAt"].as_str().is_some_and(|t| t.ends_with('Z')));
+    b.ack(got.ack_id.expect("server asks for a receipt"), json!({"ok": true}));
 
     let st = a.recv("message_status").await.data;
     assert_eq!(
@@ -83,23 +59,14 @@ async fn live_send_delivered_then_read() {
     );
 
     assert_eq!(
-        b.call(
-            "mark_read",
-            json!({"conversationId": conv, "messageId": id})
-        )
-        .await,
+        b.call("mark_read", json!({"conversationId": conv, "messageId": id})).await,
         json!({"ok": true})
     );
     let st = a.recv("message_status").await.data;
-    assert_eq!(
-        (st["status"].as_str(), st["messageId"].as_i64()),
-        (Some("read"), Some(id))
-    );
+    assert_eq!((st["status"].as_str(), st["messageId"].as_i64()), (Some("read"), Some(id)));
 
     // The stored status follows.
-    let (_, page) = app
-        .get(&format!("/api/conversations/{conv}/messages"), Some(&ta))
-        .await;
+    let (_, page) = app.get(&format!("/api/conversations/{conv}/messages"), Some(&ta)).await;
     assert_eq!(page["messages"][0]["status"], "read");
     // Nothing is left to fetch for Bob.
     let unread = b.call("fetch_unread_messages", json!({})).await;
@@ -114,38 +81,22 @@ async fn offline_send_then_fetch_exactly_once() {
     let mut a = app.socket(&ta).await;
     let mut ids = Vec::new();
     for i in 0..3 {
-        let ack = a
-            .call(
-                "send_message",
-                json!({"receiverId": bob, "message": format!("m{i}")}),
-            )
-            .await;
+        let ack = a.call("send_message", json!({"receiverId": bob, "message": format!("m{i}")})).await;
         ids.push(ack["message"]["id"].as_i64().expect("id"));
     }
     let mut b = app.socket(&tb).await;
     let first = b.call("fetch_unread_messages", json!({})).await;
-    let got: Vec<_> = first["messages"]
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|m| m["id"].as_i64().expect("id"))
-        .collect();
+    let got: Vec<_> =
+        first["messages"].as_array().expect("array").iter().map(|m| m["id"].as_i64().expect("id")).collect();
     assert_eq!(got, ids, "all three, oldest first, once each");
     assert_eq!(first["hasMore"], false);
     assert_eq!(first["messages"][0]["senderId"].as_i64(), Some(ana));
     let second = b.call("fetch_unread_messages", json!({})).await;
-    assert_eq!(
-        second["messages"],
-        json!([]),
-        "fetched messages are not fetched again"
-    );
+    assert_eq!(second["messages"], json!([]), "fetched messages are not fetched again");
 
     for id in &ids {
         let st = a.recv("message_status").await.data;
-        assert_eq!(
-            (st["messageId"].as_i64(), st["status"].as_str()),
-            (Some(*id), Some("delivered"))
-        );
+        assert_eq!((st["messageId"].as_i64(), st["status"].as_str()), (Some(*id), Some("delivered")));
     }
 }
 
@@ -155,27 +106,15 @@ async fn live_ack_does_not_hide_older_undelivered_messages() {
     let (_, ta) = app.user("ana").await;
     let (bob, tb) = app.user("bob").await;
     let mut a = app.socket(&ta).await;
-    a.call(
-        "send_message",
-        json!({"receiverId": bob, "message": "while you were away"}),
-    )
-    .await;
+    a.call("send_message", json!({"receiverId": bob, "message": "while you were away"})).await;
     let mut b = app.socket(&tb).await;
-    a.call(
-        "send_message",
-        json!({"receiverId": bob, "message": "now live"}),
-    )
-    .await;
+    a.call("send_message", json!({"receiverId": bob, "message": "now live"})).await;
     let live = b.recv("receive_message").await;
     b.ack(live.ack_id.expect("ack id"), json!(null));
     tokio::time::sleep(Duration::from_millis(100)).await;
     let unread = b.call("fetch_unread_messages", json!({})).await;
-    let texts: Vec<_> = unread["messages"]
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|m| m["message"].clone())
-        .collect();
+    let texts: Vec<_> =
+        unread["messages"].as_array().expect("array").iter().map(|m| m["message"].clone()).collect();
     assert_eq!(texts, vec![json!("while you were away"), json!("now live")]);
 }
 
@@ -191,16 +130,9 @@ async fn duplicate_client_msg_id_is_stored_and_delivered_once() {
     let second = a.call("send_message", payload).await;
     assert_eq!(first["message"]["id"], second["message"]["id"]);
     b.recv("receive_message").await;
-    assert!(
-        b.try_recv("receive_message", Duration::from_millis(300))
-            .await
-            .is_none(),
-        "delivered twice"
-    );
+    assert!(b.try_recv("receive_message", Duration::from_millis(300)).await.is_none(), "delivered twice");
     let conv = first["message"]["conversationId"].as_i64().expect("conv");
-    let (_, page) = app
-        .get(&format!("/api/conversations/{conv}/messages"), Some(&ta))
-        .await;
+    let (_, page) = app.get(&format!("/api/conversations/{conv}/messages"), Some(&ta)).await;
     assert_eq!(page["messages"].as_array().map(Vec::len), Some(1));
 }
 
@@ -211,19 +143,11 @@ async fn senders_other_devices_see_their_own_message() {
     let (bob, _) = app.user("bob").await;
     let mut phone = app.socket(&ta).await;
     let laptop = app.socket(&ta).await;
-    let ack = phone
-        .call(
-            "send_message",
-            json!({"receiverId": bob, "message": "sync"}),
-        )
-        .await;
+    let ack = phone.call("send_message", json!({"receiverId": bob, "message": "sync"})).await;
     let echo = laptop.recv("receive_message").await;
     assert_eq!(echo.data["id"], ack["message"]["id"]);
     assert!(
-        phone
-            .try_recv("receive_message", Duration::from_millis(300))
-            .await
-            .is_none(),
+        phone.try_recv("receive_message", Duration::from_millis(300)).await.is_none(),
         "no echo to the sender"
     );
 }
@@ -236,64 +160,28 @@ async fn spoofed_sender_and_garbage_get_errors_and_change_nothing() {
     let mut a = app.socket(&ta).await;
     let b = app.socket(&tb).await;
 
-    let r = a
-        .call(
-            "send_message",
-            json!({"receiverId": bob, "message": "x", "senderId": bob}),
-        )
-        .await;
+    let r = a.call("send_message", json!({"receiverId": bob, "message": "x", "senderId": bob})).await;
     assert_eq!(code(&r), Some("forbidden"));
-    assert_eq!(
-        a.recv("error").await.data["code"],
-        "forbidden",
-        "also an `error` event"
-    );
+    assert_eq!(a.recv("error").await.data["code"], "forbidden", "also an `error` event");
 
     let cases: Vec<(Value, &str)> = vec![
         (json!(["send_message", null]), "invalid"),
         (json!(["send_message", 42]), "invalid"),
         (json!(["send_message", "hello"]), "invalid"),
         (json!(["send_message", [1, 2]]), "invalid"),
-        (
-            json!(["send_message", {"receiverId": "2", "message": "x"}]),
-            "invalid",
-        ),
+        (json!(["send_message", {"receiverId": "2", "message": "x"}]), "invalid"),
         (json!(["send_message", {"receiverId": bob}]), "invalid"),
-        (
-            json!(["send_message", {"receiverId": bob, "message": ""}]),
-            "invalid",
-        ),
-        (
-            json!(["send_message", {"receiverId": bob, "message": {"a": 1}}]),
-            "invalid",
-        ),
-        (
-            json!(["send_message", {"receiverId": ana, "message": "me"}]),
-            "invalid",
-        ),
-        (
-            json!(["send_message", {"receiverId": 999999, "message": "x"}]),
-            "not_found",
-        ),
-        (
-            json!(["send_message", {"conversationId": 999999, "message": "x"}]),
-            "not_found",
-        ),
-        (
-            json!(["send_message", {"receiverId": bob, "message": "x".repeat(4001)}]),
-            "too_large",
-        ),
+        (json!(["send_message", {"receiverId": bob, "message": ""}]), "invalid"),
+        (json!(["send_message", {"receiverId": bob, "message": {"a": 1}}]), "invalid"),
+        (json!(["send_message", {"receiverId": ana, "message": "me"}]), "invalid"),
+        (json!(["send_message", {"receiverId": 999999, "message": "x"}]), "not_found"),
+        (json!(["send_message", {"conversationId": 999999, "message": "x"}]), "forbidden"),
+        (json!(["send_message", {"receiverId": bob, "message": "x".repeat(4001)}]), "too_large"),
         (json!(["mark_read", {"conversationId": 1}]), "invalid"),
         (json!(["mark_read", "x"]), "invalid"),
-        (
-            json!(["mark_read", {"conversationId": 999999, "messageId": 1}]),
-            "not_found",
-        ),
+        (json!(["mark_read", {"conversationId": 999999, "messageId": 1}]), "forbidden"),
         (json!(["fetch_unread_messages", 7]), "invalid"),
-        (
-            json!(["fetch_unread_messages", {"conversationId": "x"}]),
-            "invalid",
-        ),
+        (json!(["fetch_unread_messages", {"conversationId": "x"}]), "invalid"),
         (json!(["typing", {"conversationId": 1}]), "invalid"),
         (json!(["join", {}]), "invalid"),
         (json!(["no_such_event", {}]), "invalid"),
@@ -301,32 +189,17 @@ async fn spoofed_sender_and_garbage_get_errors_and_change_nothing() {
     for (args, expected) in cases {
         let r = a.call_raw(args.clone()).await;
         assert_eq!(code(&r), Some(expected), "{args} → {r}");
-        assert!(
-            r["error"]["message"]
-                .as_str()
-                .is_some_and(|m| !m.is_empty())
-        );
+        assert!(r["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
     assert!(
-        b.try_recv("receive_message", Duration::from_millis(200))
-            .await
-            .is_none(),
+        b.try_recv("receive_message", Duration::from_millis(200)).await.is_none(),
         "nothing was delivered"
     );
     let (_, list) = app.get("/api/conversations", Some(&tb)).await;
-    assert_eq!(
-        list["conversations"].as_array().map(Vec::len),
-        Some(0),
-        "nothing was stored"
-    );
+    assert_eq!(list["conversations"].as_array().map(Vec::len), Some(0), "nothing was stored");
 
     // Still usable afterwards.
-    let ok = a
-        .call(
-            "send_message",
-            json!({"receiverId": bob, "message": "still here"}),
-        )
-        .await;
+    let ok = a.call("send_message", json!({"receiverId": bob, "message": "still here"})).await;
     assert!(ok["message"]["id"].is_i64(), "{ok}");
 }
 
@@ -348,21 +221,13 @@ async fn floods_are_rate_limited_per_socket() {
     // Once the bucket refills, the socket works again; its ack also proves
     // every admitted earlier send is committed (events of a socket run in order).
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let ok = a
-        .call(
-            "send_message",
-            json!({"receiverId": bob, "message": "after the flood"}),
-        )
-        .await;
+    let ok = a.call("send_message", json!({"receiverId": bob, "message": "after the flood"})).await;
     assert!(ok["message"]["id"].is_i64(), "{ok}");
     // Another client is unaffected, and only the admitted burst was stored.
     let mut b = app.socket(&tb).await;
     let r = b.call("fetch_unread_messages", json!({})).await;
     let n = r["messages"].as_array().map(Vec::len).unwrap_or(0);
-    assert!(
-        (11..=16).contains(&n),
-        "burst of 10 (+ refill) + 1 expected, got {n}"
-    );
+    assert!((11..=16).contains(&n), "burst of 10 (+ refill) + 1 expected, got {n}");
 }
 
 #[tokio::test]
@@ -372,10 +237,7 @@ async fn messages_from_one_socket_keep_their_order() {
     let (bob, tb) = app.user("bob").await;
     let a = app.socket(&ta).await;
     for i in 0..30 {
-        a.emit(
-            "send_message",
-            json!({"receiverId": bob, "message": format!("{i}")}),
-        );
+        a.emit("send_message", json!({"receiverId": bob, "message": format!("{i}")}));
     }
     let mut b = app.socket(&tb).await;
     let mut texts = Vec::new();
@@ -400,51 +262,33 @@ async fn typing_and_presence() {
     let (ana, ta) = app.user("ana").await;
     let (bob, tb) = app.user("bob").await;
     let mut a = app.socket(&ta).await;
-    let ack = a
-        .call("send_message", json!({"receiverId": bob, "message": "hi"}))
-        .await;
+    let ack = a.call("send_message", json!({"receiverId": bob, "message": "hi"})).await;
     let conv = ack["message"]["conversationId"].as_i64().expect("conv");
 
     let b = app.socket(&tb).await;
     let p = a.recv("presence").await.data;
-    assert_eq!(
-        (p["userId"].as_i64(), p["online"].as_bool()),
-        (Some(bob), Some(true))
-    );
+    assert_eq!((p["userId"].as_i64(), p["online"].as_bool()), (Some(bob), Some(true)));
 
     let (_, prof) = app.get(&format!("/api/users/{bob}"), Some(&ta)).await;
     assert_eq!(prof["user"]["online"], true);
 
-    a.call("typing", json!({"conversationId": conv, "isTyping": true}))
-        .await;
+    a.call("typing", json!({"conversationId": conv, "isTyping": true})).await;
     let t = b.recv("typing").await.data;
-    assert_eq!(
-        t,
-        json!({"conversationId": conv, "userId": ana, "isTyping": true})
-    );
+    assert_eq!(t, json!({"conversationId": conv, "userId": ana, "displayName": "ana", "isTyping": true}));
 
     // A stranger may not type into the conversation.
     let (_, tc) = app.user("cyd").await;
     let mut c = app.socket(&tc).await;
-    let r = c
-        .call("typing", json!({"conversationId": conv, "isTyping": true}))
-        .await;
-    assert_eq!(code(&r), Some("not_found"));
+    let r = c.call("typing", json!({"conversationId": conv, "isTyping": true})).await;
+    assert_eq!(code(&r), Some("forbidden"));
 
     // A second device does not announce again; the last one leaving does.
     let b2 = app.socket(&tb).await;
     drop(b);
-    assert!(
-        a.try_recv("presence", Duration::from_millis(300))
-            .await
-            .is_none()
-    );
+    assert!(a.try_recv("presence", Duration::from_millis(300)).await.is_none());
     drop(b2);
     let p = a.recv("presence").await.data;
-    assert_eq!(
-        (p["userId"].as_i64(), p["online"].as_bool()),
-        (Some(bob), Some(false))
-    );
+    assert_eq!((p["userId"].as_i64(), p["online"].as_bool()), (Some(bob), Some(false)));
     assert!(p["lastSeen"].as_str().is_some());
 }
 
@@ -454,18 +298,11 @@ async fn history_survives_a_restart() {
     let (_, ta) = app.user("ana").await;
     let (bob, _) = app.user("bob").await;
     let mut a = app.socket(&ta).await;
-    let ack = a
-        .call(
-            "send_message",
-            json!({"receiverId": bob, "message": "durable"}),
-        )
-        .await;
+    let ack = a.call("send_message", json!({"receiverId": bob, "message": "durable"})).await;
     let conv = ack["message"]["conversationId"].as_i64().expect("conv");
     drop(a);
     let app = app.restart().await;
-    let (status, page) = app
-        .get(&format!("/api/conversations/{conv}/messages"), Some(&ta))
-        .await;
+    let (status, page) = app.get(&format!("/api/conversations/{conv}/messages"), Some(&ta)).await;
     assert_eq!(status, 200, "token still valid after restart");
     assert_eq!(page["messages"][0]["message"], "durable");
 }

@@ -5,7 +5,7 @@
 
 use confab::domain::{ClientMsgId, ConversationId, UserId};
 use confab::store::sqlite::SqliteStore;
-use confab::store::{Advanced, NewMessage, NewUser, Store, StoreError, Watermark};
+use confab::store::*;
 use std::sync::Arc;
 
 struct Db {
@@ -15,13 +15,8 @@ struct Db {
 
 async fn sqlite() -> Db {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(&dir.path().join("t.db"), false)
-        .await
-        .expect("open");
-    Db {
-        store: Arc::new(store),
-        _dir: dir,
-    }
+    let store = SqliteStore::open(&dir.path().join("t.db"), false).await.expect("open");
+    Db { store: Arc::new(store), _dir: dir }
 }
 
 /// Runs one suite function against each backend.
@@ -92,25 +87,14 @@ async fn users_are_unique_by_key(s: &dyn Store) {
         .await;
     assert!(matches!(dup, Err(StoreError::Conflict)));
     let (row, hash) = s.credentials("ana").await.expect("ok").expect("found");
-    assert_eq!(
-        (row.id, row.username.as_str(), hash.as_str()),
-        (id, "Ana", "hash")
-    );
+    assert_eq!((row.id, row.username.as_str(), hash.as_str()), (id, "Ana", "hash"));
     assert!(s.credentials("nobody").await.expect("ok").is_none());
     s.set_last_seen(id, 99).await.expect("ok");
-    assert_eq!(
-        s.user(id).await.expect("ok").expect("found").last_seen_at,
-        Some(99)
-    );
+    assert_eq!(s.user(id).await.expect("ok").expect("found").last_seen_at, Some(99));
     user(s, "an_b").await;
     user(s, "anx").await;
-    let found: Vec<_> = s
-        .search_users("an_", 10)
-        .await
-        .expect("ok")
-        .into_iter()
-        .map(|u| u.username)
-        .collect();
+    let found: Vec<_> =
+        s.search_users("an_", 10).await.expect("ok").into_iter().map(|u| u.username).collect();
     assert_eq!(found, vec!["an_b"]);
 }
 
@@ -118,37 +102,17 @@ async fn tokens_round_trip_and_revoke_once(s: &dyn Store) {
     let u = user(s, "ana").await;
     let id = s.insert_token(u, b"hash-1", 1, 1000).await.expect("ok");
     let t = s.token(b"hash-1").await.expect("ok").expect("found");
-    assert_eq!(
-        (t.id, t.user_id, t.expires_at, t.revoked),
-        (id, u, 1000, false)
-    );
+    assert_eq!((t.id, t.user_id, t.expires_at, t.revoked), (id, u, 1000, false));
     assert!(s.revoke_token(b"hash-1", 5).await.expect("ok").is_some());
-    assert!(
-        s.revoke_token(b"hash-1", 6).await.expect("ok").is_none(),
-        "already revoked"
-    );
-    assert!(
-        s.token(b"hash-1")
-            .await
-            .expect("ok")
-            .expect("found")
-            .revoked
-    );
+    assert!(s.revoke_token(b"hash-1", 6).await.expect("ok").is_none(), "already revoked");
+    assert!(s.token(b"hash-1").await.expect("ok").expect("found").revoked);
     assert!(s.token(b"other").await.expect("ok").is_none());
 }
 
 async fn direct_conversation_is_found_or_created_once(s: &dyn Store) {
-    let (a, b, c) = (
-        user(s, "a1").await,
-        user(s, "b1").await,
-        user(s, "c1").await,
-    );
+    let (a, b, c) = (user(s, "a1").await, user(s, "b1").await, user(s, "c1").await);
     let ab = s.direct_conversation(a, b, 1).await.expect("ok");
-    assert_eq!(
-        s.direct_conversation(b, a, 2).await.expect("ok"),
-        ab,
-        "symmetric"
-    );
+    assert_eq!(s.direct_conversation(b, a, 2).await.expect("ok"), ab, "symmetric");
     assert_ne!(s.direct_conversation(a, c, 3).await.expect("ok"), ab);
     let conv = s.conversation(ab).await.expect("ok").expect("found");
     let members: Vec<_> = conv.members.iter().map(|m| m.user_id).collect();
@@ -162,33 +126,12 @@ async fn append_assigns_seq_and_is_idempotent(s: &dyn Store) {
     let (a, b) = (user(s, "a2").await, user(s, "b2").await);
     let c = s.direct_conversation(a, b, 1).await.expect("ok");
     assert_eq!(send(s, c, a, "one", Some("x")).await, (1, true));
-    assert_eq!(
-        send(s, c, a, "one again", Some("x")).await,
-        (1, false),
-        "same clientMsgId"
-    );
-    assert_eq!(
-        send(s, c, b, "two", Some("x")).await,
-        (2, true),
-        "ids are per sender"
-    );
+    assert_eq!(send(s, c, a, "one again", Some("x")).await, (1, false), "same clientMsgId");
+    assert_eq!(send(s, c, b, "two", Some("x")).await, (2, true), "ids are per sender");
     assert_eq!(send(s, c, a, "three", None).await, (3, true));
     assert_eq!(send(s, c, a, "four", None).await, (4, true));
-    assert_eq!(
-        s.conversation(c)
-            .await
-            .expect("ok")
-            .expect("found")
-            .last_seq,
-        4
-    );
-    let hist: Vec<_> = s
-        .history(c, None, 10)
-        .await
-        .expect("ok")
-        .into_iter()
-        .map(|m| m.body)
-        .collect();
+    assert_eq!(s.conversation(c).await.expect("ok").expect("found").last_seq, 4);
+    let hist: Vec<_> = s.history(c, None, 0, 10).await.expect("ok").into_iter().map(|m| m.body).collect();
     assert_eq!(hist, vec!["four", "three", "two", "one"]);
 }
 
@@ -201,82 +144,41 @@ async fn watermarks_only_rise_and_respect_gaps(s: &dyn Store) {
     send(s, c, b, "reply", None).await; // seq 4, b's own
     send(s, c, a, "m4", None).await; // seq 5
     // A live ack of seq 3 cannot skip undelivered seqs 1 and 2.
+    assert_eq!(s.advance(c, b, Watermark::Delivered, 3, true).await.expect("ok"), None);
     assert_eq!(
-        s.advance(c, b, Watermark::Delivered, 3, true)
-            .await
-            .expect("ok"),
-        None
-    );
-    assert_eq!(
-        s.advance(c, b, Watermark::Delivered, 3, false)
-            .await
-            .expect("ok"),
+        s.advance(c, b, Watermark::Delivered, 3, false).await.expect("ok"),
         Some(Advanced { old: 0, new: 3 })
     );
     // b's own message at seq 4 is not a gap for b.
     assert_eq!(
-        s.advance(c, b, Watermark::Delivered, 5, true)
-            .await
-            .expect("ok"),
+        s.advance(c, b, Watermark::Delivered, 5, true).await.expect("ok"),
         Some(Advanced { old: 3, new: 5 })
     );
+    assert_eq!(s.advance(c, b, Watermark::Delivered, 2, false).await.expect("ok"), None, "never lowers");
     assert_eq!(
-        s.advance(c, b, Watermark::Delivered, 2, false)
-            .await
-            .expect("ok"),
-        None,
-        "never lowers"
-    );
-    assert_eq!(
-        s.advance(c, b, Watermark::Read, 2, false)
-            .await
-            .expect("ok"),
+        s.advance(c, b, Watermark::Read, 2, false).await.expect("ok"),
         Some(Advanced { old: 0, new: 2 })
     );
     let stranger = user(s, "z3").await;
-    assert_eq!(
-        s.advance(c, stranger, Watermark::Read, 2, false)
-            .await
-            .expect("ok"),
-        None
-    );
+    assert_eq!(s.advance(c, stranger, Watermark::Read, 2, false).await.expect("ok"), None);
     let m = s.conversation(c).await.expect("ok").expect("found");
     let bm = m.members.iter().find(|m| m.user_id == b).expect("member");
     assert_eq!((bm.delivered_seq, bm.read_seq), (5, 2));
-    let between: Vec<_> = s
-        .messages_between(c, 0, 5, b, 10)
-        .await
-        .expect("ok")
-        .into_iter()
-        .map(|m| m.seq)
-        .collect();
+    let between: Vec<_> =
+        s.messages_between(c, 0, 5, b, 10).await.expect("ok").into_iter().map(|m| m.seq).collect();
     assert_eq!(between, vec![5, 3, 2, 1], "newest first, without b's own");
 }
 
 async fn undelivered_history_and_summaries(s: &dyn Store) {
-    let (a, b, c) = (
-        user(s, "a4").await,
-        user(s, "b4").await,
-        user(s, "c4").await,
-    );
+    let (a, b, c) = (user(s, "a4").await, user(s, "b4").await, user(s, "c4").await);
     let ab = s.direct_conversation(a, b, 1).await.expect("ok");
     let cb = s.direct_conversation(c, b, 2).await.expect("ok");
     send(s, ab, a, "from a 1", None).await;
     send(s, cb, c, "from c", None).await;
     send(s, ab, a, "from a 2", None).await;
     send(s, ab, b, "b's own", None).await;
-    let pending: Vec<_> = s
-        .undelivered(b, None, 10)
-        .await
-        .expect("ok")
-        .into_iter()
-        .map(|m| m.body)
-        .collect();
-    assert_eq!(
-        pending,
-        vec!["from a 1", "from c", "from a 2"],
-        "oldest first, never one's own"
-    );
+    let pending: Vec<_> = s.undelivered(b, None, 10).await.expect("ok").into_iter().map(|m| m.body).collect();
+    assert_eq!(pending, vec!["from a 1", "from c", "from a 2"], "oldest first, never one's own");
     let only_ab = s.undelivered(b, Some(ab), 10).await.expect("ok");
     assert_eq!(only_ab.len(), 2);
     assert_eq!(s.undelivered(b, None, 1).await.expect("ok").len(), 1);
@@ -284,14 +186,9 @@ async fn undelivered_history_and_summaries(s: &dyn Store) {
     let list = s.conversations_of(b).await.expect("ok");
     assert_eq!(list[0].conversation.id, ab, "most recent activity first");
     assert_eq!(list[0].unread, 2);
-    assert_eq!(
-        list[0].last_message.as_ref().map(|m| m.body.as_str()),
-        Some("b's own")
-    );
+    assert_eq!(list[0].last_message.as_ref().map(|m| m.body.as_str()), Some("b's own"));
     assert_eq!(list[1].unread, 1);
-    s.advance(ab, b, Watermark::Read, 3, false)
-        .await
-        .expect("ok");
+    s.advance(ab, b, Watermark::Read, 3, false).await.expect("ok");
     assert_eq!(s.conversations_of(b).await.expect("ok")[0].unread, 0);
     assert_eq!(s.conversations_of(a).await.expect("ok")[0].unread, 1);
 }

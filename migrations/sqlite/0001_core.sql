@@ -1,4 +1,4 @@
--- Confab core schema (SQLite). Times are milliseconds since the Unix epoch.
+-- Confab schema (SQLite). Times are milliseconds since the Unix epoch.
 
 CREATE TABLE users (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -25,6 +25,10 @@ CREATE TABLE conversations (
     kind             TEXT    NOT NULL CHECK (kind IN ('direct', 'group')),
     direct_key       TEXT    UNIQUE,         -- "low:high" user ids, so a pair has one direct conversation
     name             TEXT,
+    description      TEXT,
+    avatar_url       TEXT,
+    full_history     INTEGER NOT NULL DEFAULT 0,   -- groups: new members may read earlier messages
+    created_by       INTEGER REFERENCES users(id),
     created_at       INTEGER NOT NULL,
     last_seq         INTEGER NOT NULL DEFAULT 0,
     last_message_at  INTEGER
@@ -34,8 +38,9 @@ CREATE TABLE conversations (
 CREATE TABLE members (
     conversation_id  INTEGER NOT NULL REFERENCES conversations(id),
     user_id          INTEGER NOT NULL REFERENCES users(id),
-    role             TEXT    NOT NULL DEFAULT 'member',
+    role             TEXT    NOT NULL DEFAULT 'member' CHECK (role IN ('owner', 'admin', 'member')),
     joined_at        INTEGER NOT NULL,
+    joined_seq       INTEGER NOT NULL DEFAULT 0,   -- last seq before joining: history starts after it
     delivered_seq    INTEGER NOT NULL DEFAULT 0,
     read_seq         INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (conversation_id, user_id)
@@ -48,7 +53,9 @@ CREATE TABLE messages (
     seq              INTEGER NOT NULL,
     sender_id        INTEGER NOT NULL REFERENCES users(id),
     client_msg_id    TEXT,
+    kind             TEXT    NOT NULL DEFAULT 'text' CHECK (kind IN ('text', 'system')),
     body             TEXT    NOT NULL,
+    meta             TEXT,                         -- system messages: JSON describing the event
     created_at       INTEGER NOT NULL,
     UNIQUE (conversation_id, seq),
     UNIQUE (sender_id, client_msg_id)

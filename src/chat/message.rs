@@ -29,17 +29,14 @@ pub struct Message {
     pub row: MessageRow,
     /// The other member, for a direct conversation.
     pub receiver_id: Option<UserId>,
+    /// The sender's display name, while they are a member.
+    pub sender_name: Option<String>,
     pub status: MessageStatus,
 }
 
 impl Message {
     pub fn new(row: MessageRow, conversation: &ConversationRow) -> Self {
-        let others = || {
-            conversation
-                .members
-                .iter()
-                .filter(|m| m.user_id != row.sender_id)
-        };
+        let others = || conversation.members.iter().filter(|m| m.user_id != row.sender_id);
         let receiver_id = match conversation.kind {
             ConversationKind::Direct => others().next().map(|m| m.user_id),
             ConversationKind::Group => None,
@@ -51,11 +48,8 @@ impl Message {
         } else {
             MessageStatus::Sent
         };
-        Self {
-            row,
-            receiver_id,
-            status,
-        }
+        let sender_name = conversation.member(row.sender_id).map(|m| m.display_name.clone());
+        Self { row, receiver_id, sender_name, status }
     }
 }
 
@@ -63,13 +57,17 @@ impl Message {
 mod tests {
     use super::*;
     use crate::domain::{ConversationId, MessageId};
-    use crate::store::MemberRow;
+    use crate::store::{MemberRow, MessageKind, Role};
 
     fn conv(marks: &[(i64, i64, i64)]) -> ConversationRow {
         ConversationRow {
             id: ConversationId(1),
             kind: ConversationKind::Direct,
             name: None,
+            description: None,
+            avatar_url: None,
+            full_history: false,
+            created_by: None,
             created_at: 0,
             last_seq: 10,
             last_message_at: None,
@@ -77,7 +75,9 @@ mod tests {
                 .iter()
                 .map(|&(u, d, r)| MemberRow {
                     user_id: UserId(u),
-                    role: "member".into(),
+                    role: Role::Member,
+                    joined_at: 0,
+                    joined_seq: 0,
                     delivered_seq: d,
                     read_seq: r,
                     username: format!("u{u}"),
@@ -94,7 +94,9 @@ mod tests {
             seq,
             sender_id: UserId(sender),
             client_msg_id: None,
+            kind: MessageKind::Text,
             body: "hi".into(),
+            meta: None,
             created_at: 0,
         }
     }

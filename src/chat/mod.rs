@@ -2,27 +2,25 @@
 //! what happens once it is stored.
 //!
 //! A send is: resolve the conversation → store the message (idempotent per
-//! `(sender, clientMsgId)`, committed before anything else happens) → hand it
-//! to every online member's devices, or to the notification hook for members
-//! with no live connection. Receipts are watermarks per member (see
-//! [`crate::store::MemberRow`]); every move of a watermark is announced to the
-//! senders of the messages it covers.
+//! `(sender, clientMsgId)`, membership checked and committed in one
+//! transaction) → hand it to every online member's devices, or to the
+//! notification hook for members with no live connection. Receipts
+//! ([`receipts`]) are watermarks per member; group management is in
+//! [`groups`].
 
+mod groups;
 mod message;
+mod receipts;
 
+pub use groups::{GroupSettings, NewGroupRequest};
 pub use message::{Message, MessageStatus};
+pub use receipts::Receipt as MemberReceipt;
 
-use crate::domain::{
-    ClientMsgId, ConnectionId, ConversationId, Error, MessageId, MessageText, Seq, UserId,
-    now_millis,
-};
-use crate::fanout::{Event, Fanout, Receipt};
+use crate::domain::{ClientMsgId, ConnectionId, ConversationId, Error, MessageText, Seq, UserId, now_millis};
+use crate::fanout::{Event, Fanout};
 use crate::notify::Notifier;
 use crate::presence::PresenceService;
-use crate::store::{
-    Advanced, ConversationKind, ConversationRow, ConversationSummary, NewMessage, Store, Watermark,
-};
-use std::collections::BTreeMap;
+use crate::store::{ConversationKind, ConversationRow, ConversationSummary, NewMessage, Store, StoreError};
 use std::sync::Arc;
 
 /// Where a message goes.
@@ -45,11 +43,6 @@ pub struct SendMessage {
     pub origin: Option<ConnectionId>,
 }
 
-/// At most this many `message_status` events are sent for one watermark
-/// move; past it only the newest message is announced (statuses are
-/// cumulative: a receipt for message N covers every earlier one).
-const STATUS_EVENTS_CAP: i64 = 100;
-
 /// See the module docs.
 #[derive(Clone)]
 pub struct Chat {
@@ -57,7 +50,19 @@ pub struct Chat {
     presence: Arc<PresenceService>,
     fanout: Arc<dyn Fanout>,
     notifier: Arc<dyn Notifier>,
+    groups: GroupSettings,
 }
+
+/// Store errors that mean "you may not", as the domain says it.
+fn not_member(e: StoreError) -> Error {
+    match e {
+        StoreError::NotMember => NOT_A_MEMBER,
+        other => other.into(),
+    }
+}
+
+/// The one answer for "no such conversation" and "not yours": ids cannot be probed.
+const NOT_A_MEMBER: Error = Error::Forbidden("you are not a member of this conversation");
 
 impl Chat {
     pub fn new(
@@ -65,13 +70,9 @@ impl Chat {
         presence: Arc<PresenceService>,
         fanout: Arc<dyn Fanout>,
         notifier: Arc<dyn Notifier>,
+        groups: GroupSettings,
     ) -> Self {
-        Self {
-            store,
-            presence,
-            fanout,
-            notifier,
-        }
+        Self { store, presence, fanout, notifier, groups }
     }
 
     /// Stores a message and delivers it. Returns once it is committed; the
@@ -79,61 +80,59 @@ impl Chat {
     /// nothing again.
     #[tracing::instrument(skip_all, fields(sender = %cmd.sender))]
     pub async fn send(&self, cmd: SendMessage) -> Result<Message, Error> {
-        let conversation = self.resolve(cmd.sender, cmd.target).await?;
+        let conversation_id = self.resolve(cmd.sender, cmd.target).await?;
         let appended = self
             .store
             .append_message(NewMessage {
-                conversation_id: conversation.id,
+                conversation_id,
                 sender_id: cmd.sender,
                 client_msg_id: cmd.client_msg_id.as_ref(),
                 body: cmd.text.as_str(),
                 created_at: now_millis(),
             })
-            .await?;
-        let message = Message::new(appended.message, &conversation);
-        if appended.created {
-            self.fan_out(&conversation, &message, cmd.origin.as_ref())
-                .await;
-        } else if message.row.conversation_id != conversation.id {
+            .await
+            .map_err(not_member)?;
+        if !appended.created && appended.message.conversation_id != conversation_id {
             // A clientMsgId is the sender's promise that this is the same message.
-            return Err(Error::Conflict(
-                "clientMsgId was already used for another conversation",
-            ));
+            return Err(Error::Conflict("clientMsgId was already used for another conversation".into()));
+        }
+        let message = Message::new(appended.message, &appended.conversation);
+        if appended.created {
+            self.fan_out(&appended.conversation, &message, cmd.origin.as_ref()).await;
         }
         Ok(message)
     }
 
-    async fn resolve(&self, sender: UserId, target: Target) -> Result<ConversationRow, Error> {
-        let id = match target {
+    async fn resolve(&self, sender: UserId, target: Target) -> Result<ConversationId, Error> {
+        match target {
+            Target::Conversation(id) => Ok(id),
+            Target::User(receiver) if receiver == sender => {
+                Err(Error::invalid("cannot send a message to yourself"))
+            }
             Target::User(receiver) => {
-                if receiver == sender {
-                    return Err(Error::invalid("cannot send a message to yourself"));
+                if let Some(id) = self.store.find_direct(sender, receiver).await? {
+                    return Ok(id);
                 }
                 if self.store.user(receiver).await?.is_none() {
                     return Err(Error::NotFound("receiver"));
                 }
-                self.store
-                    .direct_conversation(sender, receiver, now_millis())
-                    .await?
+                Ok(self.store.direct_conversation(sender, receiver, now_millis()).await?)
             }
-            Target::Conversation(id) => id,
-        };
-        self.member_view(sender, id).await
-    }
-
-    /// The conversation, if `user` is a member. Non-members get the same
-    /// `not_found` as a conversation that does not exist, so ids cannot be probed.
-    async fn member_view(
-        &self,
-        user: UserId,
-        id: ConversationId,
-    ) -> Result<ConversationRow, Error> {
-        match self.store.conversation(id).await? {
-            Some(c) if c.members.iter().any(|m| m.user_id == user) => Ok(c),
-            _ => Err(Error::NotFound("conversation")),
         }
     }
 
+    /// The conversation, if `user` is a member; otherwise the same
+    /// `forbidden` whether or not it exists.
+    async fn member_view(&self, user: UserId, id: ConversationId) -> Result<ConversationRow, Error> {
+        match self.store.conversation(id).await? {
+            Some(c) if c.member(user).is_some() => Ok(c),
+            _ => Err(NOT_A_MEMBER),
+        }
+    }
+
+    /// Sends a stored message to every member but its sender (live if they
+    /// are online, else to the notification hook), and to the sender's other
+    /// devices.
     async fn fan_out(
         &self,
         conversation: &ConversationRow,
@@ -141,9 +140,7 @@ impl Chat {
         origin: Option<&ConnectionId>,
     ) {
         let sender = message.row.sender_id;
-        self.fanout
-            .send(sender, Event::Message(message.clone()), origin)
-            .await;
+        self.fanout.send(sender, Event::Message(message.clone()), origin).await;
         for member in conversation.members.iter().filter(|m| m.user_id != sender) {
             let recipient = member.user_id;
             if !self.presence.is_online(recipient).await {
@@ -163,135 +160,6 @@ impl Chat {
         }
     }
 
-    /// A device of `user` acknowledged a live message: it is delivered, unless
-    /// an older message from someone else is still undelivered (then the
-    /// watermark waits for `fetch_unread_messages`).
-    pub async fn delivered(
-        &self,
-        user: UserId,
-        conversation: ConversationId,
-        seq: Seq,
-    ) -> Result<(), Error> {
-        let moved = self
-            .store
-            .advance(conversation, user, Watermark::Delivered, seq, true)
-            .await?;
-        if let Some(adv) = moved {
-            self.announce(conversation, user, Receipt::Delivered, adv)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// The messages waiting for `user` (all conversations, or one), oldest
-    /// first, at most `limit`; they become delivered. The flag says whether
-    /// more are waiting.
-    #[tracing::instrument(skip_all, fields(user = %user))]
-    pub async fn fetch_unread(
-        &self,
-        user: UserId,
-        conversation: Option<ConversationId>,
-        limit: i64,
-    ) -> Result<(Vec<Message>, bool), Error> {
-        if let Some(id) = conversation {
-            self.member_view(user, id).await?;
-        }
-        let mut rows = self
-            .store
-            .undelivered(user, conversation, limit + 1)
-            .await?;
-        let has_more = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-
-        let mut up_to: BTreeMap<ConversationId, Seq> = BTreeMap::new();
-        for r in &rows {
-            let e = up_to.entry(r.conversation_id).or_default();
-            *e = (*e).max(r.seq);
-        }
-        let mut conversations = BTreeMap::new();
-        for (&conv, &seq) in &up_to {
-            // Every message from others up to `seq` is in this batch, so no gap check.
-            if let Some(adv) = self
-                .store
-                .advance(conv, user, Watermark::Delivered, seq, false)
-                .await?
-            {
-                self.announce(conv, user, Receipt::Delivered, adv).await?;
-            }
-            if let Some(c) = self.store.conversation(conv).await? {
-                conversations.insert(conv, c);
-            }
-        }
-        let messages = rows
-            .into_iter()
-            .filter_map(|r| {
-                let c = conversations.get(&r.conversation_id)?;
-                Some(Message::new(r, c))
-            })
-            .collect();
-        Ok((messages, has_more))
-    }
-
-    /// Marks everything up to `message` in `conversation` as read by `user`.
-    #[tracing::instrument(skip_all, fields(user = %user))]
-    pub async fn mark_read(
-        &self,
-        user: UserId,
-        conversation: ConversationId,
-        message: MessageId,
-    ) -> Result<(), Error> {
-        self.member_view(user, conversation).await?;
-        let row = self
-            .store
-            .message(message)
-            .await?
-            .filter(|m| m.conversation_id == conversation)
-            .ok_or(Error::NotFound("message"))?;
-        if let Some(adv) = self
-            .store
-            .advance(conversation, user, Watermark::Read, row.seq, false)
-            .await?
-        {
-            self.announce(conversation, user, Receipt::Read, adv)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Tells the senders of the messages in `adv` that `reader` got or read them.
-    async fn announce(
-        &self,
-        conversation: ConversationId,
-        reader: UserId,
-        status: Receipt,
-        adv: Advanced,
-    ) -> Result<(), Error> {
-        let mut rows = self
-            .store
-            .messages_between(
-                conversation,
-                adv.old,
-                adv.new,
-                reader,
-                STATUS_EVENTS_CAP + 1,
-            )
-            .await?;
-        if rows.len() as i64 > STATUS_EVENTS_CAP {
-            rows.truncate(1);
-        }
-        for r in rows.into_iter().rev() {
-            let event = Event::Status {
-                conversation_id: conversation,
-                message_id: r.id,
-                seq: r.seq,
-                status,
-                reader,
-            };
-            self.fanout.send(r.sender_id, event, None).await;
-        }
-        Ok(())
-    }
-
     /// Relays a typing indicator to the other members (nothing is stored).
     pub async fn typing(
         &self,
@@ -301,10 +169,12 @@ impl Chat {
         origin: Option<&ConnectionId>,
     ) -> Result<(), Error> {
         let c = self.member_view(user, conversation).await?;
+        let display_name = c.member(user).map(|m| m.display_name.clone()).unwrap_or_default();
         for m in c.members.iter().filter(|m| m.user_id != user) {
             let event = Event::Typing {
                 conversation_id: conversation,
                 user,
+                display_name: display_name.clone(),
                 is_typing,
             };
             self.fanout.send(m.user_id, event, origin).await;
@@ -312,7 +182,8 @@ impl Chat {
         Ok(())
     }
 
-    /// A page of history, newest first, for members only.
+    /// A page of history, newest first, for members only. In a group that
+    /// does not share its full history, a member sees what came after they joined.
     pub async fn history(
         &self,
         user: UserId,
@@ -321,7 +192,7 @@ impl Chat {
         limit: i64,
     ) -> Result<Vec<Message>, Error> {
         let c = self.member_view(user, conversation).await?;
-        let rows = self.store.history(conversation, before, limit).await?;
+        let rows = self.store.history(conversation, before, visible_after(&c, user), limit).await?;
         Ok(rows.into_iter().map(|r| Message::new(r, &c)).collect())
     }
 
@@ -331,12 +202,16 @@ impl Chat {
     }
 
     /// One conversation, for members only.
-    pub async fn conversation(
-        &self,
-        user: UserId,
-        id: ConversationId,
-    ) -> Result<ConversationRow, Error> {
+    pub async fn conversation(&self, user: UserId, id: ConversationId) -> Result<ConversationRow, Error> {
         self.member_view(user, id).await
+    }
+}
+
+/// The seq after which `user` may read `c`'s history.
+fn visible_after(c: &ConversationRow, user: UserId) -> Seq {
+    match (c.kind, c.full_history, c.member(user)) {
+        (ConversationKind::Group, false, Some(m)) => m.joined_seq,
+        _ => 0,
     }
 }
 

@@ -54,7 +54,7 @@ pub enum Error {
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
-    Conflict(&'static str),
+    Conflict(String),
     #[error("{0}")]
     TooLarge(String),
     #[error("too many requests, slow down")]

@@ -95,14 +95,7 @@ mod tests {
     #[test]
     fn ids_must_be_positive_integers() {
         assert_eq!(UserId::parse(&json!(7), "x").ok(), Some(UserId(7)));
-        for bad in [
-            json!(0),
-            json!(-1),
-            json!("7"),
-            json!(1.5),
-            json!(null),
-            json!([1]),
-        ] {
+        for bad in [json!(0), json!(-1), json!("7"), json!(1.5), json!(null), json!([1])] {
             assert!(UserId::parse(&bad, "x").is_err(), "{bad} accepted");
         }
     }
@@ -113,9 +106,6 @@ mod tests {
         assert!(ClientMsgId::parse(&json!("")).is_err());
         assert!(ClientMsgId::parse(&json!("x".repeat(129))).is_err());
         assert!(ClientMsgId::parse(&json!({})).is_err());
-        assert_eq!(
-            ClientMsgId::parse(&json!(42)).ok().flatten().map(|c| c.0),
-            Some("42".to_string())
-        );
+        assert_eq!(ClientMsgId::parse(&json!(42)).ok().flatten().map(|c| c.0), Some("42".to_string()));
     }
 }

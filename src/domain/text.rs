@@ -10,15 +10,11 @@ pub struct Username(String);
 impl Username {
     pub fn parse(s: &str) -> Result<Self, Error> {
         let ok_len = (3..=32).contains(&s.len());
-        let ok_chars = s
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        let ok_chars = s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
         if ok_len && ok_chars {
             Ok(Self(s.to_string()))
         } else {
-            Err(Error::invalid(
-                "`username` must be 3-32 characters of letters, digits, '_', '.' or '-'",
-            ))
+            Err(Error::invalid("`username` must be 3-32 characters of letters, digits, '_', '.' or '-'"))
         }
     }
 
@@ -67,9 +63,7 @@ impl DisplayName {
         if (1..=64).contains(&n) && !t.chars().any(char::is_control) {
             Ok(Self(t.to_string()))
         } else {
-            Err(Error::invalid(
-                "`displayName` must be 1-64 characters without control characters",
-            ))
+            Err(Error::invalid("`displayName` must be 1-64 characters without control characters"))
         }
     }
 
@@ -84,14 +78,10 @@ pub struct MessageText(String);
 
 impl MessageText {
     pub fn parse(v: &serde_json::Value, max_chars: usize) -> Result<Self, Error> {
-        let s = v
-            .as_str()
-            .ok_or_else(|| Error::invalid("`message` must be a string"))?;
+        let s = v.as_str().ok_or_else(|| Error::invalid("`message` must be a string"))?;
         let n = s.chars().count();
         if n > max_chars {
-            return Err(Error::TooLarge(format!(
-                "`message` is {n} characters; the limit is {max_chars}"
-            )));
+            return Err(Error::TooLarge(format!("`message` is {n} characters; the limit is {max_chars}")));
         }
         if s.trim().is_empty() {
             return Err(Error::invalid("`message` must not be empty"));
@@ -119,10 +109,7 @@ mod tests {
         for bad in ["ab", "", "has space", "émile", &"x".repeat(33)] {
             assert!(Username::parse(bad).is_err(), "{bad:?} accepted");
         }
-        assert_eq!(
-            Username::parse("AnA").map(|u| u.canonical()).ok(),
-            Some("ana".into())
-        );
+        assert_eq!(Username::parse("AnA").map(|u| u.canonical()).ok(), Some("ana".into()));
     }
 
     #[test]
@@ -134,10 +121,7 @@ mod tests {
 
     #[test]
     fn display_names_are_trimmed() {
-        assert_eq!(
-            DisplayName::parse("  Ana ").map(|d| d.0).ok(),
-            Some("Ana".into())
-        );
+        assert_eq!(DisplayName::parse("  Ana ").map(|d| d.0).ok(), Some("Ana".into()));
         assert!(DisplayName::parse("   ").is_err());
         assert!(DisplayName::parse("a\u{0}b").is_err());
     }
@@ -145,23 +129,11 @@ mod tests {
     #[test]
     fn message_text_limits() {
         assert!(MessageText::parse(&json!("hi"), 10).is_ok());
-        assert!(matches!(
-            MessageText::parse(&json!("  "), 10),
-            Err(Error::Invalid(_))
-        ));
-        assert!(matches!(
-            MessageText::parse(&json!(5), 10),
-            Err(Error::Invalid(_))
-        ));
-        assert!(matches!(
-            MessageText::parse(&json!(null), 10),
-            Err(Error::Invalid(_))
-        ));
+        assert!(matches!(MessageText::parse(&json!("  "), 10), Err(Error::Invalid(_))));
+        assert!(matches!(MessageText::parse(&json!(5), 10), Err(Error::Invalid(_))));
+        assert!(matches!(MessageText::parse(&json!(null), 10), Err(Error::Invalid(_))));
         // Counted in characters, not bytes.
         assert!(MessageText::parse(&json!("é".repeat(10)), 10).is_ok());
-        assert!(matches!(
-            MessageText::parse(&json!("x".repeat(11)), 10),
-            Err(Error::TooLarge(_))
-        ));
+        assert!(matches!(MessageText::parse(&json!("x".repeat(11)), 10), Err(Error::TooLarge(_))));
     }
 }

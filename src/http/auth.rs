@@ -43,14 +43,8 @@ async fn register(
     Ok((StatusCode::CREATED, authenticated(&user, token)))
 }
 
-async fn login(
-    State(app): State<AppState>,
-    JsonBody(body): JsonBody,
-) -> Result<Json<Value>, ApiError> {
-    let (user, token) = app
-        .users
-        .login(text(&body, "username")?, text(&body, "password")?)
-        .await?;
+async fn login(State(app): State<AppState>, JsonBody(body): JsonBody) -> Result<Json<Value>, ApiError> {
+    let (user, token) = app.users.login(text(&body, "username")?, text(&body, "password")?).await?;
     Ok(authenticated(&user, token))
 }
 

@@ -26,9 +26,7 @@ impl FromRequestParts<AppState> for Auth {
             .strip_prefix("Bearer ")
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or(Error::Unauthorized(
-                "expected `Authorization: Bearer <token>`",
-            ))?;
+            .ok_or(Error::Unauthorized("expected `Authorization: Bearer <token>`"))?;
         Ok(Auth(state.users.authenticate(token).await?))
     }
 }

@@ -22,8 +22,5 @@ async fn send(
     let max = app.config.limits.message_max_chars;
     let cmd = input::send_message(&body, session.user_id, None, max)?;
     let message = app.chat.send(cmd).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "message": MessageView::new(&message) })),
-    ))
+    Ok((StatusCode::CREATED, Json(json!({ "message": MessageView::new(&message) }))))
 }

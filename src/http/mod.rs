@@ -8,6 +8,7 @@ mod auth;
 mod conversations;
 mod error;
 mod extract;
+mod groups;
 mod messages;
 mod users;
 
@@ -26,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .merge(users::routes())
         .merge(messages::routes())
         .merge(conversations::routes())
+        .merge(groups::routes())
         .fallback(|| async { ApiError(crate::domain::Error::NotFound("route")) });
     Router::new()
         .nest("/api", api)

@@ -12,10 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/users/me", get(me))
-        .route("/users", get(search))
-        .route("/users/{id}", get(profile))
+    Router::new().route("/users/me", get(me)).route("/users", get(search)).route("/users/{id}", get(profile))
 }
 
 async fn me(State(app): State<AppState>, Auth(session): Auth) -> Result<Json<Value>, ApiError> {
@@ -47,14 +44,8 @@ async fn profile(
     Auth(_): Auth,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = id
-        .parse::<i64>()
-        .ok()
-        .filter(|&n| n > 0)
-        .ok_or(Error::NotFound("user"))?;
+    let id = id.parse::<i64>().ok().filter(|&n| n > 0).ok_or(Error::NotFound("user"))?;
     let user = app.users.user(UserId(id)).await?;
     let presence = app.presence.status(user.id, user.last_seen_at).await;
-    Ok(Json(
-        json!({ "user": UserView::with_presence(&user, presence) }),
-    ))
+    Ok(Json(json!({ "user": UserView::with_presence(&user, presence) })))
 }

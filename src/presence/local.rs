@@ -53,20 +53,13 @@ mod tests {
     #[tokio::test]
     async fn first_and_last_device() {
         let p = LocalPresence::default();
-        let (u, a, b) = (
-            UserId(1),
-            ConnectionId("a".into()),
-            ConnectionId("b".into()),
-        );
+        let (u, a, b) = (UserId(1), ConnectionId("a".into()), ConnectionId("b".into()));
         assert!(p.connected(u, &a).await);
         assert!(!p.connected(u, &b).await);
         assert_eq!(p.devices(u).await, 2);
         assert!(!p.disconnected(u, &a).await);
         assert!(p.disconnected(u, &b).await);
         assert_eq!(p.devices(u).await, 0);
-        assert!(
-            !p.disconnected(u, &b).await,
-            "double disconnect is not a second 'last'"
-        );
+        assert!(!p.disconnected(u, &b).await, "double disconnect is not a second 'last'");
     }
 }

@@ -42,16 +42,8 @@ pub struct PresenceService {
 }
 
 impl PresenceService {
-    pub fn new(
-        backend: Arc<dyn PresenceStore>,
-        store: Arc<dyn Store>,
-        fanout: Arc<dyn Fanout>,
-    ) -> Self {
-        Self {
-            backend,
-            store,
-            fanout,
-        }
+    pub fn new(backend: Arc<dyn PresenceStore>, store: Arc<dyn Store>, fanout: Arc<dyn Fanout>) -> Self {
+        Self { backend, store, fanout }
     }
 
     pub async fn is_online(&self, user: UserId) -> bool {
@@ -61,11 +53,7 @@ impl PresenceService {
     /// The presence of `user`, with their last-seen time when offline.
     pub async fn status(&self, user: UserId, last_seen: Option<Millis>) -> Status {
         let devices = self.backend.devices(user).await;
-        Status {
-            online: devices > 0,
-            devices,
-            last_seen,
-        }
+        Status { online: devices > 0, devices, last_seen }
     }
 
     #[tracing::instrument(skip_all, fields(user = %user))]
@@ -86,24 +74,9 @@ impl PresenceService {
         Ok(())
     }
 
-    async fn announce(
-        &self,
-        user: UserId,
-        online: bool,
-        last_seen: Option<Millis>,
-    ) -> Result<(), Error> {
+    async fn announce(&self, user: UserId, online: bool, last_seen: Option<Millis>) -> Result<(), Error> {
         for peer in self.store.peers_of(user).await? {
-            self.fanout
-                .send(
-                    peer,
-                    Event::Presence {
-                        user,
-                        online,
-                        last_seen,
-                    },
-                    None,
-                )
-                .await;
+            self.fanout.send(peer, Event::Presence { user, online, last_seen }, None).await;
         }
         Ok(())
     }

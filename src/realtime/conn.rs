@@ -51,11 +51,7 @@ struct Turnstile {
 
 impl Turnstile {
     fn new() -> Self {
-        Self {
-            next: AtomicU64::new(0),
-            done: Mutex::new(BTreeSet::new()),
-            serving: watch::channel(0).0,
-        }
+        Self { next: AtomicU64::new(0), done: Mutex::new(BTreeSet::new()), serving: watch::channel(0).0 }
     }
 
     fn take(&self) -> u64 {
@@ -113,19 +109,11 @@ pub struct NoSession;
 impl<A: Adapter> FromMessageParts<A> for Ctx {
     type Error = NoSession;
 
-    fn from_message_parts(
-        s: &Arc<Socket<A>>,
-        _: &mut SioValue,
-        _: &Option<i64>,
-    ) -> Result<Self, NoSession> {
+    fn from_message_parts(s: &Arc<Socket<A>>, _: &mut SioValue, _: &Option<i64>) -> Result<Self, NoSession> {
         let conn = s.extensions.get::<Arc<Conn>>().ok_or(NoSession)?;
         let within_rate = conn.limiter.check().is_ok();
         let ticket = conn.turnstile.take();
-        Ok(Ctx {
-            conn,
-            ticket,
-            within_rate,
-        })
+        Ok(Ctx { conn, ticket, within_rate })
     }
 }
 
@@ -152,11 +140,7 @@ mod tests {
         t.release(b); // b never waits (e.g. rate-limited) but must not block c
         let ha = spawn(a);
         let both = async { (ha.await, hc.await) };
-        assert!(
-            tokio::time::timeout(Duration::from_secs(2), both)
-                .await
-                .is_ok()
-        );
+        assert!(tokio::time::timeout(Duration::from_secs(2), both).await.is_ok());
         assert_eq!(*order.lock().unwrap_or_else(|e| e.into_inner()), vec![a, c]);
     }
 }

@@ -86,12 +86,7 @@ async fn send_message(
 ) {
     run(s, app, ctx, ack, async |app, conn| {
         let max = app.config.limits.message_max_chars;
-        let cmd = input::send_message(
-            &payload(data)?,
-            conn.session.user_id,
-            Some(conn.id.clone()),
-            max,
-        )?;
+        let cmd = input::send_message(&payload(data)?, conn.session.user_id, Some(conn.id.clone()), max)?;
         let message = app.chat.send(cmd).await?;
         Ok(json!({ "message": MessageView::new(&message) }))
     })
@@ -108,10 +103,7 @@ async fn fetch_unread_messages(
     run(s, app, ctx, ack, async |app, conn| {
         let conversation = input::fetch_unread(&payload(data)?)?;
         let limit = app.config.limits.page_max;
-        let (messages, has_more) = app
-            .chat
-            .fetch_unread(conn.session.user_id, conversation, limit)
-            .await?;
+        let (messages, has_more) = app.chat.fetch_unread(conn.session.user_id, conversation, limit).await?;
         let messages: Vec<_> = messages.iter().map(MessageView::new).collect();
         Ok(json!({ "messages": messages, "hasMore": has_more }))
     })
@@ -127,9 +119,7 @@ async fn mark_read(
 ) {
     run(s, app, ctx, ack, async |app, conn| {
         let (conversation, message) = input::mark_read(&payload(data)?)?;
-        app.chat
-            .mark_read(conn.session.user_id, conversation, message)
-            .await?;
+        app.chat.mark_read(conn.session.user_id, conversation, message).await?;
         Ok(json!({ "ok": true }))
     })
     .await;
@@ -144,14 +134,7 @@ async fn typing(
 ) {
     run(s, app, ctx, ack, async |app, conn| {
         let (conversation, is_typing) = input::typing(&payload(data)?)?;
-        app.chat
-            .typing(
-                conn.session.user_id,
-                conversation,
-                is_typing,
-                Some(&conn.id),
-            )
-            .await?;
+        app.chat.typing(conn.session.user_id, conversation, is_typing, Some(&conn.id)).await?;
         Ok(json!({ "ok": true }))
     })
     .await;
@@ -177,11 +160,7 @@ async fn on_disconnect(s: SocketRef, State(app): State<AppState>, reason: Discon
         return;
     };
     tracing::debug!(user = %conn.session.user_id, sid = %s.id, ?reason, "socket disconnected");
-    if let Err(e) = app
-        .presence
-        .disconnected(conn.session.user_id, &conn.id)
-        .await
-    {
+    if let Err(e) = app.presence.disconnected(conn.session.user_id, &conn.id).await {
         tracing::warn!(error = %e, "presence update failed on disconnect");
     }
 }

@@ -38,10 +38,8 @@ pub(crate) fn socket_room(c: &ConnectionId) -> String {
 /// Builds the Socket.IO layer for the router and registers the namespace.
 pub fn build(state: AppState) -> (SocketIoLayer, SocketIo) {
     let limits = &state.config.limits;
-    let (layer, io) = SocketIo::builder()
-        .max_payload(limits.socket_max_payload)
-        .with_state(state)
-        .build_layer();
+    let (layer, io) =
+        SocketIo::builder().max_payload(limits.socket_max_payload).with_state(state).build_layer();
     io.ns("/", on_connect.with(authenticate));
     (layer, io)
 }
@@ -80,20 +78,12 @@ async fn authenticate(
 }
 
 fn bearer(parts: &http::request::Parts) -> Option<String> {
-    if let Some(h) = parts
-        .headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
+    if let Some(h) = parts.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         if let Some(t) = h.strip_prefix("Bearer ") {
             return Some(t.trim().to_owned());
         }
     }
-    parts
-        .uri
-        .query()?
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("token=").map(str::to_owned))
+    parts.uri.query()?.split('&').find_map(|kv| kv.strip_prefix("token=").map(str::to_owned))
 }
 
 async fn on_connect(s: SocketRef, State(app): State<AppState>) {
@@ -104,11 +94,7 @@ async fn on_connect(s: SocketRef, State(app): State<AppState>) {
     };
     // Handlers first, before any await, so no early event finds none.
     handlers::register(&s);
-    s.join([
-        user_room(conn.session.user_id),
-        token_room(conn.session.token_id),
-        socket_room(&conn.id),
-    ]);
+    s.join([user_room(conn.session.user_id), token_room(conn.session.token_id), socket_room(&conn.id)]);
     tracing::debug!(user = %conn.session.user_id, sid = %s.id, "socket connected");
     if let Err(e) = app.presence.connected(conn.session.user_id, &conn.id).await {
         tracing::warn!(error = %e, "presence update failed on connect");

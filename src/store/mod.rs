@@ -1,21 +1,32 @@
-//! Storage: the one trait every backend implements, and the rows it speaks in.
+//! Storage: the traits every backend implements, and the rows they speak in.
 //!
 //! The domain services call [`Store`]; they never see SQL. The embedded
-//! default is [`sqlite::SqliteStore`]. Each method is one atomic unit of work,
-//! so a caller can never observe (or leave behind) half a message.
+//! default is [`sqlite::SqliteStore`]. Each method is one atomic unit of work
+//! (one transaction), so a caller can never observe or leave behind half a
+//! message or half a membership change.
 
+mod rows;
 pub mod sqlite;
 
-use crate::domain::{ClientMsgId, ConversationId, MessageId, Millis, Seq, TokenId, UserId};
+pub use rows::*;
+
+use crate::domain::{ConversationId, MessageId, Millis, Seq, TokenId, UserId};
 use async_trait::async_trait;
 
-/// Storage failures. Only `Conflict` carries meaning for callers; the rest
-/// are infrastructure problems.
+/// Storage failures. `Conflict`, `NotMember` and `GroupFull` are answers
+/// about the data; the rest are infrastructure problems.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A uniqueness rule was violated (for example a taken username).
     #[error("unique constraint violated")]
     Conflict,
+    /// The acting user is not a member of the conversation (checked inside
+    /// the transaction, so a concurrent removal cannot slip through).
+    #[error("not a member of the conversation")]
+    NotMember,
+    /// Adding the members would pass the group's member cap.
+    #[error("the group is full")]
+    GroupFull,
     /// The store is shutting down and accepts no more work.
     #[error("store is closed")]
     Closed,
@@ -37,140 +48,9 @@ impl From<sqlx::Error> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// A registered user as stored (without the password hash).
-#[derive(Debug, Clone, PartialEq)]
-pub struct UserRow {
-    pub id: UserId,
-    pub username: String,
-    pub display_name: String,
-    pub created_at: Millis,
-    pub last_seen_at: Option<Millis>,
-}
-
-/// Input of [`Store::create_user`].
-pub struct NewUser<'a> {
-    pub username: &'a str,
-    pub username_key: &'a str,
-    pub display_name: &'a str,
-    pub password_hash: &'a str,
-    pub created_at: Millis,
-}
-
-/// A login token's row, looked up by the token's hash.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TokenRow {
-    pub id: TokenId,
-    pub user_id: UserId,
-    pub expires_at: Millis,
-    pub revoked: bool,
-}
-
-/// Direct (two people) or group conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConversationKind {
-    Direct,
-    Group,
-}
-
-impl ConversationKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConversationKind::Direct => "direct",
-            ConversationKind::Group => "group",
-        }
-    }
-
-    fn from_db(s: &str) -> Self {
-        if s == "group" {
-            ConversationKind::Group
-        } else {
-            ConversationKind::Direct
-        }
-    }
-}
-
-/// One member of a conversation with their delivery and read watermarks:
-/// every message with `seq <= delivered_seq` reached one of their devices,
-/// every message with `seq <= read_seq` was read.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MemberRow {
-    pub user_id: UserId,
-    pub role: String,
-    pub delivered_seq: Seq,
-    pub read_seq: Seq,
-    /// The member's profile, so a conversation list needs no extra look-ups.
-    pub username: String,
-    pub display_name: String,
-}
-
-/// A conversation with its members.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConversationRow {
-    pub id: ConversationId,
-    pub kind: ConversationKind,
-    pub name: Option<String>,
-    pub created_at: Millis,
-    pub last_seq: Seq,
-    pub last_message_at: Option<Millis>,
-    pub members: Vec<MemberRow>,
-}
-
-/// A conversation as listed for one user.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConversationSummary {
-    pub conversation: ConversationRow,
-    pub unread: i64,
-    pub last_message: Option<MessageRow>,
-}
-
-/// A stored message.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MessageRow {
-    pub id: MessageId,
-    pub conversation_id: ConversationId,
-    pub seq: Seq,
-    pub sender_id: UserId,
-    pub client_msg_id: Option<ClientMsgId>,
-    pub body: String,
-    pub created_at: Millis,
-}
-
-/// Input of [`Store::append_message`].
-pub struct NewMessage<'a> {
-    pub conversation_id: ConversationId,
-    pub sender_id: UserId,
-    pub client_msg_id: Option<&'a ClientMsgId>,
-    pub body: &'a str,
-    pub created_at: Millis,
-}
-
-/// The result of [`Store::append_message`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct Appended {
-    pub message: MessageRow,
-    /// `false` when `(sender, client_msg_id)` already existed and the original
-    /// message is returned instead of a new one.
-    pub created: bool,
-}
-
-/// Which watermark to move.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Watermark {
-    Delivered,
-    Read,
-}
-
-/// How far a watermark moved: messages with `old < seq <= new` changed state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Advanced {
-    pub old: Seq,
-    pub new: Seq,
-}
-
-/// The storage contract. Implementations: SQLite (embedded default).
+/// Accounts and login tokens.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    // --- users and tokens ---
+pub trait UserStore: Send + Sync {
     /// Creates a user; [`StoreError::Conflict`] if the username key is taken.
     async fn create_user(&self, user: NewUser<'_>) -> StoreResult<UserRow>;
     async fn user(&self, id: UserId) -> StoreResult<Option<UserRow>>;
@@ -178,6 +58,8 @@ pub trait Store: Send + Sync + 'static {
     async fn credentials(&self, username_key: &str) -> StoreResult<Option<(UserRow, String)>>;
     /// Users whose username key starts with `prefix`, by username.
     async fn search_users(&self, prefix: &str, limit: i64) -> StoreResult<Vec<UserRow>>;
+    /// Which of `ids` exist.
+    async fn existing_users(&self, ids: &[UserId]) -> StoreResult<Vec<UserId>>;
     async fn set_last_seen(&self, id: UserId, at: Millis) -> StoreResult<()>;
     async fn insert_token(
         &self,
@@ -189,31 +71,71 @@ pub trait Store: Send + Sync + 'static {
     async fn token(&self, hash: &[u8]) -> StoreResult<Option<TokenRow>>;
     /// Marks a token revoked; returns its row if it existed and was live.
     async fn revoke_token(&self, hash: &[u8], at: Millis) -> StoreResult<Option<TokenRow>>;
+}
 
-    // --- conversations ---
+/// Conversations and their membership.
+#[async_trait]
+pub trait ConversationStore: Send + Sync {
+    /// The direct conversation between two users, if it exists.
+    async fn find_direct(&self, a: UserId, b: UserId) -> StoreResult<Option<ConversationId>>;
     /// Finds or creates the one direct conversation between two users.
-    async fn direct_conversation(
-        &self,
-        a: UserId,
-        b: UserId,
-        now: Millis,
-    ) -> StoreResult<ConversationId>;
+    async fn direct_conversation(&self, a: UserId, b: UserId, now: Millis) -> StoreResult<ConversationId>;
+    /// Creates a group with its creator as owner, the other members as
+    /// members, and a system message recording the creation.
+    async fn create_group(&self, group: NewGroup<'_>) -> StoreResult<ConversationRow>;
     async fn conversation(&self, id: ConversationId) -> StoreResult<Option<ConversationRow>>;
     /// The caller's conversations, most recent activity first.
     async fn conversations_of(&self, user: UserId) -> StoreResult<Vec<ConversationSummary>>;
     /// Every user who shares at least one conversation with `user`.
     async fn peers_of(&self, user: UserId) -> StoreResult<Vec<UserId>>;
+    /// Adds the users who are not members yet (as `member`, seeing history
+    /// from now on) and records `note` naming them, unless nobody is new.
+    /// [`StoreError::GroupFull`] if the group would exceed `cap` members.
+    async fn add_members(
+        &self,
+        conversation: ConversationId,
+        users: &[UserId],
+        cap: usize,
+        note: SystemNote<'_>,
+    ) -> StoreResult<Option<(Vec<UserId>, MessageRow)>>;
+    /// Removes a member and records `note`. If they were the last owner, the
+    /// longest-standing admin (else member) becomes owner; returns who.
+    /// `None` if they were not a member.
+    async fn remove_member(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        note: SystemNote<'_>,
+    ) -> StoreResult<Option<(MessageRow, Option<UserId>)>>;
+    /// Sets a member's role; `Owner` hands ownership over (every current
+    /// owner becomes admin). False if `user` is not a member.
+    async fn set_role(&self, conversation: ConversationId, user: UserId, role: Role) -> StoreResult<bool>;
+    /// Changes the group's profile; records `note` if given.
+    async fn update_group(
+        &self,
+        conversation: ConversationId,
+        patch: &GroupPatch,
+        note: Option<SystemNote<'_>>,
+    ) -> StoreResult<Option<MessageRow>>;
+    /// Deletes the conversation with its messages and memberships.
+    async fn delete_conversation(&self, conversation: ConversationId) -> StoreResult<()>;
+}
 
-    // --- messages ---
+/// Messages and the delivered/read watermarks.
+#[async_trait]
+pub trait MessageStore: Send + Sync {
     /// Stores a message with the conversation's next seq, or returns the
-    /// original if `(sender, client_msg_id)` exists. Committed on return.
+    /// original if `(sender, client_msg_id)` exists. The sender's membership
+    /// is checked in the same transaction ([`StoreError::NotMember`]).
+    /// Committed on return.
     async fn append_message(&self, msg: NewMessage<'_>) -> StoreResult<Appended>;
     async fn message(&self, id: MessageId) -> StoreResult<Option<MessageRow>>;
-    /// History page: messages with `seq < before` (or the newest), newest first.
+    /// History page: messages with `after < seq < before`, newest first.
     async fn history(
         &self,
         conversation: ConversationId,
         before: Option<Seq>,
+        after: Seq,
         limit: i64,
     ) -> StoreResult<Vec<MessageRow>>;
     /// Messages from others above the user's delivered watermark, oldest first.
@@ -223,7 +145,7 @@ pub trait Store: Send + Sync + 'static {
         conversation: Option<ConversationId>,
         limit: i64,
     ) -> StoreResult<Vec<MessageRow>>;
-    /// Messages in `(after, up_to]` not sent by `except_sender`, oldest first.
+    /// Text messages in `(after, up_to]` not sent by `except_sender`, newest first.
     async fn messages_between(
         &self,
         conversation: ConversationId,
@@ -245,7 +167,11 @@ pub trait Store: Send + Sync + 'static {
         up_to: Seq,
         contiguous: bool,
     ) -> StoreResult<Option<Advanced>>;
+}
 
+/// The whole storage contract. Implementations: SQLite (embedded default).
+#[async_trait]
+pub trait Store: UserStore + ConversationStore + MessageStore + 'static {
     /// Waits for in-flight work to finish and refuses new work.
     async fn close(&self);
 }

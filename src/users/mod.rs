@@ -35,12 +35,7 @@ pub struct Users {
 
 impl Users {
     pub fn new(store: Arc<dyn Store>, fanout: Arc<dyn Fanout>, token_ttl: Duration) -> Self {
-        Self {
-            store,
-            fanout,
-            tokens: tokens::TokenCache::default(),
-            token_ttl,
-        }
+        Self { store, fanout, tokens: tokens::TokenCache::default(), token_ttl }
     }
 
     /// Creates an account and logs it in.
@@ -52,9 +47,8 @@ impl Users {
         display_name: Option<DisplayName>,
     ) -> Result<(UserRow, String), Error> {
         let hash = password::hash(password).await?;
-        let display = display_name
-            .map(|d| d.as_str().to_string())
-            .unwrap_or_else(|| username.as_str().to_string());
+        let display =
+            display_name.map(|d| d.as_str().to_string()).unwrap_or_else(|| username.as_str().to_string());
         let user = self
             .store
             .create_user(NewUser {
@@ -66,7 +60,7 @@ impl Users {
             })
             .await
             .map_err(|e| match e {
-                StoreError::Conflict => Error::Conflict("username is already taken"),
+                StoreError::Conflict => Error::Conflict("username is already taken".into()),
                 other => other.into(),
             })?;
         let token = self.issue_token(user.id).await?;
@@ -99,16 +93,8 @@ impl Users {
         let (token, hash) = tokens::generate();
         let now = now_millis();
         let expires_at = now + self.token_ttl.as_millis() as i64;
-        let id = self
-            .store
-            .insert_token(user, hash.as_bytes(), now, expires_at)
-            .await?;
-        self.tokens.insert(Session {
-            user_id: user,
-            token_id: id,
-            token_hash: hash,
-            expires_at,
-        });
+        let id = self.store.insert_token(user, hash.as_bytes(), now, expires_at).await?;
+        self.tokens.insert(Session { user_id: user, token_id: id, token_hash: hash, expires_at });
         Ok(token)
     }
 
@@ -117,29 +103,17 @@ impl Users {
         let hash = TokenHash::of(token);
         let now = now_millis();
         if let Some(s) = self.tokens.get(&hash) {
-            return if s.expires_at > now {
-                Ok(s)
-            } else {
-                Err(Error::Unauthorized("token expired"))
-            };
+            return if s.expires_at > now { Ok(s) } else { Err(Error::Unauthorized("token expired")) };
         }
-        let row = self
-            .store
-            .token(hash.as_bytes())
-            .await?
-            .ok_or(Error::Unauthorized("invalid token"))?;
+        let row = self.store.token(hash.as_bytes()).await?.ok_or(Error::Unauthorized("invalid token"))?;
         if row.revoked {
             return Err(Error::Unauthorized("token revoked"));
         }
         if row.expires_at <= now {
             return Err(Error::Unauthorized("token expired"));
         }
-        let session = Session {
-            user_id: row.user_id,
-            token_id: row.id,
-            token_hash: hash,
-            expires_at: row.expires_at,
-        };
+        let session =
+            Session { user_id: row.user_id, token_id: row.id, token_hash: hash, expires_at: row.expires_at };
         self.tokens.insert(session.clone());
         Ok(session)
     }
@@ -157,9 +131,7 @@ impl Users {
     #[tracing::instrument(skip_all, fields(user = %session.user_id))]
     pub async fn logout(&self, session: &Session) -> Result<(), Error> {
         self.tokens.remove(&session.token_hash);
-        self.store
-            .revoke_token(session.token_hash.as_bytes(), now_millis())
-            .await?;
+        self.store.revoke_token(session.token_hash.as_bytes(), now_millis()).await?;
         self.fanout.disconnect_token(session.token_id).await;
         Ok(())
     }

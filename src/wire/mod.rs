@@ -2,15 +2,15 @@
 //! rows so either side can change without breaking the other. Both
 //! transports (HTTP and Socket.IO) use these.
 
-use crate::chat::{Message, direct_peer};
+pub mod input;
+
+use crate::chat::{MemberReceipt, Message, direct_peer};
 use crate::domain::{Error, Millis, UserId};
 use crate::fanout::Event;
 use crate::presence::Status;
-use crate::store::{ConversationSummary, MemberRow, UserRow};
+use crate::store::{ConversationRow, ConversationSummary, MemberRow, MessageKind, UserRow};
 use serde::Serialize;
 use serde_json::{Value, json};
-
-pub mod input;
 
 /// RFC 3339 UTC with milliseconds, e.g. `2026-11-24T05:43:57.123Z`.
 pub fn timestamp(ms: Millis) -> String {
@@ -44,16 +44,8 @@ impl UserView {
 
     /// With presence: `online` and `lastSeen` (null while online or never seen).
     pub fn with_presence(u: &UserRow, p: Status) -> Self {
-        let last_seen = if p.online {
-            None
-        } else {
-            p.last_seen.map(timestamp)
-        };
-        Self {
-            online: Some(p.online),
-            last_seen: Some(last_seen),
-            ..Self::new(u)
-        }
+        let last_seen = if p.online { None } else { p.last_seen.map(timestamp) };
+        Self { online: Some(p.online), last_seen: Some(last_seen), ..Self::new(u) }
     }
 }
 
@@ -64,8 +56,15 @@ pub struct MessageView {
     pub conversation_id: i64,
     pub seq: i64,
     pub sender_id: i64,
+    pub sender_name: Option<String>,
     pub receiver_id: Option<i64>,
+    /// `text`, or `system` for a record of a group change.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
     pub message: String,
+    /// System messages: what happened, e.g. `{"event":"member_added","actor":1,"userIds":[3]}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<Value>,
     pub created_at: String,
     pub client_msg_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -75,21 +74,25 @@ pub struct MessageView {
 impl MessageView {
     /// The full view, with the status as seen by the sender.
     pub fn new(m: &Message) -> Self {
-        Self {
-            status: Some(m.status.as_str()),
-            ..Self::live(m)
-        }
+        Self { status: Some(m.status.as_str()), ..Self::live(m) }
     }
 
     /// The `receive_message` payload: no status (it is the recipient's copy).
     pub fn live(m: &Message) -> Self {
+        let system = match m.row.kind {
+            MessageKind::System => m.row.meta.as_deref().and_then(|s| serde_json::from_str(s).ok()),
+            MessageKind::Text => None,
+        };
         Self {
             id: m.row.id.0,
             conversation_id: m.row.conversation_id.0,
             seq: m.row.seq,
             sender_id: m.row.sender_id.0,
+            sender_name: m.sender_name.clone(),
             receiver_id: m.receiver_id.map(|u| u.0),
+            kind: m.row.kind.as_str(),
             message: m.row.body.clone(),
+            system,
             created_at: timestamp(m.row.created_at),
             client_msg_id: m.row.client_msg_id.as_ref().map(|c| c.as_str().to_string()),
             status: None,
@@ -103,7 +106,8 @@ pub struct MemberView {
     pub user_id: i64,
     pub username: String,
     pub display_name: String,
-    pub role: String,
+    pub role: &'static str,
+    pub joined_at: String,
     pub delivered_seq: i64,
     pub read_seq: i64,
 }
@@ -114,7 +118,8 @@ impl MemberView {
             user_id: m.user_id.0,
             username: m.username.clone(),
             display_name: m.display_name.clone(),
-            role: m.role.clone(),
+            role: m.role.as_str(),
+            joined_at: timestamp(m.joined_at),
             delivered_seq: m.delivered_seq,
             read_seq: m.read_seq,
         }
@@ -128,33 +133,65 @@ pub struct ConversationView {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub name: Option<String>,
+    pub description: Option<String>,
+    pub avatar_url: Option<String>,
+    /// Groups: `full` (new members read earlier messages) or `joined`.
+    pub history_visibility: &'static str,
     /// For a direct conversation: the other person.
     pub peer_id: Option<i64>,
     pub members: Vec<MemberView>,
-    pub unread_count: i64,
     pub last_seq: i64,
-    pub last_message: Option<MessageView>,
     pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unread_count: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_message: Option<Option<MessageView>>,
 }
 
 impl ConversationView {
-    pub fn new(s: &ConversationSummary, me: UserId) -> Self {
-        let c = &s.conversation;
+    /// The conversation as `me` sees it (`me` picks the direct peer).
+    pub fn new(c: &ConversationRow, me: Option<UserId>) -> Self {
         Self {
             id: c.id.0,
             kind: c.kind.as_str(),
             name: c.name.clone(),
-            peer_id: direct_peer(c, me).map(|u| u.0),
+            description: c.description.clone(),
+            avatar_url: c.avatar_url.clone(),
+            history_visibility: if c.full_history { "full" } else { "joined" },
+            peer_id: me.and_then(|me| direct_peer(c, me)).map(|u| u.0),
             members: c.members.iter().map(MemberView::new).collect(),
-            unread_count: s.unread,
             last_seq: c.last_seq,
-            last_message: s
-                .last_message
-                .clone()
-                .map(|row| MessageView::new(&Message::new(row, c))),
             created_at: timestamp(c.created_at),
+            unread_count: None,
+            last_message: None,
         }
     }
+
+    /// A conversation-list entry: with unread count and last message.
+    pub fn summary(s: &ConversationSummary, me: UserId) -> Self {
+        let c = &s.conversation;
+        Self {
+            unread_count: Some(s.unread),
+            last_message: Some(s.last_message.clone().map(|row| MessageView::new(&Message::new(row, c)))),
+            ..Self::new(c, Some(me))
+        }
+    }
+}
+
+/// Who has received and read one message.
+pub fn receipts(message: &Message, receipts: &[MemberReceipt]) -> Value {
+    let list: Vec<Value> = receipts
+        .iter()
+        .map(|r| json!({ "userId": r.user.0, "delivered": r.delivered, "read": r.read }))
+        .collect();
+    json!({
+        "messageId": message.row.id.0,
+        "status": message.status.as_str(),
+        "deliveredCount": receipts.iter().filter(|r| r.delivered).count(),
+        "readCount": receipts.iter().filter(|r| r.read).count(),
+        "memberCount": receipts.len(),
+        "receipts": list,
+    })
 }
 
 /// `{"code","message"}`: the body of every error, on every transport.
@@ -166,13 +203,7 @@ pub fn error_body(e: &Error) -> Value {
 pub fn event(e: &Event) -> (&'static str, Value) {
     match e {
         Event::Message(m) => ("receive_message", json!(MessageView::live(m))),
-        Event::Status {
-            conversation_id,
-            message_id,
-            seq,
-            status,
-            reader,
-        } => (
+        Event::Status { conversation_id, message_id, seq, status, reader } => (
             "message_status",
             json!({
                 "conversationId": conversation_id.0,
@@ -182,21 +213,20 @@ pub fn event(e: &Event) -> (&'static str, Value) {
                 "userId": reader.0,
             }),
         ),
-        Event::Typing {
-            conversation_id,
-            user,
-            is_typing,
-        } => (
+        Event::Typing { conversation_id, user, display_name, is_typing } => (
             "typing",
-            json!({ "conversationId": conversation_id.0, "userId": user.0, "isTyping": is_typing }),
+            json!({ "conversationId": conversation_id.0, "userId": user.0, "displayName": display_name,
+                    "isTyping": is_typing }),
         ),
-        Event::Presence {
-            user,
-            online,
-            last_seen,
-        } => (
-            "presence",
-            json!({ "userId": user.0, "online": online, "lastSeen": last_seen.map(timestamp) }),
+        Event::Presence { user, online, last_seen } => {
+            ("presence", json!({ "userId": user.0, "online": online, "lastSeen": last_seen.map(timestamp) }))
+        }
+        Event::ConversationUpdated(c) => {
+            ("conversation_updated", json!({ "conversation": ConversationView::new(c, None) }))
+        }
+        Event::ConversationRemoved { conversation_id, reason } => (
+            "conversation_removed",
+            json!({ "conversationId": conversation_id.0, "reason": reason.as_str() }),
         ),
     }
 }

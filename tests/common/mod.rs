@@ -31,9 +31,7 @@ fn init_logs() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         if std::env::var_os("TEST_LOG").is_some() {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter("confab=debug,info")
-                .try_init();
+            let _ = tracing_subscriber::fmt().with_env_filter("confab=debug,info").try_init();
         }
     });
 }
@@ -68,13 +66,7 @@ async fn start(data_dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> 
         .await
         .expect("server runs");
     });
-    TestApp {
-        addr,
-        http: reqwest::Client::new(),
-        data_dir,
-        stop: Some(stop),
-        task: Some(task),
-    }
+    TestApp { addr, http: reqwest::Client::new(), data_dir, stop: Some(stop), task: Some(task) }
 }
 
 impl TestApp {
@@ -125,24 +117,14 @@ impl TestApp {
 
     /// Registers a user with a unique name; returns (id, token).
     pub async fn user(&self, name: &str) -> (i64, String) {
-        let (status, body) = self
-            .post(
-                "/api/auth/register",
-                None,
-                json!({"username": name, "password": "password123"}),
-            )
-            .await;
+        let (status, body) =
+            self.post("/api/auth/register", None, json!({"username": name, "password": "password123"})).await;
         assert_eq!(status, 201, "register {name}: {body}");
-        (
-            body["user"]["id"].as_i64().expect("id"),
-            body["token"].as_str().expect("token").to_string(),
-        )
+        (body["user"]["id"].as_i64().expect("id"), body["token"].as_str().expect("token").to_string())
     }
 
     pub async fn socket(&self, token: &str) -> Sio {
-        Sio::connect(self.addr, Some(token))
-            .await
-            .expect("socket connects")
+        Sio::connect(self.addr, Some(token)).await.expect("socket connects")
     }
 }
 
@@ -181,9 +163,7 @@ impl Sio {
     /// Connects; `Err` carries the `connect_error` message.
     pub async fn connect(addr: SocketAddr, token: Option<&str>) -> Result<Sio, String> {
         let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
-        let (ws, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .map_err(|e| e.to_string())?;
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.map_err(|e| e.to_string())?;
         let (mut sink, mut stream) = ws.split();
         let open = next_text(&mut stream).await?;
         assert!(open.starts_with('0'), "engine.io open packet, got {open}");
@@ -191,14 +171,10 @@ impl Sio {
             Some(t) => format!("40{}", json!({ "token": t })),
             None => "40".to_string(),
         };
-        sink.send(Message::text(auth))
-            .await
-            .map_err(|e| e.to_string())?;
+        sink.send(Message::text(auth)).await.map_err(|e| e.to_string())?;
         let mut reply = next_text(&mut stream).await?;
         while reply == "2" {
-            sink.send(Message::text("3"))
-                .await
-                .map_err(|e| e.to_string())?;
+            sink.send(Message::text("3")).await.map_err(|e| e.to_string())?;
             reply = next_text(&mut stream).await?;
         }
         if let Some(err) = reply.strip_prefix("44") {
@@ -238,18 +214,12 @@ impl Sio {
                     let arr: Value = serde_json::from_str(json).unwrap_or(Value::Null);
                     let name = arr[0].as_str().unwrap_or_default().to_string();
                     let data = arr.get(1).cloned().unwrap_or(Value::Null);
-                    lock(&inbox2).events.push_back(Received {
-                        name,
-                        data,
-                        ack_id: id,
-                    });
+                    lock(&inbox2).events.push_back(Received { name, data, ack_id: id });
                 } else if let Some(rest) = text.strip_prefix("43") {
                     let (id, json) = split_id(rest);
                     let arr: Value = serde_json::from_str(json).unwrap_or(Value::Null);
                     if let Some(id) = id {
-                        lock(&inbox2)
-                            .acks
-                            .insert(id, arr.get(0).cloned().unwrap_or(Value::Null));
+                        lock(&inbox2).acks.insert(id, arr.get(0).cloned().unwrap_or(Value::Null));
                     }
                 }
                 notify2.notify_waiters();
@@ -257,12 +227,7 @@ impl Sio {
             lock(&inbox2).closed = true;
             notify2.notify_waiters();
         });
-        Ok(Sio {
-            out,
-            inbox,
-            notify,
-            next_ack: 0,
-        })
+        Ok(Sio { out, inbox, notify, next_ack: 0 })
     }
 
     /// Sends a raw Socket.IO event array, e.g. `["send_message", {...}]`.
@@ -295,9 +260,7 @@ impl Sio {
 
     /// The next `name` event (earlier other events stay queued), or panic after 5 s.
     pub async fn recv(&self, name: &str) -> Received {
-        self.try_recv(name, WAIT)
-            .await
-            .unwrap_or_else(|| panic!("no `{name}` event within {WAIT:?}"))
+        self.try_recv(name, WAIT).await.unwrap_or_else(|| panic!("no `{name}` event within {WAIT:?}"))
     }
 
     /// The next `name` event within `within`, if any.
@@ -317,17 +280,14 @@ impl Sio {
     /// All queued `name` events right now.
     pub fn drain(&self, name: &str) -> Vec<Received> {
         let mut inbox = lock(&self.inbox);
-        let (matching, rest): (Vec<_>, Vec<_>) =
-            inbox.events.drain(..).partition(|e| e.name == name);
+        let (matching, rest): (Vec<_>, Vec<_>) = inbox.events.drain(..).partition(|e| e.name == name);
         inbox.events = rest.into();
         matching
     }
 
     /// Waits until the server closes this connection.
     pub async fn closed(&self) -> bool {
-        tokio::time::timeout(WAIT, self.wait_for(|i| i.closed.then_some(())))
-            .await
-            .is_ok()
+        tokio::time::timeout(WAIT, self.wait_for(|i| i.closed.then_some(()))).await.is_ok()
     }
 
     async fn wait_for<T>(&self, mut f: impl FnMut(&mut Inbox) -> Option<T>) -> Option<T> {

@@ -1,0 +1,147 @@
+//! Delivered and read: moving the per-member watermarks and telling senders.
+
+use super::{Chat, Message};
+use crate::domain::{ConversationId, Error, MessageId, Seq, UserId};
+use crate::fanout::{Event, Receipt as Status};
+use crate::store::{Advanced, Watermark};
+use std::collections::BTreeMap;
+
+/// At most this many `message_status` events are sent for one watermark
+/// move; past it only the newest message is announced (statuses are
+/// cumulative: a receipt for message N covers every earlier one).
+const STATUS_EVENTS_CAP: i64 = 100;
+
+/// One member's state for one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub user: UserId,
+    pub delivered: bool,
+    pub read: bool,
+}
+
+impl Chat {
+    /// A device of `user` acknowledged a live message: it is delivered, unless
+    /// an older message from someone else is still undelivered (then the
+    /// watermark waits for `fetch_unread_messages`).
+    pub async fn delivered(&self, user: UserId, conversation: ConversationId, seq: Seq) -> Result<(), Error> {
+        let moved = self.store.advance(conversation, user, Watermark::Delivered, seq, true).await?;
+        if let Some(adv) = moved {
+            self.announce(conversation, user, Status::Delivered, adv).await?;
+        }
+        Ok(())
+    }
+
+    /// The messages waiting for `user` (all conversations, or one), oldest
+    /// first, at most `limit`; they become delivered. The flag says whether
+    /// more are waiting.
+    #[tracing::instrument(skip_all, fields(user = %user))]
+    pub async fn fetch_unread(
+        &self,
+        user: UserId,
+        conversation: Option<ConversationId>,
+        limit: i64,
+    ) -> Result<(Vec<Message>, bool), Error> {
+        if let Some(id) = conversation {
+            self.member_view(user, id).await?;
+        }
+        let mut rows = self.store.undelivered(user, conversation, limit + 1).await?;
+        let has_more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+
+        let mut up_to: BTreeMap<ConversationId, Seq> = BTreeMap::new();
+        for r in &rows {
+            let e = up_to.entry(r.conversation_id).or_default();
+            *e = (*e).max(r.seq);
+        }
+        let mut conversations = BTreeMap::new();
+        for (&conv, &seq) in &up_to {
+            // Every message from others up to `seq` is in this batch, so no gap check.
+            if let Some(adv) = self.store.advance(conv, user, Watermark::Delivered, seq, false).await? {
+                self.announce(conv, user, Status::Delivered, adv).await?;
+            }
+            if let Some(c) = self.store.conversation(conv).await? {
+                conversations.insert(conv, c);
+            }
+        }
+        let messages = rows
+            .into_iter()
+            .filter_map(|r| {
+                let c = conversations.get(&r.conversation_id)?;
+                Some(Message::new(r, c))
+            })
+            .collect();
+        Ok((messages, has_more))
+    }
+
+    /// Marks everything up to `message` in `conversation` as read by `user`.
+    #[tracing::instrument(skip_all, fields(user = %user))]
+    pub async fn mark_read(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        message: MessageId,
+    ) -> Result<(), Error> {
+        self.member_view(user, conversation).await?;
+        let row = self
+            .store
+            .message(message)
+            .await?
+            .filter(|m| m.conversation_id == conversation)
+            .ok_or(Error::NotFound("message"))?;
+        if let Some(adv) = self.store.advance(conversation, user, Watermark::Read, row.seq, false).await? {
+            self.announce(conversation, user, Status::Read, adv).await?;
+        }
+        Ok(())
+    }
+
+    /// Who among the current members (but the sender) has received and read
+    /// `message`.
+    pub async fn receipts(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        message: MessageId,
+    ) -> Result<(Message, Vec<Receipt>), Error> {
+        let c = self.member_view(user, conversation).await?;
+        let row = self
+            .store
+            .message(message)
+            .await?
+            .filter(|m| m.conversation_id == conversation && m.seq > super::visible_after(&c, user))
+            .ok_or(Error::NotFound("message"))?;
+        let receipts = c
+            .members
+            .iter()
+            .filter(|m| m.user_id != row.sender_id)
+            .map(|m| Receipt {
+                user: m.user_id,
+                delivered: m.delivered_seq >= row.seq,
+                read: m.read_seq >= row.seq,
+            })
+            .collect();
+        Ok((Message::new(row, &c), receipts))
+    }
+
+    /// Tells the senders of the messages in `adv` that `reader` got or read them.
+    async fn announce(
+        &self,
+        conversation: ConversationId,
+        reader: UserId,
+        status: Status,
+        adv: Advanced,
+    ) -> Result<(), Error> {
+        let mut rows = self
+            .store
+            .messages_between(conversation, adv.old, adv.new, reader, STATUS_EVENTS_CAP + 1)
+            .await?;
+        if rows.len() as i64 > STATUS_EVENTS_CAP {
+            rows.truncate(1);
+        }
+        for r in rows.into_iter().rev() {
+            let event =
+                Event::Status { conversation_id: conversation, message_id: r.id, seq: r.seq, status, reader };
+            self.fanout.send(r.sender_id, event, None).await;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,233 @@
+//! The rows the storage traits take and return. They are storage's view of
+//! the data; the JSON clients see is built from them in `wire`.
+
+use crate::domain::{ClientMsgId, ConversationId, MessageId, Millis, Seq, TokenId, UserId};
+
+/// A registered user as stored (without the password hash).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRow {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub created_at: Millis,
+    pub last_seen_at: Option<Millis>,
+}
+
+/// Input of `create_user`.
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub username_key: &'a str,
+    pub display_name: &'a str,
+    pub password_hash: &'a str,
+    pub created_at: Millis,
+}
+
+/// A login token's row, looked up by the token's hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRow {
+    pub id: TokenId,
+    pub user_id: UserId,
+    pub expires_at: Millis,
+    pub revoked: bool,
+}
+
+/// Direct (two people) or group conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConversationKind {
+    Direct,
+    Group,
+}
+
+impl ConversationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationKind::Direct => "direct",
+            ConversationKind::Group => "group",
+        }
+    }
+
+    pub(crate) fn from_db(s: &str) -> Self {
+        if s == "group" { ConversationKind::Group } else { ConversationKind::Direct }
+    }
+}
+
+/// A member's role in a group (direct conversations only have members).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Member,
+    Admin,
+    Owner,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::Admin => "admin",
+            Role::Owner => "owner",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "member" => Some(Role::Member),
+            "admin" => Some(Role::Admin),
+            "owner" => Some(Role::Owner),
+            _ => None,
+        }
+    }
+}
+
+/// One member of a conversation with their delivery and read watermarks:
+/// every message with `seq <= delivered_seq` reached one of their devices,
+/// every message with `seq <= read_seq` was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberRow {
+    pub user_id: UserId,
+    pub role: Role,
+    pub joined_at: Millis,
+    /// The conversation's last seq when they joined; unless the group shares
+    /// its full history, they see only messages after it.
+    pub joined_seq: Seq,
+    pub delivered_seq: Seq,
+    pub read_seq: Seq,
+    /// The member's profile, so a conversation list needs no extra look-ups.
+    pub username: String,
+    pub display_name: String,
+}
+
+/// A conversation with its members.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationRow {
+    pub id: ConversationId,
+    pub kind: ConversationKind,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub avatar_url: Option<String>,
+    /// Groups: new members may read messages from before they joined.
+    pub full_history: bool,
+    pub created_by: Option<UserId>,
+    pub created_at: Millis,
+    pub last_seq: Seq,
+    pub last_message_at: Option<Millis>,
+    pub members: Vec<MemberRow>,
+}
+
+impl ConversationRow {
+    pub fn member(&self, user: UserId) -> Option<&MemberRow> {
+        self.members.iter().find(|m| m.user_id == user)
+    }
+}
+
+/// A conversation as listed for one user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationSummary {
+    pub conversation: ConversationRow,
+    /// Text messages from others above the user's read watermark.
+    pub unread: i64,
+    pub last_message: Option<MessageRow>,
+}
+
+/// A user's words, or a record of something that happened to the group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    Text,
+    System,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Text => "text",
+            MessageKind::System => "system",
+        }
+    }
+
+    pub(crate) fn from_db(s: &str) -> Self {
+        if s == "system" { MessageKind::System } else { MessageKind::Text }
+    }
+}
+
+/// A stored message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageRow {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub seq: Seq,
+    pub sender_id: UserId,
+    pub client_msg_id: Option<ClientMsgId>,
+    pub kind: MessageKind,
+    pub body: String,
+    /// System messages: the event as JSON (see `chat::groups`).
+    pub meta: Option<String>,
+    pub created_at: Millis,
+}
+
+/// Input of `append_message`.
+pub struct NewMessage<'a> {
+    pub conversation_id: ConversationId,
+    pub sender_id: UserId,
+    pub client_msg_id: Option<&'a ClientMsgId>,
+    pub body: &'a str,
+    pub created_at: Millis,
+}
+
+/// A system message to record along with a membership or profile change.
+#[derive(Debug, Clone, Copy)]
+pub struct SystemNote<'a> {
+    /// Who caused it.
+    pub actor: UserId,
+    /// Human-readable text, e.g. "ana added bob".
+    pub body: &'a str,
+    /// The event as JSON.
+    pub meta: &'a str,
+    pub at: Millis,
+}
+
+/// Input of `create_group`.
+pub struct NewGroup<'a> {
+    pub creator: UserId,
+    pub name: &'a str,
+    pub description: Option<&'a str>,
+    pub avatar_url: Option<&'a str>,
+    pub full_history: bool,
+    /// Initial members besides the creator (already checked to exist).
+    pub members: &'a [UserId],
+    pub note: SystemNote<'a>,
+}
+
+/// Profile fields to change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupPatch {
+    pub name: Option<String>,
+    /// `Some(None)` clears the description.
+    pub description: Option<Option<String>>,
+    pub avatar_url: Option<Option<String>>,
+    pub full_history: Option<bool>,
+}
+
+/// The result of `append_message`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Appended {
+    pub message: MessageRow,
+    /// `false` when `(sender, client_msg_id)` already existed and the original
+    /// message is returned instead of a new one.
+    pub created: bool,
+    /// The conversation as of the commit, members included: exactly who the
+    /// message is for.
+    pub conversation: ConversationRow,
+}
+
+/// Which watermark to move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watermark {
+    Delivered,
+    Read,
+}
+
+/// How far a watermark moved: messages with `old < seq <= new` changed state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Advanced {
+    pub old: Seq,
+    pub new: Seq,
+}

@@ -1,0 +1,212 @@
+//! The embedded SQLite backend: one file under the data directory, WAL mode.
+//!
+//! Writes go through a pool of exactly one connection, so SQLite never sees
+//! two writers and never answers `SQLITE_BUSY`, and every write transaction
+//! is serialized (which makes membership checks inside them race-free);
+//! reads use a separate pool and run concurrently with the writer thanks to
+//! WAL.
+
+mod conversations;
+mod messages;
+mod users;
+
+use super::*;
+use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use std::path::Path;
+use std::time::Duration;
+
+/// SQLite implementation of [`Store`].
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+// Column lists as macros so queries stay `&'static str` (sqlx refuses
+// formatted SQL unless asserted safe).
+macro_rules! message_cols {
+    () => {
+        "id, conversation_id, seq, sender_id, client_msg_id, kind, body, meta, created_at"
+    };
+}
+macro_rules! member_cols {
+    () => {
+        "m.conversation_id, m.user_id, m.role, m.joined_at, m.joined_seq, m.delivered_seq, m.read_seq,
+         u.username, u.display_name"
+    };
+}
+macro_rules! user_cols {
+    () => {
+        "id, username, display_name, created_at, last_seen_at"
+    };
+}
+use {member_cols, message_cols, user_cols};
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and runs migrations.
+    /// `synchronous_full` makes every commit survive power loss, not only a
+    /// process crash.
+    pub async fn open(path: &Path, synchronous_full: bool) -> StoreResult<Self> {
+        let base = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(if synchronous_full { SqliteSynchronous::Full } else { SqliteSynchronous::Normal })
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(base.clone()).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let reader = SqlitePoolOptions::new().max_connections(4).connect_with(base.read_only(true)).await?;
+        Ok(Self { writer, reader })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+}
+
+fn user_row(r: &SqliteRow) -> Result<UserRow, sqlx::Error> {
+    Ok(UserRow {
+        id: UserId(r.try_get("id")?),
+        username: r.try_get("username")?,
+        display_name: r.try_get("display_name")?,
+        created_at: r.try_get("created_at")?,
+        last_seen_at: r.try_get("last_seen_at")?,
+    })
+}
+
+fn message_row(r: &SqliteRow) -> Result<MessageRow, sqlx::Error> {
+    let client: Option<String> = r.try_get("client_msg_id")?;
+    let kind: String = r.try_get("kind")?;
+    Ok(MessageRow {
+        id: MessageId(r.try_get("id")?),
+        conversation_id: ConversationId(r.try_get("conversation_id")?),
+        seq: r.try_get("seq")?,
+        sender_id: UserId(r.try_get("sender_id")?),
+        client_msg_id: client.map(crate::domain::ClientMsgId::from_stored),
+        kind: MessageKind::from_db(&kind),
+        body: r.try_get("body")?,
+        meta: r.try_get("meta")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+fn member_row(r: &SqliteRow) -> Result<MemberRow, sqlx::Error> {
+    let role: String = r.try_get("role")?;
+    Ok(MemberRow {
+        user_id: UserId(r.try_get("user_id")?),
+        role: Role::parse(&role).unwrap_or(Role::Member),
+        joined_at: r.try_get("joined_at")?,
+        joined_seq: r.try_get("joined_seq")?,
+        delivered_seq: r.try_get("delivered_seq")?,
+        read_seq: r.try_get("read_seq")?,
+        username: r.try_get("username")?,
+        display_name: r.try_get("display_name")?,
+    })
+}
+
+fn conversation_row(r: &SqliteRow, members: Vec<MemberRow>) -> Result<ConversationRow, sqlx::Error> {
+    let kind: String = r.try_get("kind")?;
+    let created_by: Option<i64> = r.try_get("created_by")?;
+    Ok(ConversationRow {
+        id: ConversationId(r.try_get("id")?),
+        kind: ConversationKind::from_db(&kind),
+        name: r.try_get("name")?,
+        description: r.try_get("description")?,
+        avatar_url: r.try_get("avatar_url")?,
+        full_history: r.try_get("full_history")?,
+        created_by: created_by.map(UserId),
+        created_at: r.try_get("created_at")?,
+        last_seq: r.try_get("last_seq")?,
+        last_message_at: r.try_get("last_message_at")?,
+        members,
+    })
+}
+
+/// Reads a conversation with its members on the given connection (inside a
+/// write transaction, or on a reader).
+async fn load_conversation(
+    conn: &mut SqliteConnection,
+    id: ConversationId,
+) -> Result<Option<ConversationRow>, sqlx::Error> {
+    let Some(row) =
+        sqlx::query("SELECT * FROM conversations WHERE id = ?").bind(id.0).fetch_optional(&mut *conn).await?
+    else {
+        return Ok(None);
+    };
+    let members = sqlx::query(concat!(
+        "SELECT ",
+        member_cols!(),
+        " FROM members m JOIN users u ON u.id = m.user_id
+          WHERE m.conversation_id = ? ORDER BY m.joined_at, m.user_id"
+    ))
+    .bind(id.0)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(member_row)
+    .collect::<Result<_, _>>()?;
+    Ok(Some(conversation_row(&row, members)?))
+}
+
+/// Appends a message inside an open write transaction: takes the next seq.
+async fn insert_message(
+    conn: &mut SqliteConnection,
+    conversation: ConversationId,
+    sender: UserId,
+    client_msg_id: Option<&str>,
+    kind: MessageKind,
+    body: &str,
+    meta: Option<&str>,
+    at: Millis,
+) -> Result<MessageRow, sqlx::Error> {
+    let seq: i64 = sqlx::query_scalar(
+        "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = ? WHERE id = ? RETURNING last_seq",
+    )
+    .bind(at)
+    .bind(conversation.0)
+    .fetch_one(&mut *conn)
+    .await?;
+    let row = sqlx::query(concat!(
+        "INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, kind, body, meta, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
+        message_cols!()
+    ))
+    .bind(conversation.0)
+    .bind(seq)
+    .bind(sender.0)
+    .bind(client_msg_id)
+    .bind(kind.as_str())
+    .bind(body)
+    .bind(meta)
+    .bind(at)
+    .fetch_one(&mut *conn)
+    .await?;
+    message_row(&row)
+}
+
+/// Records a system message inside an open write transaction.
+async fn insert_note(
+    conn: &mut SqliteConnection,
+    conversation: ConversationId,
+    note: &SystemNote<'_>,
+) -> Result<MessageRow, sqlx::Error> {
+    insert_message(
+        conn,
+        conversation,
+        note.actor,
+        None,
+        MessageKind::System,
+        note.body,
+        Some(note.meta),
+        note.at,
+    )
+    .await
+}

@@ -1,0 +1,147 @@
+//! [`UserStore`] on SQLite.
+
+use super::{SqliteStore, user_cols, user_row};
+use crate::domain::{Millis, TokenId, UserId};
+use crate::store::{NewUser, StoreResult, TokenRow, UserRow, UserStore};
+use async_trait::async_trait;
+use sqlx::Row;
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn create_user(&self, u: NewUser<'_>) -> StoreResult<UserRow> {
+        let row = sqlx::query(concat!(
+            "INSERT INTO users (username, username_key, display_name, password_hash, created_at)
+             VALUES (?, ?, ?, ?, ?) RETURNING ",
+            user_cols!()
+        ))
+        .bind(u.username)
+        .bind(u.username_key)
+        .bind(u.display_name)
+        .bind(u.password_hash)
+        .bind(u.created_at)
+        .fetch_one(&self.writer)
+        .await?;
+        Ok(user_row(&row)?)
+    }
+
+    async fn user(&self, id: UserId) -> StoreResult<Option<UserRow>> {
+        let row = sqlx::query(concat!("SELECT ", user_cols!(), " FROM users WHERE id = ?"))
+            .bind(id.0)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.as_ref().map(user_row).transpose()?)
+    }
+
+    async fn credentials(&self, key: &str) -> StoreResult<Option<(UserRow, String)>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_cols!(),
+            ", password_hash FROM users WHERE username_key = ?"
+        ))
+        .bind(key)
+        .fetch_optional(&self.reader)
+        .await?;
+        match row {
+            Some(r) => Ok(Some((user_row(&r)?, r.try_get("password_hash")?))),
+            None => Ok(None),
+        }
+    }
+
+    async fn search_users(&self, prefix: &str, limit: i64) -> StoreResult<Vec<UserRow>> {
+        // A range scan on the unique index instead of LIKE, which would treat
+        // '_' in usernames as a wildcard.
+        let upper = format!("{prefix}\u{10FFFF}");
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            user_cols!(),
+            " FROM users WHERE username_key >= ? AND username_key < ? ORDER BY username_key LIMIT ?"
+        ))
+        .bind(prefix)
+        .bind(upper)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows.iter().map(user_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn existing_users(&self, ids: &[UserId]) -> StoreResult<Vec<UserId>> {
+        let mut found = Vec::with_capacity(ids.len());
+        // One indexed lookup per id keeps the SQL static; lists are bounded by the member cap.
+        for id in ids {
+            let hit: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = ?")
+                .bind(id.0)
+                .fetch_optional(&self.reader)
+                .await?;
+            if hit.is_some() {
+                found.push(*id);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn set_last_seen(&self, id: UserId, at: Millis) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET last_seen_at = ? WHERE id = ?")
+            .bind(at)
+            .bind(id.0)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_token(
+        &self,
+        user: UserId,
+        hash: &[u8],
+        created_at: Millis,
+        expires_at: Millis,
+    ) -> StoreResult<TokenId> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO tokens (user_id, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?) RETURNING id",
+        )
+        .bind(user.0)
+        .bind(hash)
+        .bind(created_at)
+        .bind(expires_at)
+        .fetch_one(&self.writer)
+        .await?;
+        Ok(TokenId(id))
+    }
+
+    async fn token(&self, hash: &[u8]) -> StoreResult<Option<TokenRow>> {
+        let row = sqlx::query(
+            "SELECT id, user_id, expires_at, revoked_at IS NOT NULL AS revoked FROM tokens WHERE token_hash = ?",
+        )
+        .bind(hash)
+        .fetch_optional(&self.reader)
+        .await?;
+        match row {
+            Some(r) => Ok(Some(TokenRow {
+                id: TokenId(r.try_get("id")?),
+                user_id: UserId(r.try_get("user_id")?),
+                expires_at: r.try_get("expires_at")?,
+                revoked: r.try_get("revoked")?,
+            })),
+            None => Ok(None),
+        }
+    }
+
+    async fn revoke_token(&self, hash: &[u8], at: Millis) -> StoreResult<Option<TokenRow>> {
+        let row = sqlx::query(
+            "UPDATE tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL
+             RETURNING id, user_id, expires_at",
+        )
+        .bind(at)
+        .bind(hash)
+        .fetch_optional(&self.writer)
+        .await?;
+        match row {
+            Some(r) => Ok(Some(TokenRow {
+                id: TokenId(r.try_get("id")?),
+                user_id: UserId(r.try_get("user_id")?),
+                expires_at: r.try_get("expires_at")?,
+                revoked: true,
+            })),
+            None => Ok(None),
+        }
+    }
+}
