@@ -35,6 +35,7 @@ suite!(
     append_assigns_seq_and_is_idempotent,
     watermarks_only_rise_and_respect_gaps,
     undelivered_history_and_summaries,
+    groups_membership_roles_and_notes,
 );
 
 async fn user(s: &dyn Store, name: &str) -> UserId {
@@ -191,4 +192,75 @@ async fn undelivered_history_and_summaries(s: &dyn Store) {
     s.advance(ab, b, Watermark::Read, 3, false).await.expect("ok");
     assert_eq!(s.conversations_of(b).await.expect("ok")[0].unread, 0);
     assert_eq!(s.conversations_of(a).await.expect("ok")[0].unread, 1);
+}
+
+fn note(actor: UserId, body: &str) -> SystemNote<'_> {
+    SystemNote { actor, body, meta: "{}", at: 5 }
+}
+
+async fn groups_membership_roles_and_notes(s: &dyn Store) {
+    let (a, b, c, d) = (user(s, "a5").await, user(s, "b5").await, user(s, "c5").await, user(s, "d5").await);
+    let g = s
+        .create_group(NewGroup {
+            creator: a,
+            name: "G",
+            description: Some("about"),
+            avatar_url: None,
+            full_history: false,
+            members: &[b, a],
+            note: note(a, "created"),
+        })
+        .await
+        .expect("created");
+    assert_eq!(g.kind, ConversationKind::Group);
+    assert_eq!(
+        g.members.iter().map(|m| (m.user_id, m.role)).collect::<Vec<_>>(),
+        vec![(a, Role::Owner), (b, Role::Member)]
+    );
+    assert_eq!(g.last_seq, 1, "the creation note is message 1");
+    let id = g.id;
+
+    // Only members may send; the membership check is inside the transaction.
+    let outsider = s
+        .append_message(NewMessage {
+            conversation_id: id,
+            sender_id: c,
+            client_msg_id: None,
+            body: "x",
+            created_at: 6,
+        })
+        .await;
+    assert!(matches!(outsider, Err(StoreError::NotMember)));
+
+    let describe = |added: &[UserId]| (format!("added {}", added.len()), "{}".to_string());
+    let full = s.add_members(id, &[c, d], 3, a, 7, &describe).await;
+    assert!(matches!(full, Err(StoreError::GroupFull)));
+    let (added, msg) =
+        s.add_members(id, &[c, b, c], 3, a, 7, &describe).await.expect("ok").expect("someone new");
+    assert_eq!((added, msg.body.as_str(), msg.kind), (vec![c], "added 1", MessageKind::System));
+    assert!(s.add_members(id, &[c], 3, a, 8, &describe).await.expect("ok").is_none(), "nobody new");
+    let g = s.conversation(id).await.expect("ok").expect("found");
+    let cm = g.member(c).expect("member");
+    assert_eq!((cm.joined_seq, cm.read_seq), (1, 1), "history and unread start at joining");
+
+    assert!(s.set_role(id, b, Role::Admin).await.expect("ok"));
+    assert!(!s.set_role(id, d, Role::Admin).await.expect("ok"), "not a member");
+    assert!(s.set_role(id, c, Role::Owner).await.expect("ok"));
+    let g = s.conversation(id).await.expect("ok").expect("found");
+    assert_eq!(g.member(a).map(|m| m.role), Some(Role::Admin), "ownership handed over");
+
+    // The last owner leaving promotes the longest-standing admin.
+    let (_, promoted) = s.remove_member(id, c, note(c, "left")).await.expect("ok").expect("was a member");
+    assert_eq!(promoted, Some(a));
+    assert!(s.remove_member(id, c, note(c, "left")).await.expect("ok").is_none());
+
+    let patch = GroupPatch { name: Some("H".into()), description: Some(None), ..GroupPatch::default() };
+    let renamed = s.update_group(id, &patch, Some(note(a, "renamed"))).await.expect("ok");
+    assert_eq!(renamed.map(|m| m.body), Some("renamed".to_string()));
+    let g = s.conversation(id).await.expect("ok").expect("found");
+    assert_eq!((g.name.as_deref(), g.description.as_deref()), (Some("H"), None));
+
+    s.delete_conversation(id).await.expect("deleted");
+    assert!(s.conversation(id).await.expect("ok").is_none());
+    assert!(s.conversations_of(b).await.expect("ok").is_empty());
 }

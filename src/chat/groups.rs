@@ -114,19 +114,23 @@ impl Chat {
             return Ok(group);
         }
         self.require_users(&new).await?;
-        let mut names = Vec::with_capacity(new.len());
+        let mut names = std::collections::HashMap::new();
         for u in &new {
             if let Some(row) = self.store.user(*u).await? {
-                names.push(row.display_name);
+                names.insert(*u, row.display_name);
             }
         }
-        let body = format!("{} added {}", display_name(&group, actor), names.join(", "));
-        let meta =
-            json!({"event": "member_added", "actor": actor.0, "userIds": new.iter().map(|u| u.0).collect::<Vec<_>>()})
-                .to_string();
-        let note = SystemNote { actor, body: &body, meta: &meta, at: now_millis() };
-        let added = match self.store.add_members(id, &new, self.groups.max_members, note).await {
-            Err(StoreError::GroupFull) => return Err(group_full(self.groups.max_members)),
+        let who = display_name(&group, actor);
+        // Written inside the transaction, for exactly the users it added.
+        let describe = move |added: &[UserId]| {
+            let list: Vec<&str> = added.iter().filter_map(|u| names.get(u).map(String::as_str)).collect();
+            let meta = json!({"event": "member_added", "actor": actor.0,
+                              "userIds": added.iter().map(|u| u.0).collect::<Vec<_>>()});
+            (format!("{who} added {}", list.join(", ")), meta.to_string())
+        };
+        let max = self.groups.max_members;
+        let added = match self.store.add_members(id, &new, max, actor, now_millis(), &describe).await {
+            Err(StoreError::GroupFull) => return Err(group_full(max)),
             other => other.map_err(not_member)?,
         };
         self.after_change(id, added.map(|(_, m)| m)).await

@@ -89,14 +89,17 @@ pub trait ConversationStore: Send + Sync {
     /// Every user who shares at least one conversation with `user`.
     async fn peers_of(&self, user: UserId) -> StoreResult<Vec<UserId>>;
     /// Adds the users who are not members yet (as `member`, seeing history
-    /// from now on) and records `note` naming them, unless nobody is new.
+    /// from now on) and records a system message that `describe` writes
+    /// (`(body, meta)`) for exactly those users, unless nobody is new.
     /// [`StoreError::GroupFull`] if the group would exceed `cap` members.
     async fn add_members(
         &self,
         conversation: ConversationId,
         users: &[UserId],
         cap: usize,
-        note: SystemNote<'_>,
+        actor: UserId,
+        at: Millis,
+        describe: &(dyn for<'x> Fn(&'x [UserId]) -> (String, String) + Send + Sync),
     ) -> StoreResult<Option<(Vec<UserId>, MessageRow)>>;
     /// Removes a member and records `note`. If they were the last owner, the
     /// longest-standing admin (else member) becomes owner; returns who.

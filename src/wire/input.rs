@@ -228,7 +228,7 @@ mod tests {
     #[test]
     fn group_payloads() {
         let g = new_group(&json!({"type": "group", "name": " Team ", "memberIds": [2, 3]}), UserId(1));
-        let g = g.ok().expect("valid group");
+        let g = g.expect("valid group");
         assert_eq!((g.name.as_str(), g.members.len(), g.full_history), ("Team", 2, false));
         for bad in [
             json!({"type": "direct", "name": "x"}),
@@ -240,7 +240,7 @@ mod tests {
         ] {
             assert!(new_group(&bad, UserId(1)).is_err(), "{bad} accepted");
         }
-        let p = group_patch(&json!({"description": null})).ok().expect("valid patch");
+        let p = group_patch(&json!({"description": null})).expect("valid patch");
         assert_eq!(p.description, Some(None));
         assert!(group_patch(&json!({})).is_err());
     }

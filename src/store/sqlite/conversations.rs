@@ -185,11 +185,13 @@ impl ConversationStore for SqliteStore {
         conversation: ConversationId,
         users: &[UserId],
         cap: usize,
-        note: SystemNote<'_>,
+        actor: UserId,
+        at: Millis,
+        describe: &(dyn for<'x> Fn(&'x [UserId]) -> (String, String) + Send + Sync),
     ) -> StoreResult<Option<(Vec<UserId>, MessageRow)>> {
         let mut tx = self.writer.begin().await?;
         let current = load_conversation(&mut tx, conversation).await?.ok_or(StoreError::NotMember)?;
-        if current.member(note.actor).is_none() {
+        if current.member(actor).is_none() {
             return Err(StoreError::NotMember);
         }
         let mut added: Vec<UserId> = Vec::new();
@@ -205,9 +207,11 @@ impl ConversationStore for SqliteStore {
             return Err(StoreError::GroupFull);
         }
         for &u in &added {
-            insert_member(&mut tx, conversation.0, u, Role::Member, note.at, current.last_seq).await?;
+            insert_member(&mut tx, conversation.0, u, Role::Member, at, current.last_seq).await?;
         }
-        let message = insert_note(&mut tx, conversation, &note).await?;
+        let (body, meta) = describe(&added);
+        let message =
+            insert_note(&mut tx, conversation, &SystemNote { actor, body: &body, meta: &meta, at }).await?;
         tx.commit().await?;
         Ok(Some((added, message)))
     }

@@ -1,6 +1,6 @@
 //! [`MessageStore`] on SQLite: appending, reading, and the watermarks.
 
-use super::{SqliteStore, insert_message, load_conversation, message_cols, message_row};
+use super::{Insert, SqliteStore, insert_message, load_conversation, message_cols, message_row};
 use crate::domain::{ConversationId, MessageId, Seq, UserId};
 use crate::store::*;
 use async_trait::async_trait;
@@ -31,13 +31,15 @@ impl MessageStore for SqliteStore {
         }
         let message = insert_message(
             &mut tx,
-            m.conversation_id,
-            m.sender_id,
-            m.client_msg_id.map(|c| c.as_str()),
-            MessageKind::Text,
-            m.body,
-            None,
-            m.created_at,
+            Insert {
+                conversation: m.conversation_id,
+                sender: m.sender_id,
+                client_msg_id: m.client_msg_id.map(|c| c.as_str()),
+                kind: MessageKind::Text,
+                body: m.body,
+                meta: None,
+                at: m.created_at,
+            },
         )
         .await?;
         tx.commit().await?;

@@ -156,22 +156,24 @@ async fn load_conversation(
     Ok(Some(conversation_row(&row, members)?))
 }
 
-/// Appends a message inside an open write transaction: takes the next seq.
-async fn insert_message(
-    conn: &mut SqliteConnection,
+/// A message row to insert (see [`insert_message`]).
+struct Insert<'a> {
     conversation: ConversationId,
     sender: UserId,
-    client_msg_id: Option<&str>,
+    client_msg_id: Option<&'a str>,
     kind: MessageKind,
-    body: &str,
-    meta: Option<&str>,
+    body: &'a str,
+    meta: Option<&'a str>,
     at: Millis,
-) -> Result<MessageRow, sqlx::Error> {
+}
+
+/// Appends a message inside an open write transaction: takes the next seq.
+async fn insert_message(conn: &mut SqliteConnection, m: Insert<'_>) -> Result<MessageRow, sqlx::Error> {
     let seq: i64 = sqlx::query_scalar(
         "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = ? WHERE id = ? RETURNING last_seq",
     )
-    .bind(at)
-    .bind(conversation.0)
+    .bind(m.at)
+    .bind(m.conversation.0)
     .fetch_one(&mut *conn)
     .await?;
     let row = sqlx::query(concat!(
@@ -179,14 +181,14 @@ async fn insert_message(
          VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
         message_cols!()
     ))
-    .bind(conversation.0)
+    .bind(m.conversation.0)
     .bind(seq)
-    .bind(sender.0)
-    .bind(client_msg_id)
-    .bind(kind.as_str())
-    .bind(body)
-    .bind(meta)
-    .bind(at)
+    .bind(m.sender.0)
+    .bind(m.client_msg_id)
+    .bind(m.kind.as_str())
+    .bind(m.body)
+    .bind(m.meta)
+    .bind(m.at)
     .fetch_one(&mut *conn)
     .await?;
     message_row(&row)
@@ -198,15 +200,14 @@ async fn insert_note(
     conversation: ConversationId,
     note: &SystemNote<'_>,
 ) -> Result<MessageRow, sqlx::Error> {
-    insert_message(
-        conn,
+    let m = Insert {
         conversation,
-        note.actor,
-        None,
-        MessageKind::System,
-        note.body,
-        Some(note.meta),
-        note.at,
-    )
-    .await
+        sender: note.actor,
+        client_msg_id: None,
+        kind: MessageKind::System,
+        body: note.body,
+        meta: Some(note.meta),
+        at: note.at,
+    };
+    insert_message(conn, m).await
 }
