@@ -20,6 +20,16 @@ async fn group(app: &TestApp, token: &str, name: &str, members: &[i64]) -> Value
     body["conversation"].clone()
 }
 
+/// The next text `receive_message`, skipping system notes (group changes).
+async fn recv_text(sock: &common::Sio) -> common::Received {
+    loop {
+        let got = sock.recv("receive_message").await;
+        if got.data["type"] == "text" {
+            return got;
+        }
+    }
+}
+
 fn member_ids(c: &Value) -> Vec<i64> {
     let mut ids: Vec<i64> =
         c["members"].as_array().unwrap().iter().map(|m| m["userId"].as_i64().unwrap()).collect();
@@ -75,13 +85,15 @@ async fn create_and_fan_out_to_every_device() {
     let m = &ack["message"];
     assert_eq!((m["conversationId"].as_i64(), m["receiverId"].clone()), (Some(gid), Value::Null));
     for sock in [&bob1, &bob2, &cyd1, &ana_laptop] {
-        let got = sock.recv("receive_message").await;
+        let got = recv_text(sock).await;
         assert_eq!(got.data["id"], m["id"]);
         assert_eq!(got.data["conversationId"].as_i64(), Some(gid));
         assert_eq!(got.data["senderId"].as_i64(), Some(ana));
         assert_eq!(got.data["senderName"], "ana");
     }
-    assert!(ana_phone.try_recv("receive_message", Duration::from_millis(300)).await.is_none());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let echoed = ana_phone.drain("receive_message").into_iter().filter(|e| e.data["id"] == m["id"]).count();
+    assert_eq!(echoed, 0, "the sending socket does not get its own message back");
     // Idempotent in groups too.
     let again = ana_phone
         .call("send_message", json!({"conversationId": gid, "message": "hello team", "clientMsgId": "g1"}))
@@ -382,4 +394,38 @@ async fn concurrent_adds_and_removes_leave_consistent_membership() {
     }
     replay.sort();
     assert_eq!(replay, ids);
+}
+
+#[tokio::test]
+async fn every_member_of_a_larger_group_gets_it_and_receipts_add_up() {
+    let app = spawn_app().await;
+    let (_, ta) = app.user("host").await;
+    let mut ids = Vec::new();
+    let mut socks = Vec::new();
+    for i in 0..30 {
+        let (id, t) = app.user(&format!("member{i}")).await;
+        ids.push(id);
+        socks.push(app.socket(&t).await);
+    }
+    let gid = group(&app, &ta, "big", &ids).await["id"].as_i64().unwrap();
+    let mut host = app.socket(&ta).await;
+    let ack = host.call("send_message", json!({"conversationId": gid, "message": "all hands"})).await;
+    let mid = ack["message"]["id"].as_i64().unwrap();
+    for s in &socks {
+        // The creation note arrives first; a client acknowledges everything it receives.
+        let note = s.recv("receive_message").await;
+        assert_eq!(note.data["type"], "system");
+        s.ack(note.ack_id.unwrap(), json!(null));
+        let got = s.recv("receive_message").await;
+        assert_eq!(got.data["id"].as_i64(), Some(mid));
+        s.ack(got.ack_id.unwrap(), json!(null));
+    }
+    let mut statuses = 0;
+    while statuses < 30 {
+        let st = host.recv("message_status").await.data;
+        assert_eq!((st["messageId"].as_i64(), st["status"].as_str()), (Some(mid), Some("delivered")));
+        statuses += 1;
+    }
+    let (_, r) = app.get(&format!("/api/conversations/{gid}/messages/{mid}/receipts"), Some(&ta)).await;
+    assert_eq!((r["deliveredCount"].as_i64(), r["status"].as_str()), (Some(30), Some("delivered")));
 }

@@ -36,6 +36,7 @@ suite!(
     watermarks_only_rise_and_respect_gaps,
     undelivered_history_and_summaries,
     groups_membership_roles_and_notes,
+    live_receipts_in_one_batch,
 );
 
 async fn user(s: &dyn Store, name: &str) -> UserId {
@@ -200,7 +201,7 @@ fn note(actor: UserId, body: &str) -> SystemNote<'_> {
 
 async fn groups_membership_roles_and_notes(s: &dyn Store) {
     let (a, b, c, d) = (user(s, "a5").await, user(s, "b5").await, user(s, "c5").await, user(s, "d5").await);
-    let g = s
+    let (g, created) = s
         .create_group(NewGroup {
             creator: a,
             name: "G",
@@ -217,7 +218,11 @@ async fn groups_membership_roles_and_notes(s: &dyn Store) {
         g.members.iter().map(|m| (m.user_id, m.role)).collect::<Vec<_>>(),
         vec![(a, Role::Owner), (b, Role::Member)]
     );
-    assert_eq!(g.last_seq, 1, "the creation note is message 1");
+    assert_eq!(
+        (g.last_seq, created.seq, created.kind),
+        (1, 1, MessageKind::System),
+        "the creation note is message 1"
+    );
     let id = g.id;
 
     // Only members may send; the membership check is inside the transaction.
@@ -263,4 +268,29 @@ async fn groups_membership_roles_and_notes(s: &dyn Store) {
     s.delete_conversation(id).await.expect("deleted");
     assert!(s.conversation(id).await.expect("ok").is_none());
     assert!(s.conversations_of(b).await.expect("ok").is_empty());
+}
+
+async fn live_receipts_in_one_batch(s: &dyn Store) {
+    let (a, b, c) = (user(s, "a6").await, user(s, "b6").await, user(s, "c6").await);
+    let ab = s.direct_conversation(a, b, 1).await.expect("ok");
+    let ac = s.direct_conversation(a, c, 1).await.expect("ok");
+    send(s, ab, a, "1", None).await;
+    send(s, ab, a, "2", None).await;
+    send(s, ac, a, "1", None).await;
+    let marks = [
+        DeliveryMark { conversation: ab, user: b, seq: 1 },
+        DeliveryMark { conversation: ac, user: c, seq: 1 },
+        DeliveryMark { conversation: ab, user: b, seq: 2 },
+        // A gap: c has not received seq 1 of `ab` — and is not a member of it anyway.
+        DeliveryMark { conversation: ab, user: c, seq: 2 },
+    ];
+    let moved = s.advance_delivered_many(&marks).await.expect("ok");
+    let got: Vec<_> = moved.iter().map(|(m, adv)| (m.conversation, m.user, adv.old, adv.new)).collect();
+    assert_eq!(got, vec![(ab, b, 0, 1), (ac, c, 0, 1), (ab, b, 1, 2)]);
+    // A live mark that would skip an undelivered message does not move.
+    send(s, ac, a, "2", None).await;
+    send(s, ac, a, "3", None).await;
+    let moved =
+        s.advance_delivered_many(&[DeliveryMark { conversation: ac, user: c, seq: 3 }]).await.expect("ok");
+    assert!(moved.is_empty());
 }

@@ -58,7 +58,7 @@ impl Chat {
         let meta = json!({"event": "created", "actor": req.creator.0, "name": req.name,
                           "userIds": members.iter().map(|u| u.0).collect::<Vec<_>>()})
         .to_string();
-        let group = self
+        let (group, note) = self
             .store
             .create_group(NewGroup {
                 creator: req.creator,
@@ -70,6 +70,8 @@ impl Chat {
                 note: SystemNote { actor: req.creator, body: &body, meta: &meta, at: now_millis() },
             })
             .await?;
+        let message = Message::new(note, &group);
+        self.fan_out(&group, &message, None).await;
         self.announce_update(&group).await;
         Ok(group)
     }

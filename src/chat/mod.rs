@@ -8,6 +8,7 @@
 //! ([`receipts`]) are watermarks per member; group management is in
 //! [`groups`].
 
+mod delivery;
 mod groups;
 mod message;
 mod receipts;
@@ -20,7 +21,9 @@ use crate::domain::{ClientMsgId, ConnectionId, ConversationId, Error, MessageTex
 use crate::fanout::{Event, Fanout};
 use crate::notify::Notifier;
 use crate::presence::PresenceService;
-use crate::store::{ConversationKind, ConversationRow, ConversationSummary, NewMessage, Store, StoreError};
+use crate::store::{
+    ConversationKind, ConversationRow, ConversationSummary, DeliveryMark, NewMessage, Store, StoreError,
+};
 use std::sync::Arc;
 
 /// Where a message goes.
@@ -51,6 +54,7 @@ pub struct Chat {
     fanout: Arc<dyn Fanout>,
     notifier: Arc<dyn Notifier>,
     groups: GroupSettings,
+    deliveries: delivery::DeliveryQueue,
 }
 
 /// Store errors that mean "you may not", as the domain says it.
@@ -72,7 +76,8 @@ impl Chat {
         notifier: Arc<dyn Notifier>,
         groups: GroupSettings,
     ) -> Self {
-        Self { store, presence, fanout, notifier, groups }
+        let deliveries = delivery::DeliveryQueue::spawn(store.clone(), fanout.clone());
+        Self { store, presence, fanout, notifier, groups, deliveries }
     }
 
     /// Stores a message and delivers it. Returns once it is committed; the
@@ -148,13 +153,15 @@ impl Chat {
                 continue;
             }
             let receipt = self.fanout.deliver(recipient, message).await;
-            let chat = self.clone();
-            let (conversation_id, seq) = (message.row.conversation_id, message.row.seq);
+            let deliveries = self.deliveries.clone();
+            let mark = DeliveryMark {
+                conversation: message.row.conversation_id,
+                user: recipient,
+                seq: message.row.seq,
+            };
             tokio::spawn(async move {
                 if receipt.await.is_ok() {
-                    if let Err(e) = chat.delivered(recipient, conversation_id, seq).await {
-                        tracing::debug!(error = %e, "could not record live delivery");
-                    }
+                    deliveries.push(mark);
                 }
             });
         }

@@ -2,8 +2,8 @@
 
 use super::{Chat, Message};
 use crate::domain::{ConversationId, Error, MessageId, Seq, UserId};
-use crate::fanout::{Event, Receipt as Status};
-use crate::store::{Advanced, Watermark};
+use crate::fanout::{Event, Fanout, Receipt as Status};
+use crate::store::{Advanced, DeliveryMark, Store, Watermark};
 use std::collections::BTreeMap;
 
 /// At most this many `message_status` events are sent for one watermark
@@ -22,13 +22,9 @@ pub struct Receipt {
 impl Chat {
     /// A device of `user` acknowledged a live message: it is delivered, unless
     /// an older message from someone else is still undelivered (then the
-    /// watermark waits for `fetch_unread_messages`).
-    pub async fn delivered(&self, user: UserId, conversation: ConversationId, seq: Seq) -> Result<(), Error> {
-        let moved = self.store.advance(conversation, user, Watermark::Delivered, seq, true).await?;
-        if let Some(adv) = moved {
-            self.announce(conversation, user, Status::Delivered, adv).await?;
-        }
-        Ok(())
+    /// watermark waits for `fetch_unread_messages`). Written in batches.
+    pub fn delivered(&self, user: UserId, conversation: ConversationId, seq: Seq) {
+        self.deliveries.push(DeliveryMark { conversation, user, seq });
     }
 
     /// The messages waiting for `user` (all conversations, or one), oldest
@@ -122,7 +118,6 @@ impl Chat {
         Ok((Message::new(row, &c), receipts))
     }
 
-    /// Tells the senders of the messages in `adv` that `reader` got or read them.
     async fn announce(
         &self,
         conversation: ConversationId,
@@ -130,18 +125,28 @@ impl Chat {
         status: Status,
         adv: Advanced,
     ) -> Result<(), Error> {
-        let mut rows = self
-            .store
-            .messages_between(conversation, adv.old, adv.new, reader, STATUS_EVENTS_CAP + 1)
-            .await?;
-        if rows.len() as i64 > STATUS_EVENTS_CAP {
-            rows.truncate(1);
-        }
-        for r in rows.into_iter().rev() {
-            let event =
-                Event::Status { conversation_id: conversation, message_id: r.id, seq: r.seq, status, reader };
-            self.fanout.send(r.sender_id, event, None).await;
-        }
-        Ok(())
+        announce(&*self.store, &*self.fanout, conversation, reader, status, adv).await
     }
+}
+
+/// Tells the senders of the messages in `adv` that `reader` got or read them.
+pub(super) async fn announce(
+    store: &dyn Store,
+    fanout: &dyn Fanout,
+    conversation: ConversationId,
+    reader: UserId,
+    status: Status,
+    adv: Advanced,
+) -> Result<(), Error> {
+    let mut rows =
+        store.messages_between(conversation, adv.old, adv.new, reader, STATUS_EVENTS_CAP + 1).await?;
+    if rows.len() as i64 > STATUS_EVENTS_CAP {
+        rows.truncate(1);
+    }
+    for r in rows.into_iter().rev() {
+        let event =
+            Event::Status { conversation_id: conversation, message_id: r.id, seq: r.seq, status, reader };
+        fanout.send(r.sender_id, event, None).await;
+    }
+    Ok(())
 }

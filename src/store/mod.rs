@@ -82,7 +82,8 @@ pub trait ConversationStore: Send + Sync {
     async fn direct_conversation(&self, a: UserId, b: UserId, now: Millis) -> StoreResult<ConversationId>;
     /// Creates a group with its creator as owner, the other members as
     /// members, and a system message recording the creation.
-    async fn create_group(&self, group: NewGroup<'_>) -> StoreResult<ConversationRow>;
+    /// Returns the group and its creation note.
+    async fn create_group(&self, group: NewGroup<'_>) -> StoreResult<(ConversationRow, MessageRow)>;
     async fn conversation(&self, id: ConversationId) -> StoreResult<Option<ConversationRow>>;
     /// The caller's conversations, most recent activity first.
     async fn conversations_of(&self, user: UserId) -> StoreResult<Vec<ConversationSummary>>;
@@ -170,6 +171,14 @@ pub trait MessageStore: Send + Sync {
         up_to: Seq,
         contiguous: bool,
     ) -> StoreResult<Option<Advanced>>;
+
+    /// Live receipts, many at once in one transaction: for each mark, in the
+    /// given order, `advance(conversation, user, Delivered, seq, contiguous = true)`.
+    /// Returns the marks that moved a watermark, with how far.
+    async fn advance_delivered_many(
+        &self,
+        marks: &[DeliveryMark],
+    ) -> StoreResult<Vec<(DeliveryMark, Advanced)>>;
 }
 
 /// The whole storage contract. Implementations: SQLite (embedded default).

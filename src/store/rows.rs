@@ -231,3 +231,11 @@ pub struct Advanced {
     pub old: Seq,
     pub new: Seq,
 }
+
+/// "`user` has received message `seq` of `conversation`" (a live receipt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DeliveryMark {
+    pub conversation: ConversationId,
+    pub user: UserId,
+    pub seq: Seq,
+}

@@ -70,7 +70,7 @@ impl ConversationStore for SqliteStore {
         Ok(ConversationId(id))
     }
 
-    async fn create_group(&self, g: NewGroup<'_>) -> StoreResult<ConversationRow> {
+    async fn create_group(&self, g: NewGroup<'_>) -> StoreResult<(ConversationRow, MessageRow)> {
         let mut tx = self.writer.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO conversations (kind, name, description, avatar_url, full_history, created_by, created_at)
@@ -88,7 +88,7 @@ impl ConversationStore for SqliteStore {
         for &user in g.members.iter().filter(|&&u| u != g.creator) {
             insert_member(&mut tx, id, user, Role::Member, g.note.at, 0).await?;
         }
-        insert_note(&mut tx, ConversationId(id), &g.note).await?;
+        let note = insert_note(&mut tx, ConversationId(id), &g.note).await?;
         // The creator wrote the note; it is read for them.
         sqlx::query(
             "UPDATE members SET delivered_seq = 1, read_seq = 1 WHERE conversation_id = ? AND user_id = ?",
@@ -99,7 +99,7 @@ impl ConversationStore for SqliteStore {
         .await?;
         let row = load_conversation(&mut tx, ConversationId(id)).await?.ok_or(sqlx::Error::RowNotFound)?;
         tx.commit().await?;
-        Ok(row)
+        Ok((row, note))
     }
 
     async fn conversation(&self, id: ConversationId) -> StoreResult<Option<ConversationRow>> {

@@ -4,7 +4,7 @@ use super::{Insert, SqliteStore, insert_message, load_conversation, message_cols
 use crate::domain::{ConversationId, MessageId, Seq, UserId};
 use crate::store::*;
 use async_trait::async_trait;
-use sqlx::Row;
+use sqlx::{Row, SqliteConnection};
 
 #[async_trait]
 impl MessageStore for SqliteStore {
@@ -131,49 +131,77 @@ impl MessageStore for SqliteStore {
         contiguous: bool,
     ) -> StoreResult<Option<Advanced>> {
         let mut tx = self.writer.begin().await?;
-        let Some(row) = sqlx::query(
-            "SELECT delivered_seq, read_seq FROM members WHERE conversation_id = ? AND user_id = ?",
+        let moved = advance_in(&mut tx, conversation, user, mark, up_to, contiguous).await?;
+        tx.commit().await?;
+        Ok(moved)
+    }
+
+    async fn advance_delivered_many(
+        &self,
+        marks: &[DeliveryMark],
+    ) -> StoreResult<Vec<(DeliveryMark, Advanced)>> {
+        let mut tx = self.writer.begin().await?;
+        let mut moved = Vec::new();
+        for &m in marks {
+            if let Some(adv) =
+                advance_in(&mut tx, m.conversation, m.user, Watermark::Delivered, m.seq, true).await?
+            {
+                moved.push((m, adv));
+            }
+        }
+        tx.commit().await?;
+        Ok(moved)
+    }
+}
+
+/// [`MessageStore::advance`] inside an open write transaction.
+async fn advance_in(
+    conn: &mut SqliteConnection,
+    conversation: ConversationId,
+    user: UserId,
+    mark: Watermark,
+    up_to: Seq,
+    contiguous: bool,
+) -> Result<Option<Advanced>, sqlx::Error> {
+    let Some(row) =
+        sqlx::query("SELECT delivered_seq, read_seq FROM members WHERE conversation_id = ? AND user_id = ?")
+            .bind(conversation.0)
+            .bind(user.0)
+            .fetch_optional(&mut *conn)
+            .await?
+    else {
+        return Ok(None);
+    };
+    let old: i64 = row.try_get(match mark {
+        Watermark::Delivered => "delivered_seq",
+        Watermark::Read => "read_seq",
+    })?;
+    if up_to <= old {
+        return Ok(None);
+    }
+    if contiguous && mark == Watermark::Delivered {
+        let gap: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ? AND seq > ? AND seq < ? AND sender_id != ?)",
         )
         .bind(conversation.0)
+        .bind(old)
+        .bind(up_to)
         .bind(user.0)
-        .fetch_optional(&mut *tx)
-        .await?
-        else {
-            return Ok(None);
-        };
-        let old: i64 = row.try_get(match mark {
-            Watermark::Delivered => "delivered_seq",
-            Watermark::Read => "read_seq",
-        })?;
-        if up_to <= old {
+        .fetch_one(&mut *conn)
+        .await?;
+        if gap {
             return Ok(None);
         }
-        if contiguous && mark == Watermark::Delivered {
-            let gap: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM messages
-                                 WHERE conversation_id = ? AND seq > ? AND seq < ? AND sender_id != ?)",
-            )
-            .bind(conversation.0)
-            .bind(old)
-            .bind(up_to)
-            .bind(user.0)
-            .fetch_one(&mut *tx)
-            .await?;
-            if gap {
-                return Ok(None);
-            }
-        }
-        let sql = match mark {
-            Watermark::Delivered => {
-                "UPDATE members SET delivered_seq = ?1 WHERE conversation_id = ?2 AND user_id = ?3"
-            }
-            Watermark::Read => {
-                "UPDATE members SET read_seq = ?1, delivered_seq = MAX(delivered_seq, ?1)
-                  WHERE conversation_id = ?2 AND user_id = ?3"
-            }
-        };
-        sqlx::query(sql).bind(up_to).bind(conversation.0).bind(user.0).execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(Some(Advanced { old, new: up_to }))
     }
+    let sql = match mark {
+        Watermark::Delivered => {
+            "UPDATE members SET delivered_seq = ?1 WHERE conversation_id = ?2 AND user_id = ?3"
+        }
+        Watermark::Read => {
+            "UPDATE members SET read_seq = ?1, delivered_seq = MAX(delivered_seq, ?1)
+              WHERE conversation_id = ?2 AND user_id = ?3"
+        }
+    };
+    sqlx::query(sql).bind(up_to).bind(conversation.0).bind(user.0).execute(&mut *conn).await?;
+    Ok(Some(Advanced { old, new: up_to }))
 }
