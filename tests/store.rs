@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use confab::domain::{ClientMsgId, ConversationId, UserId};
+use confab::store::postgres::PostgresStore;
 use confab::store::sqlite::SqliteStore;
 use confab::store::*;
 use std::sync::Arc;
@@ -11,12 +12,57 @@ use std::sync::Arc;
 struct Db {
     store: Arc<dyn Store>,
     _dir: tempfile::TempDir,
+    cleanup: Option<(sqlx::PgPool, String)>,
 }
 
 async fn sqlite() -> Db {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::open(&dir.path().join("t.db"), false).await.expect("open");
-    Db { store: Arc::new(store), _dir: dir }
+    Db { store: Arc::new(store), _dir: dir, cleanup: None }
+}
+
+/// A fresh schema in the test PostgreSQL database (`CONFAB_TEST_DATABASE_URL`,
+/// default the local server's `test` database), dropped when the test ends.
+/// An unreachable server fails the test: it is never skipped.
+async fn postgres() -> Db {
+    let url = common_pg_url();
+    let admin = sqlx::PgPool::connect(&url).await.expect("PostgreSQL reachable (CONFAB_TEST_DATABASE_URL)");
+    let schema = format!("t_{}", rand_suffix());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&admin)
+        .await
+        .expect("schema");
+    let options: sqlx::postgres::PgConnectOptions = url.parse().expect("url");
+    let options = options.options([("search_path", schema.as_str())]);
+    let store = PostgresStore::open_with(options, 4).await.expect("open");
+    Db { store: Arc::new(store), _dir: tempfile::tempdir().expect("tempdir"), cleanup: Some((admin, schema)) }
+}
+
+fn common_pg_url() -> String {
+    std::env::var("CONFAB_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+fn rand_suffix() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{}_{}", std::process::id(), nanos % 1_000_000_000_000)
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Some((admin, schema)) = self.cleanup.take() {
+            // Best effort: a schema left behind holds only test rows.
+            let handle = tokio::runtime::Handle::current();
+            let store = self.store.clone();
+            handle.spawn(async move {
+                store.close().await;
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                    .execute(&admin)
+                    .await;
+            });
+        }
+    }
 }
 
 /// Runs one suite function against each backend.
@@ -24,6 +70,9 @@ macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite_backend {
             $( #[tokio::test] async fn $name() { super::$name(&*super::sqlite().await.store).await; } )*
+        }
+        mod postgres_backend {
+            $( #[tokio::test] async fn $name() { super::$name(&*super::postgres().await.store).await; } )*
         }
     };
 }

@@ -5,6 +5,8 @@
 //! (one transaction), so a caller can never observe or leave behind half a
 //! message or half a membership change.
 
+mod mapping;
+pub mod postgres;
 mod rows;
 pub mod sqlite;
 

@@ -1,16 +1,11 @@
 //! [`ConversationStore`] on SQLite: direct conversations, groups, membership.
 
-use super::{SqliteStore, conversation_row, insert_note, load_conversation, member_cols, member_row};
-use crate::domain::{ClientMsgId, ConversationId, MessageId, Millis, UserId};
+use super::{SqliteStore, insert_note, load_conversation, member_cols, summaries};
+use crate::domain::{ConversationId, Millis, UserId};
+use crate::store::mapping::{self, direct_key};
 use crate::store::*;
 use async_trait::async_trait;
-use sqlx::{Row, SqliteConnection};
-use std::collections::HashMap;
-
-fn direct_key(a: UserId, b: UserId) -> String {
-    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-    format!("{lo}:{hi}")
-}
+use sqlx::SqliteConnection;
 
 async fn insert_member(
     conn: &mut SqliteConnection,
@@ -135,37 +130,7 @@ impl ConversationStore for SqliteStore {
         .bind(user.0)
         .fetch_all(&self.reader)
         .await?;
-        let mut by_conv: HashMap<i64, Vec<MemberRow>> = HashMap::new();
-        for r in &all_members {
-            let cid: i64 = r.try_get("conversation_id")?;
-            by_conv.entry(cid).or_default().push(member_row(r)?);
-        }
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let id: i64 = r.try_get("id")?;
-            let conversation = conversation_row(r, by_conv.remove(&id).unwrap_or_default())?;
-            let lm_id: Option<i64> = r.try_get("lm_id")?;
-            let last_message = match lm_id {
-                Some(mid) => {
-                    let client: Option<String> = r.try_get("lm_client_msg_id")?;
-                    let kind: String = r.try_get("lm_kind")?;
-                    Some(MessageRow {
-                        id: MessageId(mid),
-                        conversation_id: conversation.id,
-                        seq: r.try_get("lm_seq")?,
-                        sender_id: UserId(r.try_get("lm_sender_id")?),
-                        client_msg_id: client.map(ClientMsgId::from_stored),
-                        kind: MessageKind::from_db(&kind),
-                        body: r.try_get("lm_body")?,
-                        meta: r.try_get("lm_meta")?,
-                        created_at: r.try_get("lm_created_at")?,
-                    })
-                }
-                None => None,
-            };
-            out.push(ConversationSummary { conversation, unread: r.try_get("unread")?, last_message });
-        }
-        Ok(out)
+        Ok(summaries(&rows, &all_members)?)
     }
 
     async fn peers_of(&self, user: UserId) -> StoreResult<Vec<UserId>> {
@@ -194,12 +159,7 @@ impl ConversationStore for SqliteStore {
         if current.member(actor).is_none() {
             return Err(StoreError::NotMember);
         }
-        let mut added: Vec<UserId> = Vec::new();
-        for &u in users {
-            if current.member(u).is_none() && !added.contains(&u) {
-                added.push(u);
-            }
-        }
+        let added = mapping::newcomers(&current, users);
         if added.is_empty() {
             return Ok(None);
         }
@@ -224,30 +184,21 @@ impl ConversationStore for SqliteStore {
     ) -> StoreResult<Option<(MessageRow, Option<UserId>)>> {
         let mut tx = self.writer.begin().await?;
         let Some(current) = load_conversation(&mut tx, conversation).await? else { return Ok(None) };
-        let Some(leaving) = current.member(user) else { return Ok(None) };
+        if current.member(user).is_none() {
+            return Ok(None);
+        }
         sqlx::query("DELETE FROM members WHERE conversation_id = ? AND user_id = ?")
             .bind(conversation.0)
             .bind(user.0)
             .execute(&mut *tx)
             .await?;
-        let owners_left =
-            current.members.iter().filter(|m| m.role == Role::Owner && m.user_id != user).count();
-        let mut promoted = None;
-        if leaving.role == Role::Owner && owners_left == 0 {
-            // Members are ordered by joining time: the longest-standing admin, else member.
-            let heir = current
-                .members
-                .iter()
-                .filter(|m| m.user_id != user)
-                .max_by_key(|m| (m.role, std::cmp::Reverse((m.joined_at, m.user_id))));
-            if let Some(heir) = heir {
-                sqlx::query("UPDATE members SET role = 'owner' WHERE conversation_id = ? AND user_id = ?")
-                    .bind(conversation.0)
-                    .bind(heir.user_id.0)
-                    .execute(&mut *tx)
-                    .await?;
-                promoted = Some(heir.user_id);
-            }
+        let promoted = mapping::heir(&current, user);
+        if let Some(heir) = promoted {
+            sqlx::query("UPDATE members SET role = 'owner' WHERE conversation_id = ? AND user_id = ?")
+                .bind(conversation.0)
+                .bind(heir.0)
+                .execute(&mut *tx)
+                .await?;
         }
         let message = insert_note(&mut tx, conversation, &note).await?;
         tx.commit().await?;

@@ -11,7 +11,7 @@ mod messages;
 mod users;
 
 use super::*;
-use sqlx::Row;
+
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -25,25 +25,7 @@ pub struct SqliteStore {
     reader: SqlitePool,
 }
 
-// Column lists as macros so queries stay `&'static str` (sqlx refuses
-// formatted SQL unless asserted safe).
-macro_rules! message_cols {
-    () => {
-        "id, conversation_id, seq, sender_id, client_msg_id, kind, body, meta, created_at"
-    };
-}
-macro_rules! member_cols {
-    () => {
-        "m.conversation_id, m.user_id, m.role, m.joined_at, m.joined_seq, m.delivered_seq, m.read_seq,
-         u.username, u.display_name"
-    };
-}
-macro_rules! user_cols {
-    () => {
-        "id, username, display_name, created_at, last_seen_at"
-    };
-}
-use {member_cols, message_cols, user_cols};
+use crate::store::mapping::{member_cols, message_cols, user_cols};
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file and runs migrations.
@@ -72,63 +54,7 @@ impl Store for SqliteStore {
     }
 }
 
-fn user_row(r: &SqliteRow) -> Result<UserRow, sqlx::Error> {
-    Ok(UserRow {
-        id: UserId(r.try_get("id")?),
-        username: r.try_get("username")?,
-        display_name: r.try_get("display_name")?,
-        created_at: r.try_get("created_at")?,
-        last_seen_at: r.try_get("last_seen_at")?,
-    })
-}
-
-fn message_row(r: &SqliteRow) -> Result<MessageRow, sqlx::Error> {
-    let client: Option<String> = r.try_get("client_msg_id")?;
-    let kind: String = r.try_get("kind")?;
-    Ok(MessageRow {
-        id: MessageId(r.try_get("id")?),
-        conversation_id: ConversationId(r.try_get("conversation_id")?),
-        seq: r.try_get("seq")?,
-        sender_id: UserId(r.try_get("sender_id")?),
-        client_msg_id: client.map(crate::domain::ClientMsgId::from_stored),
-        kind: MessageKind::from_db(&kind),
-        body: r.try_get("body")?,
-        meta: r.try_get("meta")?,
-        created_at: r.try_get("created_at")?,
-    })
-}
-
-fn member_row(r: &SqliteRow) -> Result<MemberRow, sqlx::Error> {
-    let role: String = r.try_get("role")?;
-    Ok(MemberRow {
-        user_id: UserId(r.try_get("user_id")?),
-        role: Role::parse(&role).unwrap_or(Role::Member),
-        joined_at: r.try_get("joined_at")?,
-        joined_seq: r.try_get("joined_seq")?,
-        delivered_seq: r.try_get("delivered_seq")?,
-        read_seq: r.try_get("read_seq")?,
-        username: r.try_get("username")?,
-        display_name: r.try_get("display_name")?,
-    })
-}
-
-fn conversation_row(r: &SqliteRow, members: Vec<MemberRow>) -> Result<ConversationRow, sqlx::Error> {
-    let kind: String = r.try_get("kind")?;
-    let created_by: Option<i64> = r.try_get("created_by")?;
-    Ok(ConversationRow {
-        id: ConversationId(r.try_get("id")?),
-        kind: ConversationKind::from_db(&kind),
-        name: r.try_get("name")?,
-        description: r.try_get("description")?,
-        avatar_url: r.try_get("avatar_url")?,
-        full_history: r.try_get("full_history")?,
-        created_by: created_by.map(UserId),
-        created_at: r.try_get("created_at")?,
-        last_seq: r.try_get("last_seq")?,
-        last_message_at: r.try_get("last_message_at")?,
-        members,
-    })
-}
+crate::store::mapping::row_mappers!(SqliteRow);
 
 /// Reads a conversation with its members on the given connection (inside a
 /// write transaction, or on a reader).
