@@ -51,6 +51,9 @@ pub struct Limits {
     pub page_max: i64,
     /// Most members in one group, owner included.
     pub group_max_members: usize,
+    /// Packets (replies and events) queued for one socket before further
+    /// ones are dropped: bounds the memory a client that stops reading costs.
+    pub socket_buffer: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,6 +93,7 @@ impl Default for Limits {
             events_burst: 40,
             page_max: 500,
             group_max_members: 1000,
+            socket_buffer: 1024,
         }
     }
 }
@@ -157,6 +161,7 @@ impl Config {
             ("limits.events_burst", u64::from(l.events_burst)),
             ("limits.page_max", l.page_max.max(0) as u64),
             ("limits.group_max_members", l.group_max_members as u64),
+            ("limits.socket_buffer", l.socket_buffer as u64),
             ("auth.token_ttl_hours", self.auth.token_ttl_hours),
         ];
         for (name, v) in positive {

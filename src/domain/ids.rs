@@ -64,7 +64,6 @@ impl ClientMsgId {
             serde_json::Value::String(s) if !s.is_empty() && s.len() <= Self::MAX_LEN => {
                 Ok(Some(Self(s.clone())))
             }
-            serde_json::Value::Number(n) => Ok(Some(Self(n.to_string()))),
             _ => Err(super::Error::invalid(format!(
                 "`clientMsgId` must be a non-empty string of at most {} bytes",
                 Self::MAX_LEN
@@ -106,6 +105,7 @@ mod tests {
         assert!(ClientMsgId::parse(&json!("")).is_err());
         assert!(ClientMsgId::parse(&json!("x".repeat(129))).is_err());
         assert!(ClientMsgId::parse(&json!({})).is_err());
-        assert_eq!(ClientMsgId::parse(&json!(42)).ok().flatten().map(|c| c.0), Some("42".to_string()));
+        assert!(ClientMsgId::parse(&json!(42)).is_err(), "a string, not a number");
+        assert_eq!(ClientMsgId::parse(&json!("a-1")).ok().flatten().map(|c| c.0), Some("a-1".to_string()));
     }
 }

@@ -56,12 +56,10 @@ impl PresenceService {
         Status { online: devices > 0, devices, last_seen }
     }
 
-    #[tracing::instrument(skip_all, fields(user = %user))]
-    pub async fn connected(&self, user: UserId, conn: &ConnectionId) -> Result<(), Error> {
-        if self.backend.connected(user, conn).await {
-            self.announce(user, true, None).await?;
-        }
-        Ok(())
+    /// Records a new connection; true if it is the user's first (then call
+    /// [`announce`](Self::announce) once the connection is usable).
+    pub async fn register(&self, user: UserId, conn: &ConnectionId) -> bool {
+        self.backend.connected(user, conn).await
     }
 
     #[tracing::instrument(skip_all, fields(user = %user))]
@@ -69,12 +67,17 @@ impl PresenceService {
         if self.backend.disconnected(user, conn).await {
             let now = now_millis();
             self.store.set_last_seen(user, now).await?;
-            self.announce(user, false, Some(now)).await?;
+            self.broadcast(user, false, Some(now)).await?;
         }
         Ok(())
     }
 
-    async fn announce(&self, user: UserId, online: bool, last_seen: Option<Millis>) -> Result<(), Error> {
+    /// Tells everyone who shares a conversation with `user` that they came online.
+    pub async fn announce(&self, user: UserId, online: bool) -> Result<(), Error> {
+        self.broadcast(user, online, None).await
+    }
+
+    async fn broadcast(&self, user: UserId, online: bool, last_seen: Option<Millis>) -> Result<(), Error> {
         for peer in self.store.peers_of(user).await? {
             self.fanout.send(peer, Event::Presence { user, online, last_seen }, None).await;
         }

@@ -25,17 +25,20 @@ use tokio::sync::watch;
 pub struct Conn {
     pub session: Session,
     pub id: ConnectionId,
+    /// This connection made its user go online (their contacts are told).
+    pub first_device: bool,
     limiter: DefaultDirectRateLimiter,
     turnstile: Turnstile,
 }
 
 impl Conn {
-    pub fn new(session: Session, id: ConnectionId, limits: &Limits) -> Self {
+    pub fn new(session: Session, id: ConnectionId, first_device: bool, limits: &Limits) -> Self {
         let rate = NonZeroU32::new(limits.events_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(limits.events_burst).unwrap_or(NonZeroU32::MIN);
         Self {
             session,
             id,
+            first_device,
             limiter: RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
             turnstile: Turnstile::new(),
         }

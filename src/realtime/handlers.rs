@@ -55,9 +55,15 @@ fn reply(s: &SocketRef, ack: AckSender, result: Result<Value, Error>) {
     }
 }
 
-/// The payload, or `null` when the client sent none.
-fn payload(data: Result<Value, socketioxide::ParserError>) -> Result<Value, Error> {
-    data.map_err(|_| Error::invalid("payload is not valid JSON"))
+/// The payload; `None` when the client sent none (socketioxide reports a
+/// missing argument as a decoding error, while an explicit `null` decodes).
+fn payload(data: Result<Value, socketioxide::ParserError>) -> Option<Value> {
+    data.ok()
+}
+
+/// The payload of an event that needs one.
+fn required(data: Result<Value, socketioxide::ParserError>) -> Result<Value, Error> {
+    payload(data).ok_or_else(|| Error::invalid("this event needs a JSON object payload"))
 }
 
 async fn join(
@@ -68,7 +74,7 @@ async fn join(
     ack: AckSender,
 ) {
     run(s, app, ctx, ack, async |_, conn| {
-        let user = input::join(&payload(data)?)?;
+        let user = input::join(&required(data)?)?;
         if user != conn.session.user_id {
             return Err(Error::Forbidden("you can only join as yourself"));
         }
@@ -86,7 +92,7 @@ async fn send_message(
 ) {
     run(s, app, ctx, ack, async |app, conn| {
         let max = app.config.limits.message_max_chars;
-        let cmd = input::send_message(&payload(data)?, conn.session.user_id, Some(conn.id.clone()), max)?;
+        let cmd = input::send_message(&required(data)?, conn.session.user_id, Some(conn.id.clone()), max)?;
         let message = app.chat.send(cmd).await?;
         Ok(json!({ "message": MessageView::new(&message) }))
     })
@@ -101,7 +107,7 @@ async fn fetch_unread_messages(
     ack: AckSender,
 ) {
     run(s, app, ctx, ack, async |app, conn| {
-        let conversation = input::fetch_unread(&payload(data)?)?;
+        let conversation = input::fetch_unread(payload(data).as_ref())?;
         let limit = app.config.limits.page_max;
         let (messages, has_more) = app.chat.fetch_unread(conn.session.user_id, conversation, limit).await?;
         let messages: Vec<_> = messages.iter().map(MessageView::new).collect();
@@ -118,7 +124,7 @@ async fn mark_read(
     ack: AckSender,
 ) {
     run(s, app, ctx, ack, async |app, conn| {
-        let (conversation, message) = input::mark_read(&payload(data)?)?;
+        let (conversation, message) = input::mark_read(&required(data)?)?;
         app.chat.mark_read(conn.session.user_id, conversation, message).await?;
         Ok(json!({ "ok": true }))
     })
@@ -133,7 +139,7 @@ async fn typing(
     ack: AckSender,
 ) {
     run(s, app, ctx, ack, async |app, conn| {
-        let (conversation, is_typing) = input::typing(&payload(data)?)?;
+        let (conversation, is_typing) = input::typing(&required(data)?)?;
         app.chat.typing(conn.session.user_id, conversation, is_typing, Some(&conn.id)).await?;
         Ok(json!({ "ok": true }))
     })

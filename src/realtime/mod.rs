@@ -38,8 +38,16 @@ pub(crate) fn socket_room(c: &ConnectionId) -> String {
 /// Builds the Socket.IO layer for the router and registers the namespace.
 pub fn build(state: AppState) -> (SocketIoLayer, SocketIo) {
     let limits = &state.config.limits;
-    let (layer, io) =
-        SocketIo::builder().max_payload(limits.socket_max_payload).with_state(state).build_layer();
+    // The same packet limit on both transports (socketioxide's max_payload
+    // only covers polling), and room for a burst's worth of replies per socket.
+    let max_packet = usize::try_from(limits.socket_max_payload).unwrap_or(usize::MAX);
+    let (layer, io) = SocketIo::builder()
+        .max_payload(limits.socket_max_payload)
+        .ws_max_message_size(max_packet)
+        .ws_max_frame_size(max_packet)
+        .max_buffer_size(limits.socket_buffer)
+        .with_state(state)
+        .build_layer();
     io.ns("/", on_connect.with(authenticate));
     (layer, io)
 }
@@ -56,8 +64,11 @@ impl std::fmt::Display for Refused {
 }
 
 /// Handshake middleware: finds the token (`auth.token`, else an
-/// `Authorization: Bearer` header, else a `token` query parameter) and
-/// attaches the session to the socket.
+/// `Authorization: Bearer` header, else a `token` query parameter), attaches
+/// the session, and sets the socket up completely — event handlers, rooms,
+/// presence — *before* the client is told it is connected, so an event sent
+/// (or a message for this user) right after the handshake is never missed,
+/// and a second device is counted before the first one can leave.
 async fn authenticate(
     s: SocketRef,
     State(app): State<AppState>,
@@ -72,8 +83,11 @@ async fn authenticate(
         crate::domain::Error::Unauthorized(why) => Refused(why),
         _ => Refused("cannot check the token right now"),
     })?;
-    let conn = Conn::new(session, ConnectionId(s.id.to_string()), &app.config.limits);
-    s.extensions.insert(Arc::new(conn));
+    let id = ConnectionId(s.id.to_string());
+    s.join([user_room(session.user_id), token_room(session.token_id), socket_room(&id)]);
+    handlers::register(&s);
+    let first_device = app.presence.register(session.user_id, &id).await;
+    s.extensions.insert(Arc::new(Conn::new(session, id, first_device, &app.config.limits)));
     Ok(())
 }
 
@@ -86,17 +100,17 @@ fn bearer(parts: &http::request::Parts) -> Option<String> {
     parts.uri.query()?.split('&').find_map(|kv| kv.strip_prefix("token=").map(str::to_owned))
 }
 
+/// Runs once the client knows it is connected: tells contacts it came online.
 async fn on_connect(s: SocketRef, State(app): State<AppState>) {
     let Some(conn) = s.extensions.get::<Arc<Conn>>() else {
         // The middleware always attaches a session; without one, refuse service.
         let _ = s.disconnect();
         return;
     };
-    // Handlers first, before any await, so no early event finds none.
-    handlers::register(&s);
-    s.join([user_room(conn.session.user_id), token_room(conn.session.token_id), socket_room(&conn.id)]);
     tracing::debug!(user = %conn.session.user_id, sid = %s.id, "socket connected");
-    if let Err(e) = app.presence.connected(conn.session.user_id, &conn.id).await {
-        tracing::warn!(error = %e, "presence update failed on connect");
+    if conn.first_device {
+        if let Err(e) = app.presence.announce(conn.session.user_id, true).await {
+            tracing::warn!(error = %e, "presence announcement failed on connect");
+        }
     }
 }

@@ -46,11 +46,10 @@ pub fn send_message(
     })
 }
 
-/// `{}` or `{conversationId}`; a missing payload counts as `{}`.
-pub fn fetch_unread(v: &Value) -> Result<Option<ConversationId>, Error> {
-    if v.is_null() {
-        return Ok(None);
-    }
+/// `{}` or `{conversationId}`; no payload at all counts as `{}` (an explicit
+/// `null` does not).
+pub fn fetch_unread(v: Option<&Value>) -> Result<Option<ConversationId>, Error> {
+    let Some(v) = v else { return Ok(None) };
     let c = get(object(v)?, "conversationId");
     if c.is_null() { Ok(None) } else { ConversationId::parse(c, "conversationId").map(Some) }
 }
@@ -214,10 +213,11 @@ mod tests {
 
     #[test]
     fn other_payloads() {
-        assert_eq!(fetch_unread(&json!(null)).ok(), Some(None));
-        assert_eq!(fetch_unread(&json!({})).ok(), Some(None));
-        assert_eq!(fetch_unread(&json!({"conversationId": 4})).ok(), Some(Some(ConversationId(4))));
-        assert!(fetch_unread(&json!(3)).is_err());
+        assert_eq!(fetch_unread(None).ok(), Some(None));
+        assert!(fetch_unread(Some(&json!(null))).is_err());
+        assert_eq!(fetch_unread(Some(&json!({}))).ok(), Some(None));
+        assert_eq!(fetch_unread(Some(&json!({"conversationId": 4}))).ok(), Some(Some(ConversationId(4))));
+        assert!(fetch_unread(Some(&json!(3))).is_err());
         assert!(mark_read(&json!({"conversationId": 1})).is_err());
         assert!(typing(&json!({"conversationId": 1, "isTyping": "yes"})).is_err());
         assert_eq!(join(&json!({"userId": 9})).ok(), Some(UserId(9)));

@@ -253,6 +253,16 @@ impl Sio {
             .unwrap_or_else(|| panic!("no ack for {args} within {WAIT:?}"))
     }
 
+    /// Sends an event with an explicit ack id, without waiting for the ack.
+    pub fn emit_raw_with_id(&self, id: u64, args: Value) {
+        let _ = self.out.send(format!("42{id}{args}"));
+    }
+
+    /// How many acks have arrived and not been consumed.
+    pub fn ack_count(&self) -> usize {
+        lock(&self.inbox).acks.len()
+    }
+
     /// Acknowledges an event the server sent with an ack id.
     pub fn ack(&self, ack_id: u64, data: Value) {
         let _ = self.out.send(format!("43{ack_id}{}", json!([data])));
