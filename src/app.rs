@@ -5,13 +5,22 @@
 //! so tests can bind port 0 and learn the port.
 
 use crate::chat::{Chat, GroupSettings};
+use crate::cluster::{
+    self, driver::ReconnectingDriver, presence::RedisPresence, revocations::RedisRevocations,
+};
 use crate::config::{Config, ConfigError, Database};
+use crate::fanout::Fanout;
 use crate::notify::LogNotifier;
+use crate::presence::PresenceStore;
 use crate::presence::{LocalPresence, PresenceService};
 use crate::realtime::{self, SocketFanout};
+use crate::store::postgres::PostgresStore;
 use crate::store::{Store, StoreError, sqlite::SqliteStore};
-use crate::users::Users;
-use socketioxide::SocketIo;
+use crate::users::{NoOtherNodes, Revocations, Users};
+use futures_util::future::BoxFuture;
+use socketioxide::adapter::{Adapter, Emitter, LocalAdapter};
+use socketioxide_core::adapter::DefinedAdapter;
+use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +45,10 @@ pub enum StartError {
     DataDir { path: String, source: std::io::Error },
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
+    #[error("cannot connect to Redis (redis_url): {0}")]
+    Redis(redis::RedisError),
+    #[error("cannot start the Socket.IO Redis adapter: {0}")]
+    Adapter(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
 }
@@ -44,43 +57,67 @@ pub enum StartError {
 pub struct App {
     listener: TcpListener,
     router: axum::Router,
-    io: SocketIo,
+    /// Closes every Socket.IO connection (run at shutdown).
+    close_sockets: BoxFuture<'static, ()>,
+    /// Cluster mode: the presence heartbeat/sweep task.
+    maintenance: Option<tokio::task::JoinHandle<()>>,
     store: Arc<dyn Store>,
+}
+
+/// The Socket.IO adapter in cluster mode: socketioxide's Redis adapter on
+/// our reconnecting driver.
+type ClusterAdapter = CustomRedisAdapter<Emitter, ReconnectingDriver>;
+
+/// The pieces that differ between a single node and a cluster node.
+struct Mode {
+    presence: Arc<dyn PresenceStore>,
+    revocations: Arc<dyn Revocations>,
 }
 
 impl App {
     pub async fn build(config: Config) -> Result<App, StartError> {
-        let store: Arc<dyn Store> = match config.database()? {
-            Database::Sqlite(path) => {
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|source| StartError::DataDir { path: dir.display().to_string(), source })?;
-                }
-                Arc::new(SqliteStore::open(&path, config.sqlite_synchronous_full()?).await?)
+        let store = open_store(&config).await?;
+        let addr = config.listen;
+        let (router, close_sockets, maintenance) = match config.redis_url.clone() {
+            None => {
+                let mode = Mode {
+                    presence: Arc::new(LocalPresence::default()),
+                    revocations: Arc::new(NoOtherNodes),
+                };
+                let fanout = Arc::new(SocketFanout::<LocalAdapter>::default());
+                let state = services(config, store.clone(), fanout.clone(), mode);
+                let (router, close, ()) = serve_sockets::<LocalAdapter>(state, (), &fanout);
+                (router, close, None)
+            }
+            Some(url) => {
+                let prefix = config.cluster.redis_prefix.clone();
+                let conn = cluster::connect(&url, None).await.map_err(StartError::Redis)?;
+                let backend = Arc::new(RedisPresence::new(
+                    conn.clone(),
+                    &prefix,
+                    cluster::node_id(),
+                    Duration::from_secs(config.cluster.node_ttl_secs),
+                ));
+                let revocations = Arc::new(RedisRevocations::new(conn, &prefix));
+                let mode = Mode { presence: backend.clone(), revocations: revocations.clone() };
+                let fanout = Arc::new(SocketFanout::<ClusterAdapter>::default());
+                let state = services(config, store.clone(), fanout.clone(), mode);
+                revocations.listen(&url, Arc::downgrade(&state.users)).await.map_err(StartError::Redis)?;
+                let driver = ReconnectingDriver::connect(&url).await.map_err(StartError::Redis)?;
+                let adapter = RedisAdapterCtr::new_with_driver(
+                    driver,
+                    RedisAdapterConfig::new().with_prefix(format!("{prefix}-sio")),
+                );
+                // Count this node as alive before it accepts anyone.
+                state.presence.maintain().await;
+                let maintenance = state.presence.clone().spawn_maintenance(backend.heartbeat_every());
+                let (router, close, init) = serve_sockets::<ClusterAdapter>(state, adapter, &fanout);
+                init.await.map_err(|e| StartError::Adapter(e.to_string()))?;
+                (router, close, Some(maintenance))
             }
         };
-        let fanout = Arc::new(SocketFanout::default());
-        let presence =
-            Arc::new(PresenceService::new(Arc::new(LocalPresence::default()), store.clone(), fanout.clone()));
-        let token_ttl = Duration::from_secs(config.auth.token_ttl_hours.saturating_mul(3600));
-        let users = Arc::new(Users::new(store.clone(), fanout.clone(), token_ttl));
-        let chat = Chat::new(
-            store.clone(),
-            presence.clone(),
-            fanout.clone(),
-            Arc::new(LogNotifier),
-            GroupSettings { max_members: config.limits.group_max_members },
-        );
-        let addr = config.listen;
-        let state = AppState { config: Arc::new(config), users, chat, presence };
-
-        let (sio_layer, io) = realtime::build(state.clone());
-        fanout.attach(io.clone());
-        let router =
-            crate::http::router(state).layer(sio_layer).layer(tower_http::trace::TraceLayer::new_for_http());
-
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
-        Ok(App { listener, router, io, store })
+        Ok(App { listener, router, close_sockets, maintenance, store })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -91,16 +128,57 @@ impl App {
     /// socket, lets in-flight requests finish and closes the database (which
     /// waits for in-flight writes).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let io = self.io.clone();
+        let close_sockets = self.close_sockets;
         let result = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 tracing::info!("shutting down: closing sockets");
-                io.close().await;
+                close_sockets.await;
             })
             .await;
+        if let Some(task) = self.maintenance {
+            task.abort();
+        }
         self.store.close().await;
         tracing::info!("stopped");
         result
     }
+}
+
+async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+    Ok(match config.database()? {
+        Database::Sqlite(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|source| StartError::DataDir { path: dir.display().to_string(), source })?;
+            }
+            Arc::new(SqliteStore::open(&path, config.sqlite_synchronous_full()?).await?)
+        }
+        Database::Postgres(url) => {
+            Arc::new(PostgresStore::open(&url, config.cluster.postgres_max_connections).await?)
+        }
+    })
+}
+
+/// Builds the domain services around a store, a fan-out and a mode.
+fn services(config: Config, store: Arc<dyn Store>, fanout: Arc<dyn Fanout>, mode: Mode) -> AppState {
+    let presence = Arc::new(PresenceService::new(mode.presence, store.clone(), fanout.clone()));
+    let token_ttl = Duration::from_secs(config.auth.token_ttl_hours.saturating_mul(3600));
+    let users = Arc::new(Users::new(store.clone(), fanout.clone(), mode.revocations, token_ttl));
+    let groups = GroupSettings { max_members: config.limits.group_max_members };
+    let chat = Chat::new(store, presence.clone(), fanout, Arc::new(LogNotifier), groups);
+    AppState { config: Arc::new(config), users, chat, presence }
+}
+
+/// The HTTP router with the Socket.IO layer for adapter `A`, and the future
+/// that closes every socket at shutdown.
+fn serve_sockets<A: Adapter + DefinedAdapter>(
+    state: AppState,
+    adapter: A::State,
+    fanout: &SocketFanout<A>,
+) -> (axum::Router, BoxFuture<'static, ()>, A::InitRes) {
+    let (layer, io, init) = realtime::build::<A>(state.clone(), adapter);
+    fanout.attach(io.clone());
+    let router = crate::http::router(state).layer(layer).layer(tower_http::trace::TraceLayer::new_for_http());
+    (router, Box::pin(async move { io.close().await }), init)
 }

@@ -16,9 +16,13 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Where the embedded database (and later media) live.
     pub data_dir: PathBuf,
-    /// `sqlite://PATH` to choose the database file; unset means
-    /// `DATA_DIR/confab.db`.
+    /// `sqlite://PATH` to choose the database file (unset means
+    /// `DATA_DIR/confab.db`), or `postgres://…` for cluster mode.
     pub database_url: Option<String>,
+    /// `redis://…` for cluster mode: presence and cross-node delivery go
+    /// through Redis (7+). Unset means in-process (one node).
+    pub redis_url: Option<String>,
+    pub cluster: ClusterConfig,
     /// `tracing` filter, e.g. `info` or `confab=debug,info`. `RUST_LOG` wins if set.
     pub log: String,
     pub storage: StorageConfig,
@@ -32,6 +36,26 @@ pub struct StorageConfig {
     /// `full`: every commit is fsynced (survives power loss). `normal`: survives
     /// a crash of the process, may lose the last commits on power loss.
     pub sqlite_synchronous: String,
+}
+
+/// Cluster mode (PostgreSQL + Redis) settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Prefix of every Redis key and channel, so several clusters (or
+    /// tests) can share one Redis.
+    pub redis_prefix: String,
+    /// A node that stops heart-beating is considered dead after this many
+    /// seconds: its users stop counting as online.
+    pub node_ttl_secs: u64,
+    /// Connections in this node's PostgreSQL pool.
+    pub postgres_max_connections: u32,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self { redis_prefix: "confab".into(), node_ttl_secs: 20, postgres_max_connections: 16 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -69,6 +93,8 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./data"),
             database_url: None,
+            redis_url: None,
+            cluster: ClusterConfig::default(),
             log: "info".into(),
             storage: StorageConfig::default(),
             limits: Limits::default(),
@@ -113,12 +139,15 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<String>,
 }
 
 /// Where the database is, once the configuration is understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Database {
     Sqlite(PathBuf),
+    Postgres(String),
 }
 
 /// A configuration that cannot be used; the message names the setting.
@@ -151,6 +180,14 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         self.database()?;
+        if let Some(url) = &self.redis_url {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(ConfigError("`redis_url` must start with redis:// or rediss://".into()));
+            }
+        }
+        if self.cluster.redis_prefix.is_empty() || self.cluster.redis_prefix.contains(char::is_whitespace) {
+            return Err(ConfigError("`cluster.redis_prefix` must be non-empty and without spaces".into()));
+        }
         self.sqlite_synchronous_full()?;
         let l = &self.limits;
         let positive = [
@@ -163,6 +200,8 @@ impl Config {
             ("limits.group_max_members", l.group_max_members as u64),
             ("limits.socket_buffer", l.socket_buffer as u64),
             ("auth.token_ttl_hours", self.auth.token_ttl_hours),
+            ("cluster.node_ttl_secs", self.cluster.node_ttl_secs),
+            ("cluster.postgres_max_connections", u64::from(self.cluster.postgres_max_connections)),
         ];
         for (name, v) in positive {
             if v == 0 {
@@ -184,14 +223,10 @@ impl Config {
             return Ok(Database::Sqlite(PathBuf::from(path)));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Err(ConfigError(
-                "`database_url`: PostgreSQL (cluster mode) is not available in this version; \
-                 use sqlite://PATH or leave it unset"
-                    .into(),
-            ));
+            return Ok(Database::Postgres(url.to_string()));
         }
         // Never echo the URL: it may carry a password.
-        Err(ConfigError("`database_url` must start with sqlite://".into()))
+        Err(ConfigError("`database_url` must start with sqlite:// or postgres://".into()))
     }
 
     pub fn sqlite_synchronous_full(&self) -> Result<bool, ConfigError> {
@@ -220,7 +255,10 @@ mod tests {
         assert_eq!(with("sqlite:///tmp/x.db").database().ok(), Some(Database::Sqlite("/tmp/x.db".into())));
         let err = with("mysql://u:secret@h/db").database().err().map(|e| e.to_string());
         assert!(err.as_deref().is_some_and(|e| e.contains("database_url") && !e.contains("secret")));
-        assert!(with("postgres://h/db").database().is_err());
+        assert_eq!(
+            with("postgres://h/db").database().ok(),
+            Some(Database::Postgres("postgres://h/db".into()))
+        );
     }
 
     #[test]

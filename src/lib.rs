@@ -15,6 +15,7 @@
 
 pub mod app;
 pub mod chat;
+pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod fanout;

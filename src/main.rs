@@ -35,9 +35,14 @@ struct ServeArgs {
     /// Directory for the embedded database. Default: ./data
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Database URL: sqlite://PATH (default: DATA_DIR/confab.db).
+    /// Database URL: sqlite://PATH (default: DATA_DIR/confab.db), or
+    /// postgres://USER@HOST/DB to run as a node of a cluster.
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
+    /// Redis URL (redis://HOST:6379) for cluster mode: presence and
+    /// cross-node delivery. Default: none (a single node).
+    #[arg(long, value_name = "URL")]
+    redis_url: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -56,8 +61,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Serve(args)) => args,
         None => ServeArgs::default(),
     };
-    let overrides =
-        Overrides { listen: args.listen, data_dir: args.data_dir, database_url: args.database_url };
+    let overrides = Overrides {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        database_url: args.database_url,
+        redis_url: args.redis_url,
+    };
     let config = Config::load(args.config.as_deref(), overrides)?;
     init_tracing(&config.log);
     tokio::runtime::Builder::new_multi_thread()

@@ -24,6 +24,13 @@ pub trait PresenceStore: Send + Sync + 'static {
     async fn disconnected(&self, user: UserId, conn: &ConnectionId) -> bool;
     /// How many live connections the user has.
     async fn devices(&self, user: UserId) -> usize;
+    /// Keeps this node counted as alive (shared backends only).
+    async fn heartbeat(&self) {}
+    /// Cleans up after nodes that died; returns the users left with no
+    /// connection anywhere (shared backends only).
+    async fn sweep(&self) -> Vec<UserId> {
+        Vec::new()
+    }
 }
 
 /// A user's presence as shown to others.
@@ -70,6 +77,32 @@ impl PresenceService {
             self.broadcast(user, false, Some(now)).await?;
         }
         Ok(())
+    }
+
+    /// One maintenance step: heartbeat, then announce the users of dead nodes
+    /// as offline.
+    pub async fn maintain(&self) {
+        self.backend.heartbeat().await;
+        for user in self.backend.sweep().await {
+            let now = now_millis();
+            if let Err(e) = self.store.set_last_seen(user, now).await {
+                tracing::debug!(error = %e, "could not record last seen");
+            }
+            if let Err(e) = self.broadcast(user, false, Some(now)).await {
+                tracing::warn!(error = %e, "could not announce a user of a dead node as offline");
+            }
+        }
+    }
+
+    /// Runs [`maintain`](Self::maintain) every `every` until the handle is aborted.
+    pub fn spawn_maintenance(self: Arc<Self>, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                self.maintain().await;
+            }
+        })
     }
 
     /// Tells everyone who shares a conversation with `user` that they came online.

@@ -9,6 +9,7 @@ use crate::wire::{self, MessageView};
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use serde_json::Value;
+use socketioxide::adapter::Adapter;
 use socketioxide::{AckError, SocketIo};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -19,23 +20,28 @@ const RECEIPT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Fanout through socketioxide. The [`SocketIo`] handle is attached after
 /// the layer is built (the layer needs the app state, which needs this).
-#[derive(Default)]
-pub struct SocketFanout {
-    io: OnceLock<SocketIo>,
+pub struct SocketFanout<A: Adapter> {
+    io: OnceLock<SocketIo<A>>,
 }
 
-impl SocketFanout {
-    pub fn attach(&self, io: SocketIo) {
+impl<A: Adapter> Default for SocketFanout<A> {
+    fn default() -> Self {
+        Self { io: OnceLock::new() }
+    }
+}
+
+impl<A: Adapter> SocketFanout<A> {
+    pub fn attach(&self, io: SocketIo<A>) {
         let _ = self.io.set(io);
     }
 
-    fn io(&self) -> Option<&SocketIo> {
+    fn io(&self) -> Option<&SocketIo<A>> {
         self.io.get()
     }
 }
 
 #[async_trait]
-impl Fanout for SocketFanout {
+impl<A: Adapter> Fanout for SocketFanout<A> {
     async fn send(&self, user: UserId, event: Event, except: Option<&ConnectionId>) {
         let Some(io) = self.io() else { return };
         let (name, payload) = wire::event(&event);

@@ -9,23 +9,24 @@ use crate::app::AppState;
 use crate::domain::{Error, ErrorCode};
 use crate::wire::{self, MessageView, input};
 use serde_json::{Value, json};
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
 use socketioxide::socket::DisconnectReason;
 use std::future::Future;
 use std::sync::Arc;
 
-pub fn register(s: &SocketRef) {
-    s.on("join", join);
-    s.on("send_message", send_message);
-    s.on("fetch_unread_messages", fetch_unread_messages);
-    s.on("mark_read", mark_read);
-    s.on("typing", typing);
-    s.on_fallback(unknown_event);
-    s.on_disconnect(on_disconnect);
+pub fn register<A: Adapter>(s: &SocketRef<A>) {
+    s.on("join", join::<A>);
+    s.on("send_message", send_message::<A>);
+    s.on("fetch_unread_messages", fetch_unread_messages::<A>);
+    s.on("mark_read", mark_read::<A>);
+    s.on("typing", typing::<A>);
+    s.on_fallback(unknown_event::<A>);
+    s.on_disconnect(on_disconnect::<A>);
 }
 
 /// Admits the event (rate, token, order), runs `f`, and replies.
-async fn run<F, Fut>(s: SocketRef, app: AppState, ctx: Ctx, ack: AckSender, f: F)
+async fn run<A: Adapter, F, Fut>(s: SocketRef<A>, app: AppState, ctx: Ctx, ack: AckSender<A>, f: F)
 where
     F: FnOnce(AppState, Arc<super::conn::Conn>) -> Fut,
     Fut: Future<Output = Result<Value, Error>>,
@@ -38,7 +39,7 @@ where
     reply(&s, ack, result);
 }
 
-fn reply(s: &SocketRef, ack: AckSender, result: Result<Value, Error>) {
+fn reply<A: Adapter>(s: &SocketRef<A>, ack: AckSender<A>, result: Result<Value, Error>) {
     match result {
         Ok(v) => {
             let _ = ack.send(&v);
@@ -66,12 +67,12 @@ fn required(data: Result<Value, socketioxide::ParserError>) -> Result<Value, Err
     payload(data).ok_or_else(|| Error::invalid("this event needs a JSON object payload"))
 }
 
-async fn join(
-    s: SocketRef,
+async fn join<A: Adapter>(
+    s: SocketRef<A>,
     State(app): State<AppState>,
     ctx: Ctx,
     TryData(data): TryData<Value>,
-    ack: AckSender,
+    ack: AckSender<A>,
 ) {
     run(s, app, ctx, ack, async |_, conn| {
         let user = input::join(&required(data)?)?;
@@ -83,12 +84,12 @@ async fn join(
     .await;
 }
 
-async fn send_message(
-    s: SocketRef,
+async fn send_message<A: Adapter>(
+    s: SocketRef<A>,
     State(app): State<AppState>,
     ctx: Ctx,
     TryData(data): TryData<Value>,
-    ack: AckSender,
+    ack: AckSender<A>,
 ) {
     run(s, app, ctx, ack, async |app, conn| {
         let max = app.config.limits.message_max_chars;
@@ -99,12 +100,12 @@ async fn send_message(
     .await;
 }
 
-async fn fetch_unread_messages(
-    s: SocketRef,
+async fn fetch_unread_messages<A: Adapter>(
+    s: SocketRef<A>,
     State(app): State<AppState>,
     ctx: Ctx,
     TryData(data): TryData<Value>,
-    ack: AckSender,
+    ack: AckSender<A>,
 ) {
     run(s, app, ctx, ack, async |app, conn| {
         let conversation = input::fetch_unread(payload(data).as_ref())?;
@@ -116,12 +117,12 @@ async fn fetch_unread_messages(
     .await;
 }
 
-async fn mark_read(
-    s: SocketRef,
+async fn mark_read<A: Adapter>(
+    s: SocketRef<A>,
     State(app): State<AppState>,
     ctx: Ctx,
     TryData(data): TryData<Value>,
-    ack: AckSender,
+    ack: AckSender<A>,
 ) {
     run(s, app, ctx, ack, async |app, conn| {
         let (conversation, message) = input::mark_read(&required(data)?)?;
@@ -131,12 +132,12 @@ async fn mark_read(
     .await;
 }
 
-async fn typing(
-    s: SocketRef,
+async fn typing<A: Adapter>(
+    s: SocketRef<A>,
     State(app): State<AppState>,
     ctx: Ctx,
     TryData(data): TryData<Value>,
-    ack: AckSender,
+    ack: AckSender<A>,
 ) {
     run(s, app, ctx, ack, async |app, conn| {
         let (conversation, is_typing) = input::typing(&required(data)?)?;
@@ -146,12 +147,12 @@ async fn typing(
     .await;
 }
 
-async fn unknown_event(
-    s: SocketRef,
+async fn unknown_event<A: Adapter>(
+    s: SocketRef<A>,
     State(app): State<AppState>,
     ctx: Ctx,
     Event(event): Event,
-    ack: AckSender,
+    ack: AckSender<A>,
 ) {
     run(s, app, ctx, ack, async |_, _| {
         let mut name = event;
@@ -161,7 +162,7 @@ async fn unknown_event(
     .await;
 }
 
-async fn on_disconnect(s: SocketRef, State(app): State<AppState>, reason: DisconnectReason) {
+async fn on_disconnect<A: Adapter>(s: SocketRef<A>, State(app): State<AppState>, reason: DisconnectReason) {
     let Some(conn) = s.extensions.get::<Arc<super::conn::Conn>>() else {
         return;
     };

@@ -18,9 +18,11 @@ use crate::domain::{ConnectionId, TokenId, UserId};
 use conn::Conn;
 use serde_json::Value;
 use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::{SocketRef, State, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
+use socketioxide_core::adapter::DefinedAdapter;
 use std::sync::Arc;
 
 pub(crate) fn user_room(u: UserId) -> String {
@@ -36,7 +38,13 @@ pub(crate) fn socket_room(c: &ConnectionId) -> String {
 }
 
 /// Builds the Socket.IO layer for the router and registers the namespace.
-pub fn build(state: AppState) -> (SocketIoLayer, SocketIo) {
+/// `A` is the adapter: socketioxide's in-process one for a single node, the
+/// Redis adapter in cluster mode (`adapter` is its state). The third value
+/// is the adapter's start-up (for Redis: subscribing), for the caller to run.
+pub fn build<A: Adapter + DefinedAdapter>(
+    state: AppState,
+    adapter: A::State,
+) -> (SocketIoLayer<A>, SocketIo<A>, A::InitRes) {
     let limits = &state.config.limits;
     // The same packet limit on both transports (socketioxide's max_payload
     // only covers polling), and room for a burst's worth of replies per socket.
@@ -47,9 +55,10 @@ pub fn build(state: AppState) -> (SocketIoLayer, SocketIo) {
         .ws_max_frame_size(max_packet)
         .max_buffer_size(limits.socket_buffer)
         .with_state(state)
+        .with_adapter::<A>(adapter)
         .build_layer();
-    io.ns("/", on_connect.with(authenticate));
-    (layer, io)
+    let init = io.ns("/", on_connect::<A>.with(authenticate::<A>));
+    (layer, io, init)
 }
 
 /// The refusal sent as `connect_error`; its message always starts with
@@ -69,8 +78,8 @@ impl std::fmt::Display for Refused {
 /// presence — *before* the client is told it is connected, so an event sent
 /// (or a message for this user) right after the handshake is never missed,
 /// and a second device is counted before the first one can leave.
-async fn authenticate(
-    s: SocketRef,
+async fn authenticate<A: Adapter>(
+    s: SocketRef<A>,
     State(app): State<AppState>,
     TryData(auth): TryData<Value>,
 ) -> Result<(), Refused> {
@@ -101,7 +110,7 @@ fn bearer(parts: &http::request::Parts) -> Option<String> {
 }
 
 /// Runs once the client knows it is connected: tells contacts it came online.
-async fn on_connect(s: SocketRef, State(app): State<AppState>) {
+async fn on_connect<A: Adapter>(s: SocketRef<A>, State(app): State<AppState>) {
     let Some(conn) = s.extensions.get::<Arc<Conn>>() else {
         // The middleware always attaches a session; without one, refuse service.
         let _ = s.disconnect();

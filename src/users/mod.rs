@@ -25,17 +25,43 @@ pub struct Session {
     pub expires_at: Millis,
 }
 
+/// Tells the other nodes of a cluster that a token was revoked, so they
+/// drop it from their caches too.
+#[async_trait::async_trait]
+pub trait Revocations: Send + Sync + 'static {
+    async fn revoked(&self, hash: &TokenHash);
+}
+
+/// A single node has nobody else to tell.
+pub struct NoOtherNodes;
+
+#[async_trait::async_trait]
+impl Revocations for NoOtherNodes {
+    async fn revoked(&self, _: &TokenHash) {}
+}
+
 /// The user service. See the module docs.
 pub struct Users {
     store: Arc<dyn Store>,
     fanout: Arc<dyn Fanout>,
+    revocations: Arc<dyn Revocations>,
     tokens: tokens::TokenCache,
     token_ttl: Duration,
 }
 
 impl Users {
-    pub fn new(store: Arc<dyn Store>, fanout: Arc<dyn Fanout>, token_ttl: Duration) -> Self {
-        Self { store, fanout, tokens: tokens::TokenCache::default(), token_ttl }
+    pub fn new(
+        store: Arc<dyn Store>,
+        fanout: Arc<dyn Fanout>,
+        revocations: Arc<dyn Revocations>,
+        token_ttl: Duration,
+    ) -> Self {
+        Self { store, fanout, revocations, tokens: tokens::TokenCache::default(), token_ttl }
+    }
+
+    /// Evicts a token revoked elsewhere from this node's cache.
+    pub fn forget(&self, hash: &TokenHash) {
+        self.tokens.remove(hash);
     }
 
     /// Creates an account and logs it in.
@@ -132,6 +158,7 @@ impl Users {
     pub async fn logout(&self, session: &Session) -> Result<(), Error> {
         self.tokens.remove(&session.token_hash);
         self.store.revoke_token(session.token_hash.as_bytes(), now_millis()).await?;
+        self.revocations.revoked(&session.token_hash).await;
         self.fanout.disconnect_token(session.token_id).await;
         Ok(())
     }
