@@ -143,6 +143,24 @@ pub struct Overrides {
     pub redis_url: Option<String>,
 }
 
+/// The top-level settings, i.e. which `CONFAB_*` variables are ours.
+const SETTINGS: [&str; 9] =
+    ["listen", "data_dir", "database_url", "redis_url", "log", "storage", "limits", "auth", "cluster"];
+
+/// Whether an environment key (after `CONFAB_`, lower-cased, `__` split into
+/// `.`) names a setting. Other `CONFAB_*` variables are not ours — an
+/// orchestrator may inject `CONFAB_PORT` for a service named "confab" — and
+/// are ignored with a warning instead of stopping start-up.
+fn is_setting(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    let top = key.split('.').next().and_then(|k| k.split("__").next()).unwrap_or(&key);
+    let ours = SETTINGS.contains(&top);
+    if !ours {
+        eprintln!("confab: ignoring environment variable CONFAB_{}: not a setting", key.to_ascii_uppercase());
+    }
+    ours
+}
+
 /// Where the database is, once the configuration is understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Database {
@@ -170,7 +188,7 @@ impl Config {
             None => {}
         }
         let config: Config = figment
-            .merge(Env::prefixed("CONFAB_").split("__"))
+            .merge(Env::prefixed("CONFAB_").split("__").filter(|key| is_setting(key.as_str())))
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(|e| ConfigError(e.to_string()))?;
@@ -281,6 +299,12 @@ mod tests {
             assert_eq!(c.listen.port(), 9100, "flag beats file");
             assert_eq!(c.limits.message_max_chars, 10, "file beats default");
             assert_eq!(c.limits.events_burst, 7, "env applies");
+
+            jail.set_env("CONFAB_BIN", "/not/a/setting");
+            assert!(
+                Config::load(None, Overrides::default()).is_ok(),
+                "unrelated CONFAB_* variables are ignored"
+            );
 
             jail.set_env("CONFAB_LIMITS__EVENTS_BURST", "many");
             let err =

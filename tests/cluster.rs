@@ -7,7 +7,7 @@
 
 mod common;
 use common::Sio;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -38,19 +38,23 @@ impl Drop for Node {
 }
 
 fn pg_base() -> String {
-    std::env::var("CONFAB_TEST_PG_BASE").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    std::env::var("TEST_PG_BASE").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
 fn redis_url() -> String {
-    std::env::var("CONFAB_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
 impl Cluster {
     async fn new() -> Cluster {
         static N: AtomicUsize = AtomicUsize::new(0);
         let name = format!("confab_t{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
-        let admin = sqlx::PgPool::connect(&format!("{}/test", pg_base())).await.expect("PostgreSQL reachable");
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(&admin).await.unwrap();
+        let admin =
+            sqlx::PgPool::connect(&format!("{}/test", pg_base())).await.expect("PostgreSQL reachable");
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
+            .execute(&admin)
+            .await
+            .unwrap();
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.unwrap();
         admin.close().await;
         // Fail early and clearly if Redis is down.
@@ -69,7 +73,15 @@ impl Cluster {
     /// Starts one `confab serve` process of this cluster.
     fn node(&self) -> Node {
         let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &self.db_url, "--redis-url", &redis_url()])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database-url",
+                &self.db_url,
+                "--redis-url",
+                &redis_url(),
+            ])
             .arg("--data-dir")
             .arg(self.dir.path())
             .env("CONFAB_CLUSTER__REDIS_PREFIX", &self.prefix)
@@ -88,7 +100,8 @@ impl Cluster {
                 }
             }
         });
-        let addr = rx.recv_timeout(Duration::from_secs(30)).expect("node prints its address").parse().unwrap();
+        let addr =
+            rx.recv_timeout(Duration::from_secs(30)).expect("node prints its address").parse().unwrap();
         Node { child, addr }
     }
 
@@ -106,13 +119,20 @@ impl Cluster {
     }
 
     async fn post(&self, node: &Node, path: &str, token: &str, body: Value) -> (u16, Value) {
-        let res =
-            self.http.post(format!("http://{}{path}", node.addr)).bearer_auth(token).json(&body).send().await.unwrap();
+        let res = self
+            .http
+            .post(format!("http://{}{path}", node.addr))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
     }
 
     async fn get(&self, node: &Node, path: &str, token: &str) -> (u16, Value) {
-        let res = self.http.get(format!("http://{}{path}", node.addr)).bearer_auth(token).send().await.unwrap();
+        let res =
+            self.http.get(format!("http://{}{path}", node.addr)).bearer_auth(token).send().await.unwrap();
         (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
     }
 }
@@ -171,8 +191,9 @@ async fn direct_and_group_messages_cross_nodes_once() {
     let st = a.recv("message_status").await.data;
     assert_eq!((st["messageId"].clone(), st["status"].as_str()), (id.clone(), Some("delivered")));
 
-    let (status, g) =
-        cluster.post(&n2, "/api/conversations", &tb, json!({"type": "group", "name": "G", "memberIds": [cyd]})).await;
+    let (status, g) = cluster
+        .post(&n2, "/api/conversations", &tb, json!({"type": "group", "name": "G", "memberIds": [cyd]}))
+        .await;
     assert_eq!(status, 201, "{g}");
     let gid = g["conversation"]["id"].as_i64().unwrap();
     cluster.post(&n2, &format!("/api/conversations/{gid}/members"), &tb, json!({"userIds": [ana]})).await;
@@ -234,7 +255,8 @@ async fn a_killed_node_is_noticed_and_its_users_catch_up_elsewhere() {
     // Messages sent while node 2 is dead are stored and acked.
     let mut sent = Vec::new();
     for i in 0..3 {
-        let ack = a.call("send_message", json!({"receiverId": bob, "message": format!("while dead {i}")})).await;
+        let ack =
+            a.call("send_message", json!({"receiverId": bob, "message": format!("while dead {i}")})).await;
         sent.push(ack["message"]["id"].as_i64().expect("acked"));
     }
     // Within the bound (TTL plus a heartbeat), Bob counts as offline.
@@ -247,7 +269,8 @@ async fn a_killed_node_is_noticed_and_its_users_catch_up_elsewhere() {
     drop(b);
     let mut b = socket(&n1, &tb).await;
     let first = b.call("fetch_unread_messages", json!({})).await;
-    let got: Vec<i64> = first["messages"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
+    let got: Vec<i64> =
+        first["messages"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
     assert_eq!(got, sent);
     let second = b.call("fetch_unread_messages", json!({})).await;
     assert_eq!(second["messages"], json!([]));

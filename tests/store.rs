@@ -21,12 +21,12 @@ async fn sqlite() -> Db {
     Db { store: Arc::new(store), _dir: dir, cleanup: None }
 }
 
-/// A fresh schema in the test PostgreSQL database (`CONFAB_TEST_DATABASE_URL`,
+/// A fresh schema in the test PostgreSQL database (`TEST_DATABASE_URL`,
 /// default the local server's `test` database), dropped when the test ends.
 /// An unreachable server fails the test: it is never skipped.
 async fn postgres() -> Db {
     let url = common_pg_url();
-    let admin = sqlx::PgPool::connect(&url).await.expect("PostgreSQL reachable (CONFAB_TEST_DATABASE_URL)");
+    let admin = sqlx::PgPool::connect(&url).await.expect("PostgreSQL reachable (TEST_DATABASE_URL)");
     let schema = format!("t_{}", rand_suffix());
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
         .execute(&admin)
@@ -39,8 +39,7 @@ async fn postgres() -> Db {
 }
 
 fn common_pg_url() -> String {
-    std::env::var("CONFAB_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 fn rand_suffix() -> String {

@@ -18,7 +18,7 @@ import { io } from 'socket.io-client';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
 
-export const CONFAB_BIN = process.env.CONFAB_BIN || path.join(REPO, 'target', 'debug', 'confab');
+export const CONFAB_BIN = process.env.E2E_CONFAB_BIN || path.join(REPO, 'target', 'debug', 'confab');
 export const TEST_LOG = process.env.TEST_LOG === '1';
 export const DEFAULT_PASSWORD = 'correct horse battery';
 
@@ -143,7 +143,7 @@ export async function startServer({ dataDir, env = {}, args = [] } = {}) {
     });
     exited.then(({ code, signal }) => {
       if (spawnError) {
-        reject(new Error(`cannot spawn ${CONFAB_BIN} (set CONFAB_BIN or build the server): ${spawnError.message}`));
+        reject(new Error(`cannot spawn ${CONFAB_BIN} (set E2E_CONFAB_BIN or build the server): ${spawnError.message}`));
       } else {
         reject(new Error(`confab exited before listening (code ${code}, signal ${signal})\n${server.output()}`));
       }
