@@ -18,6 +18,7 @@ use std::time::Duration;
 const NODE_TTL: u64 = 4;
 
 struct Cluster {
+    redis_url: String,
     db_url: String,
     db_name: String,
     prefix: String,
@@ -47,6 +48,10 @@ fn redis_url() -> String {
 
 impl Cluster {
     async fn new() -> Cluster {
+        Self::with_redis(redis_url()).await
+    }
+
+    async fn with_redis(redis_url: String) -> Cluster {
         static N: AtomicUsize = AtomicUsize::new(0);
         let name = format!("confab_t{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
         let admin =
@@ -58,10 +63,11 @@ impl Cluster {
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.unwrap();
         admin.close().await;
         // Fail early and clearly if Redis is down.
-        let client = redis::Client::open(redis_url()).unwrap();
+        let client = redis::Client::open(redis_url.as_str()).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.expect("Redis reachable");
         let _: String = redis::cmd("PING").query_async(&mut conn).await.expect("Redis answers PING");
         Cluster {
+            redis_url,
             db_url: format!("{}/{name}", pg_base()),
             db_name: name.clone(),
             prefix: name,
@@ -274,4 +280,116 @@ async fn a_killed_node_is_noticed_and_its_users_catch_up_elsewhere() {
     assert_eq!(got, sent);
     let second = b.call("fetch_unread_messages", json!({})).await;
     assert_eq!(second["messages"], json!([]));
+}
+
+/// A private Redis server for a test that restarts it (the shared one must
+/// stay up for the other tests).
+struct OwnRedis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl OwnRedis {
+    fn start() -> OwnRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut r = OwnRedis { port, child: None };
+        r.restart();
+        r
+    }
+
+    fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        self.child = Some(child);
+        for _ in 0..50 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("redis-server did not start");
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test]
+async fn a_redis_restart_loses_nothing_and_nodes_recover() {
+    let mut own = OwnRedis::start();
+    let cluster = Cluster::with_redis(own.url()).await;
+    let (n1, n2) = (cluster.node(), cluster.node());
+    let (_, ta) = cluster.user(&n1, "ana").await;
+    let (bob, tb) = cluster.user(&n2, "bob").await;
+    let mut a = socket(&n1, &ta).await;
+    let mut b = socket(&n2, &tb).await;
+    a.call("send_message", json!({"receiverId": bob, "message": "before"})).await;
+    let got = b.recv("receive_message").await;
+    b.ack(got.ack_id.unwrap(), json!(null));
+
+    own.kill();
+    // Redis is down: sends are still stored and acknowledged.
+    let ack = a.call("send_message", json!({"receiverId": bob, "message": "during the outage"})).await;
+    let during = ack["message"]["id"].as_i64().expect("acked without Redis");
+    own.restart();
+
+    // The nodes reconnect and re-register their sockets by themselves.
+    let path = format!("/api/users/{bob}");
+    let (_, profile) = loop_until(|| cluster.get(&n1, &path, &ta), |(_, p)| p["user"]["online"] == true).await;
+    assert_eq!(profile["user"]["online"], true, "presence is back after the heartbeat");
+    let ack = a.call("send_message", json!({"receiverId": bob, "message": "after"})).await;
+    let after = ack["message"]["id"].clone();
+    let live = loop {
+        let m = b.recv("receive_message").await;
+        if m.data["id"] == after {
+            break m;
+        }
+    };
+    assert_eq!(live.data["message"], "after", "cross-node delivery works again");
+    let fetched = b.call("fetch_unread_messages", json!({})).await;
+    let ids: Vec<i64> =
+        fetched["messages"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
+    assert!(ids.contains(&during), "the message from the outage is there: {ids:?}");
+}
+
+/// Polls `f` (every 250 ms, at most 15 s) until `done` holds; returns the last answer.
+async fn loop_until<F, Fut, T>(f: F, done: impl Fn(&T) -> bool) -> T
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let v = f().await;
+        if done(&v) || tokio::time::Instant::now() > deadline {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
