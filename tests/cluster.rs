@@ -86,7 +86,7 @@ impl Cluster {
                 "--database-url",
                 &self.db_url,
                 "--redis-url",
-                &redis_url(),
+                &self.redis_url,
             ])
             .arg("--data-dir")
             .arg(self.dir.path())
@@ -361,7 +361,8 @@ async fn a_redis_restart_loses_nothing_and_nodes_recover() {
 
     // The nodes reconnect and re-register their sockets by themselves.
     let path = format!("/api/users/{bob}");
-    let (_, profile) = loop_until(|| cluster.get(&n1, &path, &ta), |(_, p)| p["user"]["online"] == true).await;
+    let (_, profile) =
+        loop_until(|| cluster.get(&n1, &path, &ta), |(_, p)| p["user"]["online"] == true).await;
     assert_eq!(profile["user"]["online"], true, "presence is back after the heartbeat");
     let ack = a.call("send_message", json!({"receiverId": bob, "message": "after"})).await;
     let after = ack["message"]["id"].clone();

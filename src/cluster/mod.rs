@@ -33,11 +33,16 @@ pub async fn connect(
         format!("{url}?protocol=resp3")
     };
     let client = redis::Client::open(url)?;
+    // Fail fast while Redis is away: a request waits at most about a second
+    // (the connection keeps reconnecting in the background), so a send is
+    // never held up for long by an outage — it is stored and acknowledged,
+    // and delivery falls back to the offline path.
     let config = push
         .unwrap_or_default()
-        .set_connection_timeout(Some(Duration::from_secs(5)))
-        .set_response_timeout(Some(Duration::from_secs(5)))
-        .set_max_delay(Duration::from_secs(2));
+        .set_connection_timeout(Some(Duration::from_millis(500)))
+        .set_response_timeout(Some(Duration::from_millis(500)))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_secs(1));
     ConnectionManager::new_with_config(client, config).await
 }
 

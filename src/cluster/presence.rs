@@ -15,6 +15,7 @@
 //! Each node also keeps its own connections in memory: if Redis loses its
 //! data (a restart without persistence), the next heartbeat puts them back.
 
+use crate::domain::now_millis;
 use crate::domain::{ConnectionId, UserId};
 use crate::presence::PresenceStore;
 use async_trait::async_trait;
@@ -22,10 +23,15 @@ use redis::Script;
 use redis::aio::ConnectionManager;
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 pub struct RedisPresence {
     conn: ConnectionManager,
+    /// Until when (ms) Redis is presumed down after a failure: lookups answer
+    /// "offline" at once instead of each waiting for a timeout. Heartbeats
+    /// keep trying and clear it.
+    down_until: AtomicI64,
     prefix: String,
     node: String,
     ttl: Duration,
@@ -43,6 +49,7 @@ impl RedisPresence {
             node,
             ttl,
             local: Mutex::default(),
+            down_until: AtomicI64::new(0),
             // Add the connection to both sets; answer how many the user has now.
             connect: Script::new(
                 "redis.call('SADD', KEYS[1], ARGV[1]) redis.call('SADD', KEYS[2], ARGV[2])
@@ -71,6 +78,17 @@ impl RedisPresence {
 
     fn node_conns_key(&self, node: &str) -> String {
         format!("{}:nodeconns:{node}", self.prefix)
+    }
+
+    fn is_down(&self) -> bool {
+        now_millis() < self.down_until.load(Ordering::Relaxed)
+    }
+
+    fn mark_down(&self, e: &redis::RedisError) {
+        if !self.is_down() {
+            tracing::warn!(error = %e, "presence: Redis unavailable; users count as offline until it is back");
+        }
+        self.down_until.store(now_millis() + 2_000, Ordering::Relaxed);
     }
 
     fn local(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, HashSet<String>>> {
@@ -118,10 +136,13 @@ impl RedisPresence {
 impl PresenceStore for RedisPresence {
     async fn connected(&self, user: UserId, conn: &ConnectionId) -> bool {
         self.local().entry(user).or_default().insert(conn.0.clone());
+        if self.is_down() {
+            return false; // re-registered by the heartbeat once Redis is back
+        }
         match self.add(user, &conn.0).await {
             Ok(n) => n == 1,
             Err(e) => {
-                tracing::warn!(error = %e, "presence: Redis unavailable on connect");
+                self.mark_down(&e);
                 false
             }
         }
@@ -137,6 +158,9 @@ impl PresenceStore for RedisPresence {
                 }
             }
         }
+        if self.is_down() {
+            return false;
+        }
         let left: redis::RedisResult<i64> = self
             .disconnect
             .key(self.conns_key(user))
@@ -148,17 +172,20 @@ impl PresenceStore for RedisPresence {
         match left {
             Ok(n) => n == 0,
             Err(e) => {
-                tracing::warn!(error = %e, "presence: Redis unavailable on disconnect");
+                self.mark_down(&e);
                 false
             }
         }
     }
 
     async fn devices(&self, user: UserId) -> usize {
+        if self.is_down() {
+            return 0;
+        }
         let n: redis::RedisResult<usize> =
             redis::cmd("SCARD").arg(self.conns_key(user)).query_async(&mut self.conn.clone()).await;
         n.unwrap_or_else(|e| {
-            tracing::debug!(error = %e, "presence: Redis unavailable; treating the user as offline");
+            self.mark_down(&e);
             0
         })
     }
@@ -179,10 +206,11 @@ impl PresenceStore for RedisPresence {
         let lost = match was {
             Ok(prev) => prev.is_none(),
             Err(e) => {
-                tracing::warn!(error = %e, "presence heartbeat failed; will retry");
+                self.mark_down(&e);
                 return;
             }
         };
+        self.down_until.store(0, Ordering::Relaxed);
         let _: redis::RedisResult<()> = redis::cmd("SADD")
             .arg(format!("{}:nodes", self.prefix))
             .arg(&self.node)

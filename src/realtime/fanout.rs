@@ -17,6 +17,10 @@ use tokio::sync::oneshot;
 
 /// How long a device has to acknowledge a `receive_message`.
 const RECEIPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest wait to hand one event to the adapter (in cluster mode, Redis):
+/// a send must not hang on an outage; the event is then only lost live —
+/// the message itself is stored and will be fetched.
+const EMIT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Fanout through socketioxide. The [`SocketIo`] handle is attached after
 /// the layer is built (the layer needs the app state, which needs this).
@@ -49,8 +53,10 @@ impl<A: Adapter> Fanout for SocketFanout<A> {
         if let Some(c) = except {
             op = op.except(socket_room(c));
         }
-        if let Err(e) = op.emit(name, &payload).await {
-            tracing::debug!(error = %e, event = name, "emit failed");
+        match tokio::time::timeout(EMIT_TIMEOUT, op.emit(name, &payload)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!(error = %e, event = name, "emit failed"),
+            Err(_) => tracing::warn!(event = name, "emit timed out"),
         }
     }
 
@@ -61,8 +67,11 @@ impl<A: Adapter> Fanout for SocketFanout<A> {
         let acks = io
             .to(user_room(recipient))
             .timeout(RECEIPT_TIMEOUT)
-            .emit_with_ack::<_, Value>("receive_message", &view)
-            .await;
+            .emit_with_ack::<_, Value>("receive_message", &view);
+        let Ok(acks) = tokio::time::timeout(EMIT_TIMEOUT, acks).await else {
+            tracing::warn!("receive_message emit timed out");
+            return rx;
+        };
         match acks {
             Ok(stream) => {
                 tokio::spawn(async move {
