@@ -160,6 +160,7 @@ async fn rest_send_history_and_conversations() {
     let (ana, ta) = app.user("ana").await;
     let (bob, tb) = app.user("bob").await;
     let (_, tc) = app.user("cyd").await;
+    let (dee, _) = app.user("dee").await;
 
     let (status, body) = app
         .post("/api/messages", Some(&ta), json!({"receiverId": bob, "message": "hello", "clientMsgId": "c1"}))
@@ -176,8 +177,14 @@ async fn rest_send_history_and_conversations() {
         .post("/api/messages", Some(&ta), json!({"receiverId": bob, "message": "hello", "clientMsgId": "c1"}))
         .await;
     assert_eq!(again["message"]["id"], m["id"]);
+    // A message elsewhere, so message ids and seqs of this conversation differ.
+    app.post("/api/messages", Some(&ta), json!({"receiverId": dee, "message": "to dee"})).await;
+    let mut ids = vec![m["id"].as_i64().expect("id")];
     for i in 0..3 {
-        app.post("/api/messages", Some(&tb), json!({"receiverId": ana, "message": format!("r{i}")})).await;
+        let (_, r) = app
+            .post("/api/messages", Some(&tb), json!({"receiverId": ana, "message": format!("r{i}")}))
+            .await;
+        ids.push(r["message"]["id"].as_i64().expect("id"));
     }
 
     let (status, page) = app.get(&format!("/api/conversations/{conv}/messages?limit=2"), Some(&ta)).await;
@@ -185,8 +192,9 @@ async fn rest_send_history_and_conversations() {
     let seqs: Vec<_> =
         page["messages"].as_array().expect("array").iter().map(|m| m["seq"].as_i64()).collect();
     assert_eq!(seqs, vec![Some(4), Some(3)], "newest first");
+    // `before` is a message id: the page older than the third message.
     let (_, page) =
-        app.get(&format!("/api/conversations/{conv}/messages?before=3&limit=10"), Some(&ta)).await;
+        app.get(&format!("/api/conversations/{conv}/messages?before={}&limit=10", ids[2]), Some(&ta)).await;
     let seqs: Vec<_> =
         page["messages"].as_array().expect("array").iter().map(|m| m["seq"].as_i64()).collect();
     assert_eq!(seqs, vec![Some(2), Some(1)]);

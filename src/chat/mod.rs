@@ -17,7 +17,9 @@ pub use groups::{GroupSettings, NewGroupRequest};
 pub use message::{Message, MessageStatus};
 pub use receipts::Receipt as MemberReceipt;
 
-use crate::domain::{ClientMsgId, ConnectionId, ConversationId, Error, MessageText, Seq, UserId, now_millis};
+use crate::domain::{
+    ClientMsgId, ConnectionId, ConversationId, Error, MessageId, MessageText, Seq, UserId, now_millis,
+};
 use crate::fanout::{Event, Fanout};
 use crate::notify::Notifier;
 use crate::presence::PresenceService;
@@ -195,7 +197,7 @@ impl Chat {
         &self,
         user: UserId,
         conversation: ConversationId,
-        before: Option<Seq>,
+        before: Option<MessageId>,
         limit: i64,
     ) -> Result<Vec<Message>, Error> {
         let c = self.member_view(user, conversation).await?;

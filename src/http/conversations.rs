@@ -3,7 +3,7 @@
 use super::ApiError;
 use super::extract::Auth;
 use crate::app::AppState;
-use crate::domain::{ConversationId, Error};
+use crate::domain::{ConversationId, Error, MessageId};
 use crate::wire::{ConversationView, MessageView};
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
@@ -23,7 +23,7 @@ async fn list(State(app): State<AppState>, Auth(session): Auth) -> Result<Json<V
 
 #[derive(Deserialize)]
 struct Page {
-    /// Return messages with `seq` below this (the oldest seq already shown).
+    /// Return messages older than this message id (the oldest one already shown).
     before: Option<i64>,
     limit: Option<i64>,
 }
@@ -37,7 +37,8 @@ async fn history(
     let id = id.parse::<i64>().ok().filter(|&n| n > 0).ok_or(Error::NotFound("conversation"))?;
     let Query(page) = page.map_err(|_| Error::invalid("`before` and `limit` must be integers"))?;
     let limit = page.limit.unwrap_or(50).clamp(1, app.config.limits.page_max);
-    let messages = app.chat.history(session.user_id, ConversationId(id), page.before, limit).await?;
+    let messages =
+        app.chat.history(session.user_id, ConversationId(id), page.before.map(MessageId), limit).await?;
     let views: Vec<_> = messages.iter().map(MessageView::new).collect();
     let has_more = views.len() as i64 == limit && views.last().is_some_and(|m| m.seq > 1);
     Ok(Json(json!({ "messages": views, "hasMore": has_more })))

@@ -136,11 +136,12 @@ pub trait MessageStore: Send + Sync {
     /// Committed on return.
     async fn append_message(&self, msg: NewMessage<'_>) -> StoreResult<Appended>;
     async fn message(&self, id: MessageId) -> StoreResult<Option<MessageRow>>;
-    /// History page: messages with `after < seq < before`, newest first.
+    /// History page: messages older than message `before` (ids grow with
+    /// seq within a conversation) and with `seq > after`, newest first.
     async fn history(
         &self,
         conversation: ConversationId,
-        before: Option<Seq>,
+        before: Option<MessageId>,
         after: Seq,
         limit: i64,
     ) -> StoreResult<Vec<MessageRow>>;

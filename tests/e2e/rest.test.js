@@ -162,7 +162,7 @@ test('conversations list and history; non-members get 403 or 404', T, async () =
   for (const m of msgs) assert.deepEqual(messageProblems(m), []);
   const page = await history(url, bob.token, convId, `?limit=2`);
   assert.deepEqual(page.map((m) => m.id), [sent[2].id, sent[1].id]);
-  const older = await history(url, bob.token, convId, `?before=${page[1].seq}&limit=2`);
+  const older = await history(url, bob.token, convId, `?before=${page[1].id}&limit=2`);
   assert.deepEqual(older.map((m) => m.id), [sent[0].id]);
 
   const forbidden = await api(url, 'GET', `/api/conversations/${convId}/messages`, { token: eve.token });

@@ -57,17 +57,17 @@ impl MessageStore for PostgresStore {
     async fn history(
         &self,
         conversation: ConversationId,
-        before: Option<Seq>,
+        before: Option<MessageId>,
         after: Seq,
         limit: i64,
     ) -> StoreResult<Vec<MessageRow>> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             message_cols!(),
-            " FROM messages WHERE conversation_id = $1 AND seq < $2 AND seq > $3 ORDER BY seq DESC LIMIT $4"
+            " FROM messages WHERE conversation_id = $1 AND id < $2 AND seq > $3 ORDER BY seq DESC LIMIT $4"
         ))
         .bind(conversation.0)
-        .bind(before.unwrap_or(i64::MAX))
+        .bind(before.map_or(i64::MAX, |m| m.0))
         .bind(after)
         .bind(limit)
         .fetch_all(&self.pool)

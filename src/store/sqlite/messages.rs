@@ -57,17 +57,17 @@ impl MessageStore for SqliteStore {
     async fn history(
         &self,
         conversation: ConversationId,
-        before: Option<Seq>,
+        before: Option<MessageId>,
         after: Seq,
         limit: i64,
     ) -> StoreResult<Vec<MessageRow>> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             message_cols!(),
-            " FROM messages WHERE conversation_id = ? AND seq < ? AND seq > ? ORDER BY seq DESC LIMIT ?"
+            " FROM messages WHERE conversation_id = ? AND id < ? AND seq > ? ORDER BY seq DESC LIMIT ?"
         ))
         .bind(conversation.0)
-        .bind(before.unwrap_or(i64::MAX))
+        .bind(before.map_or(i64::MAX, |m| m.0))
         .bind(after)
         .bind(limit)
         .fetch_all(&self.reader)
