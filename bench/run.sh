@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs the benchmark scenarios against a release build of Confab on this
+# machine and prints one JSON line per scenario (the tables go to stderr).
+#
+#   bench/run.sh            # full run (single node: SQLite; then a 2-node cluster)
+#   bench/run.sh smoke      # seconds-long correctness run (used by scripts/test)
+#
+# The server runs with the per-socket event rate limit lifted (a benchmark
+# client is a deliberate flood). Cluster runs need PostgreSQL and Redis on
+# 127.0.0.1 (as the test suite does).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode="${1:-full}"
+profile=release
+[ "$mode" = smoke ] && profile=debug
+if [ "$profile" = release ]; then
+  cargo build --release --locked --bin confab -p confab-bench
+else
+  cargo build --locked --bin confab -p confab-bench
+fi
+server="target/$profile/confab"
+bench="target/$profile/confab-bench"
+work="$(mktemp -d)"
+pids=()
+db=""
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  sleep 0.5
+  [ -n "$db" ] && psql -h 127.0.0.1 -U postgres -d test -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+export CONFAB_LIMITS__EVENTS_PER_SECOND=1000000 CONFAB_LIMITS__EVENTS_BURST=1000000 CONFAB_LOG=warn
+
+# start_node NAME [ARGS...]: starts a node, sets $addr to its address.
+start_node() {
+  local name="$1"; shift
+  mkdir -p "$work/$name"
+  "$server" serve --listen 127.0.0.1:0 --data-dir "$work/$name" "$@" > "$work/$name.out" 2> "$work/$name.err" &
+  pids+=($!)
+  for _ in $(seq 1 100); do
+    addr="$(sed -n 's/^confab listening on http:\/\///p' "$work/$name.out")"
+    [ -n "$addr" ] && return 0
+    sleep 0.1
+  done
+  echo "node $name did not start:" >&2; cat "$work/$name.err" >&2; exit 1
+}
+
+if [ "$mode" = smoke ]; then
+  start_node single
+  "$bench" --url "$addr" --duration 1 direct --pairs 4 --window 4
+  "$bench" --url "$addr" --duration 1 offline --pairs 4 --window 4
+  "$bench" --url "$addr" --duration 1 group --members 20 --window 2
+  exit 0
+fi
+
+start_node single
+single="$addr"
+"$bench" --url "$single" --duration 10 direct --pairs 50 --window 8
+"$bench" --url "$single" --duration 10 offline --pairs 50 --window 8
+"$bench" --url "$single" --duration 10 group --members 1000 --window 4
+
+db="confab_bench_$$"
+psql -h 127.0.0.1 -U postgres -d test -qc "CREATE DATABASE $db"
+export CONFAB_CLUSTER__REDIS_PREFIX="$db"
+start_node n1 --database-url "postgres://postgres@127.0.0.1:5432/$db" --redis-url redis://127.0.0.1:6379; a="$addr"
+start_node n2 --database-url "postgres://postgres@127.0.0.1:5432/$db" --redis-url redis://127.0.0.1:6379; b="$addr"
+"$bench" --url "$a" --url "$b" --duration 10 direct --pairs 50 --window 8
+"$bench" --url "$a" --url "$b" --duration 10 offline --pairs 50 --window 8
+"$bench" --url "$a" --url "$b" --duration 10 group --members 200 --window 4
