@@ -14,9 +14,9 @@ mode="${1:-full}"
 profile=release
 [ "$mode" = smoke ] && profile=debug
 if [ "$profile" = release ]; then
-  cargo build --release --locked --bin confab -p confab-bench
+  cargo build --release --locked -p confab --bin confab && cargo build --release --locked -p confab-bench
 else
-  cargo build --locked --bin confab -p confab-bench
+  cargo build --locked -p confab --bin confab && cargo build --locked -p confab-bench
 fi
 server="target/$profile/confab"
 bench="target/$profile/confab-bench"
@@ -59,7 +59,7 @@ start_node single
 single="$addr"
 "$bench" --url "$single" --duration 10 direct --pairs 50 --window 8
 "$bench" --url "$single" --duration 10 offline --pairs 50 --window 8
-"$bench" --url "$single" --duration 10 group --members 1000 --window 4
+"$bench" --url "$single" --duration 10 group --members 999 --window 4
 
 db="confab_bench_$$"
 psql -h 127.0.0.1 -U postgres -d test -qc "CREATE DATABASE $db"

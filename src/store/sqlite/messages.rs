@@ -1,6 +1,6 @@
 //! [`MessageStore`] on SQLite: appending, reading, and the watermarks.
 
-use super::{Insert, SqliteStore, insert_message, load_conversation, message_cols, message_row};
+use super::{SqliteStore, message_cols, message_row};
 use crate::domain::{ConversationId, MessageId, Seq, UserId};
 use crate::store::*;
 use async_trait::async_trait;
@@ -9,41 +9,7 @@ use sqlx::{Row, SqliteConnection};
 #[async_trait]
 impl MessageStore for SqliteStore {
     async fn append_message(&self, m: NewMessage<'_>) -> StoreResult<Appended> {
-        let mut tx = self.writer.begin().await?;
-        let conversation =
-            load_conversation(&mut tx, m.conversation_id).await?.ok_or(StoreError::NotMember)?;
-        if let Some(client) = m.client_msg_id {
-            let existing = sqlx::query(concat!(
-                "SELECT ",
-                message_cols!(),
-                " FROM messages WHERE sender_id = ? AND client_msg_id = ?"
-            ))
-            .bind(m.sender_id.0)
-            .bind(client.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(r) = existing {
-                return Ok(Appended { message: message_row(&r)?, created: false, conversation });
-            }
-        }
-        if conversation.member(m.sender_id).is_none() {
-            return Err(StoreError::NotMember);
-        }
-        let message = insert_message(
-            &mut tx,
-            Insert {
-                conversation: m.conversation_id,
-                sender: m.sender_id,
-                client_msg_id: m.client_msg_id.map(|c| c.as_str()),
-                kind: MessageKind::Text,
-                body: m.body,
-                meta: None,
-                at: m.created_at,
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Appended { message, created: true, conversation })
+        self.committer.append(m).await
     }
 
     async fn message(&self, id: MessageId) -> StoreResult<Option<MessageRow>> {

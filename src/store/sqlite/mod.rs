@@ -6,6 +6,7 @@
 //! reads use a separate pool and run concurrently with the writer thanks to
 //! WAL.
 
+mod committer;
 mod conversations;
 mod messages;
 mod users;
@@ -23,6 +24,8 @@ use std::time::Duration;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Batches message appends into group commits (see [`committer`]).
+    committer: committer::Committer,
 }
 
 use crate::store::mapping::{member_cols, message_cols, user_cols};
@@ -42,7 +45,8 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(base.clone()).await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let reader = SqlitePoolOptions::new().max_connections(4).connect_with(base.read_only(true)).await?;
-        Ok(Self { writer, reader })
+        let committer = committer::Committer::spawn(writer.clone());
+        Ok(Self { writer, reader, committer })
     }
 }
 
