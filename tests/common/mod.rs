@@ -172,9 +172,16 @@ impl Sio {
             None => "40".to_string(),
         };
         sink.send(Message::text(auth)).await.map_err(|e| e.to_string())?;
+        // Events may precede the connect acknowledgement (the server joins the
+        // socket to its rooms during the handshake); keep them, as socket.io-client does.
+        let mut early = Vec::new();
         let mut reply = next_text(&mut stream).await?;
-        while reply == "2" {
-            sink.send(Message::text("3")).await.map_err(|e| e.to_string())?;
+        while reply == "2" || reply.starts_with("42") {
+            if reply == "2" {
+                sink.send(Message::text("3")).await.map_err(|e| e.to_string())?;
+            } else {
+                early.push(reply);
+            }
             reply = next_text(&mut stream).await?;
         }
         if let Some(err) = reply.strip_prefix("44") {
@@ -185,6 +192,11 @@ impl Sio {
 
         let (out, mut out_rx) = mpsc::unbounded_channel::<String>();
         let inbox = Arc::new(Mutex::new(Inbox::default()));
+        for text in &early {
+            if let Some(received) = text.strip_prefix("42").and_then(parse_event) {
+                lock(&inbox).events.push_back(received);
+            }
+        }
         let notify = Arc::new(Notify::new());
         tokio::spawn(async move {
             while let Some(s) = out_rx.recv().await {
@@ -209,12 +221,8 @@ impl Sio {
                 if text.starts_with("41") || text == "1" {
                     break;
                 }
-                if let Some(rest) = text.strip_prefix("42") {
-                    let (id, json) = split_id(rest);
-                    let arr: Value = serde_json::from_str(json).unwrap_or(Value::Null);
-                    let name = arr[0].as_str().unwrap_or_default().to_string();
-                    let data = arr.get(1).cloned().unwrap_or(Value::Null);
-                    lock(&inbox2).events.push_back(Received { name, data, ack_id: id });
+                if let Some(received) = text.strip_prefix("42").and_then(parse_event) {
+                    lock(&inbox2).events.push_back(received);
                 } else if let Some(rest) = text.strip_prefix("43") {
                     let (id, json) = split_id(rest);
                     let arr: Value = serde_json::from_str(json).unwrap_or(Value::Null);
@@ -332,6 +340,15 @@ impl Drop for Sio {
 
 fn lock(m: &Mutex<Inbox>) -> std::sync::MutexGuard<'_, Inbox> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// An event packet's payload (after `42`): optional ack id, then `[name, data]`.
+fn parse_event(rest: &str) -> Option<Received> {
+    let (id, json) = split_id(rest);
+    let arr: Value = serde_json::from_str(json).ok()?;
+    let name = arr[0].as_str()?.to_string();
+    let data = arr.get(1).cloned().unwrap_or(Value::Null);
+    Some(Received { name, data, ack_id: id })
 }
 
 fn split_id(s: &str) -> (Option<u64>, &str) {

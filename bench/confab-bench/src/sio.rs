@@ -65,15 +65,32 @@ pub async fn connect(
     let open = next_text().await?;
     anyhow::ensure!(open.starts_with('0'), "unexpected open packet {open}");
     sink.send(Message::text(format!("40{}", serde_json::json!({ "token": token })))).await?;
+    // Events may precede the connect acknowledgement (the server joins the
+    // socket to its rooms during the handshake); keep them, as socket.io-client does.
+    let mut early = Vec::new();
     let mut reply = next_text().await?;
-    while reply == "2" {
-        sink.send(Message::text("3")).await?;
+    while reply == "2" || reply.starts_with("42") {
+        if reply == "2" {
+            sink.send(Message::text("3")).await?;
+        } else {
+            early.push(reply);
+        }
         reply = next_text().await?;
     }
     anyhow::ensure!(reply.starts_with("40"), "connection refused: {reply}");
 
     let (out, mut out_rx) = mpsc::unbounded_channel::<String>();
     let (in_tx, in_rx) = mpsc::unbounded_channel();
+    for text in early {
+        if let Some(rest) = text.strip_prefix("42") {
+            let (ack, json) = split_id(rest);
+            if let Ok(Value::Array(mut arr)) = serde_json::from_str::<Value>(json) {
+                let data = if arr.len() > 1 { arr.swap_remove(1) } else { Value::Null };
+                let name = arr.first().and_then(Value::as_str).unwrap_or_default().to_string();
+                let _ = in_tx.send(Incoming::Event { name, data, ack });
+            }
+        }
+    }
     tokio::spawn(async move {
         while let Some(s) = out_rx.recv().await {
             if s.is_empty() || sink.send(Message::text(s)).await.is_err() {
