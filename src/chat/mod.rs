@@ -154,6 +154,9 @@ impl Chat {
                 self.notifier.recipient_offline(recipient, message).await;
                 continue;
             }
+            // A device's ack makes it delivered (batched, see `delivery`), unless an
+            // older message from someone else is still undelivered: then the
+            // watermark waits for `fetch_unread_messages`.
             let receipt = self.fanout.deliver(recipient, message).await;
             let deliveries = self.deliveries.clone();
             let mark = DeliveryMark {

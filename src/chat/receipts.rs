@@ -3,7 +3,7 @@
 use super::{Chat, Message};
 use crate::domain::{ConversationId, Error, MessageId, Seq, UserId};
 use crate::fanout::{Event, Fanout, Receipt as Status};
-use crate::store::{Advanced, DeliveryMark, Store, Watermark};
+use crate::store::{Advanced, Store, Watermark};
 use std::collections::BTreeMap;
 
 /// At most this many `message_status` events are sent for one watermark
@@ -20,13 +20,6 @@ pub struct Receipt {
 }
 
 impl Chat {
-    /// A device of `user` acknowledged a live message: it is delivered, unless
-    /// an older message from someone else is still undelivered (then the
-    /// watermark waits for `fetch_unread_messages`). Written in batches.
-    pub fn delivered(&self, user: UserId, conversation: ConversationId, seq: Seq) {
-        self.deliveries.push(DeliveryMark { conversation, user, seq });
-    }
-
     /// The messages waiting for `user` (all conversations, or one), oldest
     /// first, at most `limit`; they become delivered. The flag says whether
     /// more are waiting.
