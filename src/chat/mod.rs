@@ -148,9 +148,11 @@ impl Chat {
     ) {
         let sender = message.row.sender_id;
         self.fanout.send(sender, Event::Message(message.clone()), origin).await;
-        for member in conversation.members.iter().filter(|m| m.user_id != sender) {
-            let recipient = member.user_id;
-            if !self.presence.is_online(recipient).await {
+        let recipients: Vec<UserId> =
+            conversation.members.iter().map(|m| m.user_id).filter(|&u| u != sender).collect();
+        let online = self.presence.online_among(&recipients).await;
+        for (&recipient, online) in recipients.iter().zip(online) {
+            if !online {
                 self.notifier.recipient_offline(recipient, message).await;
                 continue;
             }

@@ -190,6 +190,24 @@ impl PresenceStore for RedisPresence {
         })
     }
 
+    async fn online_among(&self, users: &[UserId]) -> Vec<bool> {
+        if self.is_down() || users.is_empty() {
+            return vec![false; users.len()];
+        }
+        let mut pipe = redis::pipe();
+        for &u in users {
+            pipe.cmd("SCARD").arg(self.conns_key(u));
+        }
+        let counts: redis::RedisResult<Vec<usize>> = pipe.query_async(&mut self.conn.clone()).await;
+        match counts {
+            Ok(c) => c.into_iter().map(|n| n > 0).collect(),
+            Err(e) => {
+                self.mark_down(&e);
+                vec![false; users.len()]
+            }
+        }
+    }
+
     async fn heartbeat(&self) {
         let mut conn = self.conn.clone();
         let ttl = self.ttl.as_secs().max(1);

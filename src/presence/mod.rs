@@ -24,6 +24,14 @@ pub trait PresenceStore: Send + Sync + 'static {
     async fn disconnected(&self, user: UserId, conn: &ConnectionId) -> bool;
     /// How many live connections the user has.
     async fn devices(&self, user: UserId) -> usize;
+    /// Which of `users` have at least one live connection, in one round trip.
+    async fn online_among(&self, users: &[UserId]) -> Vec<bool> {
+        let mut out = Vec::with_capacity(users.len());
+        for &u in users {
+            out.push(self.devices(u).await > 0);
+        }
+        out
+    }
     /// Keeps this node counted as alive (shared backends only).
     async fn heartbeat(&self) {}
     /// Cleans up after nodes that died; returns the users left with no
@@ -53,8 +61,9 @@ impl PresenceService {
         Self { backend, store, fanout }
     }
 
-    pub async fn is_online(&self, user: UserId) -> bool {
-        self.backend.devices(user).await > 0
+    /// Whether each of `users` is online (one Redis round trip in a cluster).
+    pub async fn online_among(&self, users: &[UserId]) -> Vec<bool> {
+        self.backend.online_among(users).await
     }
 
     /// The presence of `user`, with their last-seen time when offline.
