@@ -3,13 +3,12 @@
 //!
 //! A send is: resolve the conversation → store the message (idempotent per
 //! `(sender, clientMsgId)`, membership checked and committed in one
-//! transaction) → answer the sender → hand it to every online member's
-//! devices, or to the notification hook for members with no live connection
-//! ([`dispatch`], in order per conversation). Receipts ([`receipts`]) are
-//! watermarks per member; group management is in [`groups`].
+//! transaction) → hand it to every online member's devices, or to the
+//! notification hook for members with no live connection. Receipts
+//! ([`receipts`]) are watermarks per member; group management is in
+//! [`groups`].
 
 mod delivery;
-mod dispatch;
 mod groups;
 mod message;
 mod receipts;
@@ -24,7 +23,9 @@ use crate::domain::{
 use crate::fanout::{Event, Fanout};
 use crate::notify::Notifier;
 use crate::presence::PresenceService;
-use crate::store::{ConversationKind, ConversationRow, ConversationSummary, NewMessage, Store, StoreError};
+use crate::store::{
+    ConversationKind, ConversationRow, ConversationSummary, DeliveryMark, NewMessage, Store, StoreError,
+};
 use std::sync::Arc;
 
 /// Where a message goes.
@@ -51,9 +52,11 @@ pub struct SendMessage {
 #[derive(Clone)]
 pub struct Chat {
     store: Arc<dyn Store>,
+    presence: Arc<PresenceService>,
     fanout: Arc<dyn Fanout>,
+    notifier: Arc<dyn Notifier>,
     groups: GroupSettings,
-    dispatcher: dispatch::Dispatcher,
+    deliveries: delivery::DeliveryQueue,
 }
 
 /// Store errors that mean "you may not", as the domain says it.
@@ -76,10 +79,7 @@ impl Chat {
         groups: GroupSettings,
     ) -> Self {
         let deliveries = delivery::DeliveryQueue::spawn(store.clone(), fanout.clone());
-        let deliverer =
-            dispatch::Deliverer { presence: presence.clone(), fanout: fanout.clone(), notifier, deliveries };
-        let dispatcher = dispatch::Dispatcher::spawn(deliverer);
-        Self { store, fanout, groups, dispatcher }
+        Self { store, presence, fanout, notifier, groups, deliveries }
     }
 
     /// Stores a message and delivers it. Returns once it is committed; the
@@ -105,7 +105,7 @@ impl Chat {
         }
         let message = Message::new(appended.message, &appended.conversation);
         if appended.created {
-            self.dispatcher.dispatch(&appended.conversation, &message, cmd.origin.as_ref()).await;
+            self.fan_out(&appended.conversation, &message, cmd.origin.as_ref()).await;
         }
         Ok(message)
     }
@@ -134,6 +134,43 @@ impl Chat {
         match self.store.conversation(id).await? {
             Some(c) if c.member(user).is_some() => Ok(c),
             _ => Err(NOT_A_MEMBER),
+        }
+    }
+
+    /// Sends a stored message to every member but its sender (live if they
+    /// are online, else to the notification hook), and to the sender's other
+    /// devices.
+    async fn fan_out(
+        &self,
+        conversation: &ConversationRow,
+        message: &Message,
+        origin: Option<&ConnectionId>,
+    ) {
+        let sender = message.row.sender_id;
+        self.fanout.send(sender, Event::Message(message.clone()), origin).await;
+        let recipients: Vec<UserId> =
+            conversation.members.iter().map(|m| m.user_id).filter(|&u| u != sender).collect();
+        let online = self.presence.online_among(&recipients).await;
+        for (&recipient, online) in recipients.iter().zip(online) {
+            if !online {
+                self.notifier.recipient_offline(recipient, message).await;
+                continue;
+            }
+            // A device's ack makes it delivered (batched, see `delivery`), unless an
+            // older message from someone else is still undelivered: then the
+            // watermark waits for `fetch_unread_messages`.
+            let receipt = self.fanout.deliver(recipient, message).await;
+            let deliveries = self.deliveries.clone();
+            let mark = DeliveryMark {
+                conversation: message.row.conversation_id,
+                user: recipient,
+                seq: message.row.seq,
+            };
+            tokio::spawn(async move {
+                if receipt.await.is_ok() {
+                    deliveries.push(mark);
+                }
+            });
         }
     }
 
