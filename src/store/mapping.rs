@@ -127,8 +127,8 @@ macro_rules! row_mappers {
 
 pub(crate) use {member_cols, message_cols, row_mappers, user_cols};
 
-use super::{ConversationRow, Role};
-use crate::domain::UserId;
+use super::{ConversationRow, MessageKind, NewMessage, Role, SystemNote};
+use crate::domain::{ConversationId, Millis, UserId};
 
 /// The unique key of the direct conversation between two users.
 pub(crate) fn direct_key(a: UserId, b: UserId) -> String {
@@ -156,4 +156,43 @@ pub(crate) fn heir(current: &ConversationRow, leaving: UserId) -> Option<UserId>
         return None;
     }
     others().max_by_key(|m| (m.role, std::cmp::Reverse((m.joined_at, m.user_id)))).map(|m| m.user_id)
+}
+
+/// A message row to insert (each backend's `insert_message` takes one).
+pub(crate) struct Insert<'a> {
+    pub conversation: ConversationId,
+    pub sender: UserId,
+    pub client_msg_id: Option<&'a str>,
+    pub kind: MessageKind,
+    pub body: &'a str,
+    pub meta: Option<&'a str>,
+    pub at: Millis,
+}
+
+impl<'a> Insert<'a> {
+    /// A user's text message.
+    pub fn text(m: &NewMessage<'a>) -> Self {
+        Self {
+            conversation: m.conversation_id,
+            sender: m.sender_id,
+            client_msg_id: m.client_msg_id.map(|c| c.as_str()),
+            kind: MessageKind::Text,
+            body: m.body,
+            meta: None,
+            at: m.created_at,
+        }
+    }
+
+    /// A system message recording a group change.
+    pub fn note(conversation: ConversationId, note: &SystemNote<'a>) -> Self {
+        Self {
+            conversation,
+            sender: note.actor,
+            client_msg_id: None,
+            kind: MessageKind::System,
+            body: note.body,
+            meta: Some(note.meta),
+            at: note.at,
+        }
+    }
 }

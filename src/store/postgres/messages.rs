@@ -29,19 +29,7 @@ impl MessageStore for PostgresStore {
         if conversation.member(m.sender_id).is_none() {
             return Err(StoreError::NotMember);
         }
-        let message = insert_message(
-            &mut tx,
-            Insert {
-                conversation: m.conversation_id,
-                sender: m.sender_id,
-                client_msg_id: m.client_msg_id.map(|c| c.as_str()),
-                kind: MessageKind::Text,
-                body: m.body,
-                meta: None,
-                at: m.created_at,
-            },
-        )
-        .await?;
+        let message = insert_message(&mut tx, Insert::text(&m)).await?;
         tx.commit().await?;
         Ok(Appended { message, created: true, conversation })
     }

@@ -12,7 +12,7 @@ mod messages;
 mod users;
 
 use super::*;
-use crate::store::mapping::{member_cols, message_cols};
+use crate::store::mapping::{Insert, member_cols, message_cols};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use std::str::FromStr;
 use std::time::Duration;
@@ -82,17 +82,6 @@ async fn load_conversation(
     Ok(Some(conversation_row(&row, members)?))
 }
 
-/// A message row to insert (see [`insert_message`]).
-struct Insert<'a> {
-    conversation: ConversationId,
-    sender: UserId,
-    client_msg_id: Option<&'a str>,
-    kind: MessageKind,
-    body: &'a str,
-    meta: Option<&'a str>,
-    at: Millis,
-}
-
 /// Appends a message inside an open transaction: takes the next seq (the
 /// UPDATE locks the conversation row until commit).
 async fn insert_message(conn: &mut PgConnection, m: Insert<'_>) -> Result<MessageRow, sqlx::Error> {
@@ -127,14 +116,5 @@ async fn insert_note(
     conversation: ConversationId,
     note: &SystemNote<'_>,
 ) -> Result<MessageRow, sqlx::Error> {
-    let m = Insert {
-        conversation,
-        sender: note.actor,
-        client_msg_id: None,
-        kind: MessageKind::System,
-        body: note.body,
-        meta: Some(note.meta),
-        at: note.at,
-    };
-    insert_message(conn, m).await
+    insert_message(conn, Insert::note(conversation, note)).await
 }

@@ -28,7 +28,7 @@ pub struct SqliteStore {
     committer: committer::Committer,
 }
 
-use crate::store::mapping::{member_cols, message_cols, user_cols};
+use crate::store::mapping::{Insert, member_cols, message_cols, user_cols};
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file and runs migrations.
@@ -86,17 +86,6 @@ async fn load_conversation(
     Ok(Some(conversation_row(&row, members)?))
 }
 
-/// A message row to insert (see [`insert_message`]).
-struct Insert<'a> {
-    conversation: ConversationId,
-    sender: UserId,
-    client_msg_id: Option<&'a str>,
-    kind: MessageKind,
-    body: &'a str,
-    meta: Option<&'a str>,
-    at: Millis,
-}
-
 /// Appends a message inside an open write transaction: takes the next seq.
 async fn insert_message(conn: &mut SqliteConnection, m: Insert<'_>) -> Result<MessageRow, sqlx::Error> {
     let seq: i64 = sqlx::query_scalar(
@@ -130,14 +119,5 @@ async fn insert_note(
     conversation: ConversationId,
     note: &SystemNote<'_>,
 ) -> Result<MessageRow, sqlx::Error> {
-    let m = Insert {
-        conversation,
-        sender: note.actor,
-        client_msg_id: None,
-        kind: MessageKind::System,
-        body: note.body,
-        meta: Some(note.meta),
-        at: note.at,
-    };
-    insert_message(conn, m).await
+    insert_message(conn, Insert::note(conversation, note)).await
 }
