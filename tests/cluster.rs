@@ -364,12 +364,17 @@ async fn a_redis_restart_loses_nothing_and_nodes_recover() {
     let (_, profile) =
         loop_until(|| cluster.get(&n1, &path, &ta), |(_, p)| p["user"]["online"] == true).await;
     assert_eq!(profile["user"]["online"], true, "presence is back after the heartbeat");
-    let ack = a.call("send_message", json!({"receiverId": bob, "message": "after"})).await;
-    let after = ack["message"]["id"].clone();
-    let live = loop {
-        let m = b.recv("receive_message").await;
-        if m.data["id"] == after {
-            break m;
+    // Presence (heartbeat) and the adapter's subscriptions come back on their
+    // own schedules: send until a message crosses live, within 15 s.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let live = 'retry: loop {
+        assert!(tokio::time::Instant::now() < deadline, "cross-node delivery did not come back within 15 s");
+        let ack = a.call("send_message", json!({"receiverId": bob, "message": "after"})).await;
+        let after = ack["message"]["id"].clone();
+        while let Some(m) = b.try_recv("receive_message", Duration::from_secs(1)).await {
+            if m.data["id"] == after {
+                break 'retry m;
+            }
         }
     };
     assert_eq!(live.data["message"], "after", "cross-node delivery works again");
