@@ -10,7 +10,7 @@ use crate::cluster::{
 };
 use crate::config::{Config, ConfigError, Database};
 use crate::fanout::Fanout;
-use crate::notify::LogNotifier;
+use crate::notify::{Push, SetupError};
 use crate::presence::PresenceStore;
 use crate::presence::{LocalPresence, PresenceService};
 use crate::realtime::{self, SocketFanout};
@@ -34,6 +34,7 @@ pub struct AppState {
     pub users: Arc<Users>,
     pub chat: Chat,
     pub presence: Arc<PresenceService>,
+    pub push: Arc<Push>,
 }
 
 /// Why the server could not start.
@@ -49,6 +50,8 @@ pub enum StartError {
     Redis(redis::RedisError),
     #[error("cannot start the Socket.IO Redis adapter: {0}")]
     Adapter(String),
+    #[error("cannot set up push notifications: {0}")]
+    Push(#[from] SetupError),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
 }
@@ -61,6 +64,9 @@ pub struct App {
     close_sockets: BoxFuture<'static, ()>,
     /// Cluster mode: the presence heartbeat/sweep task.
     maintenance: Option<tokio::task::JoinHandle<()>>,
+    /// The push outbox worker, and the switch that stops it.
+    push_worker: Option<tokio::task::JoinHandle<()>>,
+    stop_push: tokio::sync::watch::Sender<bool>,
     store: Arc<dyn Store>,
 }
 
@@ -76,18 +82,23 @@ struct Mode {
 
 impl App {
     pub async fn build(config: Config) -> Result<App, StartError> {
+        // One TLS crypto provider for every client (push providers); an error
+        // only means another part of the process installed it first.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let store = open_store(&config).await?;
+        let (stop_push, push_stopped) = tokio::sync::watch::channel(false);
         let addr = config.listen;
-        let (router, close_sockets, maintenance) = match config.redis_url.clone() {
+        let (router, close_sockets, maintenance, push) = match config.redis_url.clone() {
             None => {
                 let mode = Mode {
                     presence: Arc::new(LocalPresence::default()),
                     revocations: Arc::new(NoOtherNodes),
                 };
                 let fanout = Arc::new(SocketFanout::<LocalAdapter>::default());
-                let state = services(config, store.clone(), fanout.clone(), mode);
+                let state = services(config, store.clone(), fanout.clone(), mode)?;
+                let push = state.push.clone();
                 let (router, close, ()) = serve_sockets::<LocalAdapter>(state, (), &fanout);
-                (router, close, None)
+                (router, close, None, push)
             }
             Some(url) => {
                 let prefix = config.cluster.redis_prefix.clone();
@@ -101,7 +112,8 @@ impl App {
                 let revocations = Arc::new(RedisRevocations::new(conn, &prefix));
                 let mode = Mode { presence: backend.clone(), revocations: revocations.clone() };
                 let fanout = Arc::new(SocketFanout::<ClusterAdapter>::default());
-                let state = services(config, store.clone(), fanout.clone(), mode);
+                let state = services(config, store.clone(), fanout.clone(), mode)?;
+                let push = state.push.clone();
                 revocations.listen(&url, Arc::downgrade(&state.users)).await.map_err(StartError::Redis)?;
                 let driver = ReconnectingDriver::connect(&url).await.map_err(StartError::Redis)?;
                 let adapter = RedisAdapterCtr::new_with_driver(
@@ -113,11 +125,12 @@ impl App {
                 let maintenance = state.presence.clone().spawn_maintenance(backend.heartbeat_every());
                 let (router, close, init) = serve_sockets::<ClusterAdapter>(state, adapter, &fanout);
                 init.await.map_err(|e| StartError::Adapter(e.to_string()))?;
-                (router, close, Some(maintenance))
+                (router, close, Some(maintenance), push)
             }
         };
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
-        Ok(App { listener, router, close_sockets, maintenance, store })
+        let push_worker = push.spawn_worker(push_stopped);
+        Ok(App { listener, router, close_sockets, maintenance, push_worker, stop_push, store })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -138,6 +151,12 @@ impl App {
             .await;
         if let Some(task) = self.maintenance {
             task.abort();
+        }
+        // Pushes in flight finish (bounded by their request timeout); the
+        // rest stay in the outbox for the next start or another node.
+        let _ = self.stop_push.send(true);
+        if let Some(worker) = self.push_worker {
+            let _ = tokio::time::timeout(Duration::from_secs(20), worker).await;
         }
         self.store.close().await;
         tracing::info!("stopped");
@@ -161,13 +180,19 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
 }
 
 /// Builds the domain services around a store, a fan-out and a mode.
-fn services(config: Config, store: Arc<dyn Store>, fanout: Arc<dyn Fanout>, mode: Mode) -> AppState {
+fn services(
+    config: Config,
+    store: Arc<dyn Store>,
+    fanout: Arc<dyn Fanout>,
+    mode: Mode,
+) -> Result<AppState, StartError> {
     let presence = Arc::new(PresenceService::new(mode.presence, store.clone(), fanout.clone()));
     let token_ttl = Duration::from_secs(config.auth.token_ttl_hours.saturating_mul(3600));
     let users = Arc::new(Users::new(store.clone(), fanout.clone(), mode.revocations, token_ttl));
     let groups = GroupSettings { max_members: config.limits.group_max_members };
-    let chat = Chat::new(store, presence.clone(), fanout, Arc::new(LogNotifier), groups);
-    AppState { config: Arc::new(config), users, chat, presence }
+    let push = Arc::new(Push::new(&config, store.clone(), presence.clone())?);
+    let chat = Chat::new(store, presence.clone(), fanout, groups, push.delay());
+    Ok(AppState { config: Arc::new(config), users, chat, presence, push })
 }
 
 /// The HTTP router with the Socket.IO layer for adapter `A`, and the future

@@ -28,6 +28,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub limits: Limits,
     pub auth: AuthConfig,
+    pub push: PushConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -87,6 +88,103 @@ pub struct AuthConfig {
     pub token_ttl_hours: u64,
 }
 
+/// Push notifications (see `docs/PUSH.md`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PushConfig {
+    /// Accept `http://` push endpoints and provider URLs (tests, push
+    /// services on a private network). Off: only `https://`.
+    pub allow_http_endpoints: bool,
+    /// How long a push waits for more messages of the same conversation to
+    /// collapse into it, in milliseconds.
+    pub delay_ms: u64,
+    /// Send "New message" instead of a preview of the text.
+    pub hide_previews: bool,
+    /// Pushes sent at once by this node; 0 means this node sends none
+    /// (another node of the cluster does).
+    pub workers: usize,
+    /// How often the outbox is checked for due pushes, in milliseconds.
+    pub poll_ms: u64,
+    /// Attempts before a push that keeps failing is dropped.
+    pub max_attempts: u32,
+    /// First retry delay; doubles with every attempt up to `retry_max_ms`.
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// How long a push service keeps an undeliverable push, in seconds.
+    pub ttl_secs: u64,
+    /// PKCS#8 PEM P-256 key for VAPID. Unset: `DATA_DIR/vapid_private_key.pem`,
+    /// generated on first start.
+    pub vapid_private_key_file: Option<PathBuf>,
+    /// VAPID contact: `mailto:` address or `https:` URL of the operator.
+    pub vapid_subject: String,
+    pub fcm: FcmConfig,
+    pub apns: ApnsConfig,
+}
+
+/// Firebase Cloud Messaging (HTTP v1).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FcmConfig {
+    /// The Firebase service-account JSON file. Unset: FCM is off.
+    pub service_account_file: Option<PathBuf>,
+    pub endpoint: String,
+    /// OAuth token endpoint; unset: the service account's `token_uri`.
+    pub token_url: Option<String>,
+}
+
+/// Apple Push Notification service (token-based auth).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApnsConfig {
+    /// The `.p8` signing key from Apple. Unset: APNs is off.
+    pub key_file: Option<PathBuf>,
+    pub key_id: String,
+    pub team_id: String,
+    /// The app's bundle id (`apns-topic`).
+    pub topic: String,
+    pub production_url: String,
+    pub sandbox_url: String,
+}
+
+impl Default for PushConfig {
+    fn default() -> Self {
+        Self {
+            allow_http_endpoints: false,
+            delay_ms: 1000,
+            hide_previews: false,
+            workers: 8,
+            poll_ms: 250,
+            max_attempts: 8,
+            retry_base_ms: 1000,
+            retry_max_ms: 3_600_000,
+            ttl_secs: 86_400,
+            vapid_private_key_file: None,
+            vapid_subject: "mailto:admin@localhost".into(),
+            fcm: FcmConfig::default(),
+            apns: ApnsConfig::default(),
+        }
+    }
+}
+
+impl Default for FcmConfig {
+    fn default() -> Self {
+        Self { service_account_file: None, endpoint: "https://fcm.googleapis.com".into(), token_url: None }
+    }
+}
+
+impl Default for ApnsConfig {
+    fn default() -> Self {
+        Self {
+            key_file: None,
+            key_id: String::new(),
+            team_id: String::new(),
+            topic: String::new(),
+            production_url: "https://api.push.apple.com".into(),
+            sandbox_url: "https://api.sandbox.push.apple.com".into(),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -99,6 +197,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             limits: Limits::default(),
             auth: AuthConfig::default(),
+            push: PushConfig::default(),
         }
     }
 }
@@ -141,11 +240,29 @@ pub struct Overrides {
     pub database_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis_url: Option<String>,
+    /// `--push-allow-http-endpoints`, as `push.allow_http_endpoints = true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push: Option<PushOverrides>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct PushOverrides {
+    pub allow_http_endpoints: bool,
 }
 
 /// The top-level settings, i.e. which `CONFAB_*` variables are ours.
-const SETTINGS: [&str; 9] =
-    ["listen", "data_dir", "database_url", "redis_url", "log", "storage", "limits", "auth", "cluster"];
+const SETTINGS: [&str; 10] = [
+    "listen",
+    "data_dir",
+    "database_url",
+    "redis_url",
+    "log",
+    "storage",
+    "limits",
+    "auth",
+    "cluster",
+    "push",
+];
 
 /// Whether an environment key (after `CONFAB_`, lower-cased, `__` split into
 /// `.`) names a setting. Other `CONFAB_*` variables are not ours — an
@@ -220,11 +337,33 @@ impl Config {
             ("auth.token_ttl_hours", self.auth.token_ttl_hours),
             ("cluster.node_ttl_secs", self.cluster.node_ttl_secs),
             ("cluster.postgres_max_connections", u64::from(self.cluster.postgres_max_connections)),
+            ("push.poll_ms", self.push.poll_ms),
+            ("push.max_attempts", u64::from(self.push.max_attempts)),
+            ("push.retry_base_ms", self.push.retry_base_ms),
+            ("push.ttl_secs", self.push.ttl_secs),
         ];
         for (name, v) in positive {
             if v == 0 {
                 return Err(ConfigError(format!("`{name}` must be greater than 0")));
             }
+        }
+        let p = &self.push;
+        for (name, url) in [
+            ("push.fcm.endpoint", Some(&p.fcm.endpoint)),
+            ("push.fcm.token_url", p.fcm.token_url.as_ref()),
+            ("push.apns.production_url", Some(&p.apns.production_url)),
+            ("push.apns.sandbox_url", Some(&p.apns.sandbox_url)),
+        ] {
+            let Some(url) = url else { continue };
+            let ok = url.starts_with("https://") || (p.allow_http_endpoints && url.starts_with("http://"));
+            if !ok {
+                return Err(ConfigError(format!(
+                    "`{name}` must be an https:// URL (http:// only with push.allow_http_endpoints)"
+                )));
+            }
+        }
+        if !(p.vapid_subject.starts_with("mailto:") || p.vapid_subject.starts_with("https://")) {
+            return Err(ConfigError("`push.vapid_subject` must be a mailto: or https: URL".into()));
         }
         Ok(())
     }

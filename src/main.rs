@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use confab::app::App;
-use confab::config::{Config, Overrides};
+use confab::config::{Config, Overrides, PushOverrides};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +43,10 @@ struct ServeArgs {
     /// cross-node delivery. Default: none (a single node).
     #[arg(long, value_name = "URL")]
     redis_url: Option<String>,
+    /// Accept http:// push endpoints (tests, private push services).
+    /// Default: https:// only.
+    #[arg(long)]
+    push_allow_http_endpoints: bool,
 }
 
 fn main() -> ExitCode {
@@ -66,6 +70,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         data_dir: args.data_dir,
         database_url: args.database_url,
         redis_url: args.redis_url,
+        push: args.push_allow_http_endpoints.then(|| PushOverrides { allow_http_endpoints: true }),
     };
     let config = Config::load(args.config.as_deref(), overrides)?;
     init_tracing(&config.log);

@@ -114,6 +114,8 @@ async fn concurrent_appends(s: Arc<dyn Store>) {
                 client_msg_id: Some(&client),
                 body: "x",
                 created_at: 1,
+                push_to: &[],
+                push_at: 0,
             };
             let appended = s.append_message(m).await.expect("appended");
             (client, appended.message.id.0, appended.message.seq)
@@ -163,6 +165,8 @@ async fn send(
             client_msg_id: client.as_ref(),
             body,
             created_at: CLOCK.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            push_to: &[],
+            push_at: 0,
         })
         .await
         .expect("appended");
@@ -326,6 +330,8 @@ async fn groups_membership_roles_and_notes(s: &dyn Store) {
             client_msg_id: None,
             body: "x",
             created_at: 6,
+            push_to: &[],
+            push_at: 0,
         })
         .await;
     assert!(matches!(outsider, Err(StoreError::NotMember)));

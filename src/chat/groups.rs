@@ -71,7 +71,7 @@ impl Chat {
             })
             .await?;
         let message = Message::new(note, &group);
-        self.fan_out(&group, &message, None).await;
+        self.fan_out(&group, &message, None, None).await;
         self.announce_update(&group).await;
         Ok(group)
     }
@@ -244,7 +244,7 @@ impl Chat {
         let group = self.store.conversation(id).await?.ok_or(Error::NotFound("conversation"))?;
         if let Some(row) = note {
             let message = Message::new(row, &group);
-            self.fan_out(&group, &message, None).await;
+            self.fan_out(&group, &message, None, None).await;
         }
         self.announce_update(&group).await;
         Ok(group)

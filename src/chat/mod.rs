@@ -3,8 +3,9 @@
 //!
 //! A send is: resolve the conversation → store the message (idempotent per
 //! `(sender, clientMsgId)`, membership checked and committed in one
-//! transaction) → hand it to every online member's devices, or to the
-//! notification hook for members with no live connection. Receipts
+//! transaction, with a push job for each member who has no live connection
+//! — the outbox `notify` delivers from) → hand it to every online member's
+//! devices. Receipts
 //! ([`receipts`]) are watermarks per member; group management is in
 //! [`groups`].
 
@@ -18,14 +19,14 @@ pub use message::{Message, MessageStatus};
 pub use receipts::Receipt as MemberReceipt;
 
 use crate::domain::{
-    ClientMsgId, ConnectionId, ConversationId, Error, MessageId, MessageText, Seq, UserId, now_millis,
+    ClientMsgId, ConnectionId, ConversationId, Error, MessageId, MessageText, Millis, Seq, UserId, now_millis,
 };
 use crate::fanout::{Event, Fanout};
-use crate::notify::Notifier;
 use crate::presence::PresenceService;
 use crate::store::{
     ConversationKind, ConversationRow, ConversationSummary, DeliveryMark, NewMessage, Store, StoreError,
 };
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Where a message goes.
@@ -54,8 +55,9 @@ pub struct Chat {
     store: Arc<dyn Store>,
     presence: Arc<PresenceService>,
     fanout: Arc<dyn Fanout>,
-    notifier: Arc<dyn Notifier>,
     groups: GroupSettings,
+    /// How long a push waits for more messages to collapse into it.
+    push_delay: Millis,
     deliveries: delivery::DeliveryQueue,
 }
 
@@ -75,11 +77,11 @@ impl Chat {
         store: Arc<dyn Store>,
         presence: Arc<PresenceService>,
         fanout: Arc<dyn Fanout>,
-        notifier: Arc<dyn Notifier>,
         groups: GroupSettings,
+        push_delay: Millis,
     ) -> Self {
         let deliveries = delivery::DeliveryQueue::spawn(store.clone(), fanout.clone());
-        Self { store, presence, fanout, notifier, groups, deliveries }
+        Self { store, presence, fanout, groups, push_delay, deliveries }
     }
 
     /// Stores a message and delivers it. Returns once it is committed; the
@@ -88,6 +90,13 @@ impl Chat {
     #[tracing::instrument(skip_all, fields(sender = %cmd.sender))]
     pub async fn send(&self, cmd: SendMessage) -> Result<Message, Error> {
         let conversation_id = self.resolve(cmd.sender, cmd.target).await?;
+        // Who gets a push is decided before the commit, so that the push job
+        // is part of the message's transaction.
+        let recipients = self.recipients(conversation_id, cmd.sender).await?;
+        let online = self.presence.online_among(&recipients).await;
+        let offline: Vec<UserId> =
+            recipients.iter().zip(&online).filter(|(_, on)| !**on).map(|(&u, _)| u).collect();
+        let created_at = now_millis();
         let appended = self
             .store
             .append_message(NewMessage {
@@ -95,7 +104,9 @@ impl Chat {
                 sender_id: cmd.sender,
                 client_msg_id: cmd.client_msg_id.as_ref(),
                 body: cmd.text.as_str(),
-                created_at: now_millis(),
+                created_at,
+                push_to: &offline,
+                push_at: created_at + self.push_delay,
             })
             .await
             .map_err(not_member)?;
@@ -105,7 +116,7 @@ impl Chat {
         }
         let message = Message::new(appended.message, &appended.conversation);
         if appended.created {
-            self.fan_out(&appended.conversation, &message, cmd.origin.as_ref()).await;
+            self.fan_out(&appended.conversation, &message, cmd.origin.as_ref(), Some(&offline)).await;
         }
         Ok(message)
     }
@@ -137,25 +148,40 @@ impl Chat {
         }
     }
 
-    /// Sends a stored message to every member but its sender (live if they
-    /// are online, else to the notification hook), and to the sender's other
-    /// devices.
+    /// Everyone a message from `sender` in `conversation` goes to (a cheap
+    /// read; membership is checked again inside the append's transaction).
+    async fn recipients(&self, conversation: ConversationId, sender: UserId) -> Result<Vec<UserId>, Error> {
+        let c = self.store.conversation(conversation).await?.ok_or(NOT_A_MEMBER)?;
+        Ok(c.members.iter().map(|m| m.user_id).filter(|&u| u != sender).collect())
+    }
+
+    /// Sends a stored message live to every member but its sender who is
+    /// online, and to the sender's other devices. `offline`, if known, were
+    /// offline before the commit (they got push jobs): only they are asked
+    /// again, in case they connected meanwhile and their unread fetch
+    /// missed the message. Otherwise everyone is asked.
     async fn fan_out(
         &self,
         conversation: &ConversationRow,
         message: &Message,
         origin: Option<&ConnectionId>,
+        offline: Option<&[UserId]>,
     ) {
         let sender = message.row.sender_id;
         self.fanout.send(sender, Event::Message(message.clone()), origin).await;
-        let recipients: Vec<UserId> =
-            conversation.members.iter().map(|m| m.user_id).filter(|&u| u != sender).collect();
-        let online = self.presence.online_among(&recipients).await;
-        for (&recipient, online) in recipients.iter().zip(online) {
-            if !online {
-                self.notifier.recipient_offline(recipient, message).await;
-                continue;
+        let others = conversation.members.iter().map(|m| m.user_id).filter(|&u| u != sender);
+        let (mut recipients, ask): (Vec<UserId>, Vec<UserId>) = match offline {
+            Some(offline) => {
+                let pushed: HashSet<UserId> = offline.iter().copied().collect();
+                (others.filter(|u| !pushed.contains(u)).collect(), offline.to_vec())
             }
+            None => (Vec::new(), others.collect()),
+        };
+        if !ask.is_empty() {
+            let online = self.presence.online_among(&ask).await;
+            recipients.extend(ask.iter().zip(online).filter(|(_, on)| *on).map(|(&u, _)| u));
+        }
+        for recipient in recipients {
             // A device's ack makes it delivered (batched, see `delivery`), unless an
             // older message from someone else is still undelivered: then the
             // watermark waits for `fetch_unread_messages`.

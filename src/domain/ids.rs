@@ -45,6 +45,10 @@ int_id!(
     /// A login token's row, used to find the sockets opened with it.
     TokenId
 );
+int_id!(
+    /// A device registered for push notifications.
+    SubscriptionId
+);
 
 /// A message's position in its conversation: 1, 2, 3, … without gaps.
 /// Watermarks (delivered/read) are `Seq`s.

@@ -9,7 +9,7 @@ mod ids;
 mod text;
 
 pub use error::{Error, ErrorCode};
-pub use ids::{ClientMsgId, ConnectionId, ConversationId, MessageId, Seq, TokenId, UserId};
+pub use ids::{ClientMsgId, ConnectionId, ConversationId, MessageId, Seq, SubscriptionId, TokenId, UserId};
 pub use text::{DisplayName, MessageText, Password, Username};
 
 /// Milliseconds since the Unix epoch; the one time representation inside Confab.

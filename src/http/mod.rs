@@ -10,6 +10,7 @@ mod error;
 mod extract;
 mod groups;
 mod messages;
+mod push;
 mod users;
 
 pub use error::ApiError;
@@ -28,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::routes())
         .merge(conversations::routes())
         .merge(groups::routes())
+        .merge(push::routes())
         .fallback(|| async { ApiError(crate::domain::Error::NotFound("route")) });
     Router::new()
         .nest("/api", api)

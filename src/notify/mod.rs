@@ -1,31 +1,311 @@
-//! The notification hook: what the chat service calls when a message is
-//! stored for a member who has no live connection.
+//! The notification service: push devices, mutes, and delivering the push
+//! outbox through Web Push, FCM and APNs.
 //!
-//! The design's notification service (Web Push, FCM, APNs, with an outbox in
-//! the message's transaction) is its own piece of work; until it lands the
-//! default [`LogNotifier`] records the event in the logs, and the recipient
-//! gets the message with `fetch_unread_messages` on reconnect.
+//! The chat service records a push job for every device of a member with
+//! no live connection in the same transaction as the message (see
+//! `store::PushStore`). The [`worker`] claims due jobs, checks they are
+//! still wanted (not read, not muted, recipient still offline), composes
+//! the notification ([`content`]) and hands it to the provider; it retries
+//! with back-off, prunes dead devices, and drops what cannot be delivered.
+//! A burst in one conversation is one job (later messages collapse into
+//! it during `push.delay_ms`), so it is one notification.
 
-use crate::chat::Message;
-use crate::domain::UserId;
-use async_trait::async_trait;
+mod apns;
+mod content;
+mod fcm;
+mod jwt;
+pub mod webpush;
+mod worker;
 
-/// Called after a message is durably stored for an offline recipient.
-#[async_trait]
-pub trait Notifier: Send + Sync + 'static {
-    async fn recipient_offline(&self, recipient: UserId, message: &Message);
+pub use content::Notification;
+
+use crate::config::{Config, PushConfig};
+use crate::domain::{ConversationId, Error, Millis, SubscriptionId, UserId, now_millis};
+use crate::presence::PresenceService;
+use crate::store::{MuteRow, PushKind, Store, SubscriptionRow};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// What a provider made of one push.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Sent,
+    /// The device is gone for good: prune it.
+    Gone(String),
+    /// Try again later (at least `after`, when the provider said so).
+    Retry {
+        after: Option<Duration>,
+        reason: String,
+    },
+    /// Will never work as it is: drop the job.
+    Failed(String),
 }
 
-/// The default hook: logs that a push would be sent.
-pub struct LogNotifier;
-
-#[async_trait]
-impl Notifier for LogNotifier {
-    async fn recipient_offline(&self, recipient: UserId, message: &Message) {
-        tracing::debug!(
-            recipient = %recipient,
-            message_id = %message.row.id,
-            "recipient offline; message waits for fetch_unread_messages"
-        );
+/// Maps an unsuccessful HTTP answer to retry (429, 5xx, honouring
+/// `Retry-After` in seconds) or failure.
+fn classify_status(r: &reqwest::Response) -> Outcome {
+    let status = r.status();
+    if status.as_u16() == 429 || status.is_server_error() {
+        let after = r
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        Outcome::Retry { after, reason: format!("provider answered {status}") }
+    } else {
+        Outcome::Failed(format!("provider answered {status}"))
     }
+}
+
+/// A provider that cannot be set up from the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("{path}: {source}")]
+    File { path: String, source: std::io::Error },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl SetupError {
+    fn file(path: &Path, source: std::io::Error) -> Self {
+        SetupError::File { path: path.display().to_string(), source }
+    }
+}
+
+/// Counters of what the workers did, for logs and tests.
+#[derive(Debug, Default)]
+pub struct PushStats {
+    pub sent: AtomicU64,
+    pub retried: AtomicU64,
+    pub failed: AtomicU64,
+    pub pruned: AtomicU64,
+    /// Jobs dropped without sending: read, muted, recipient online, left.
+    pub skipped: AtomicU64,
+}
+
+impl PushStats {
+    fn bump(counter: &AtomicU64) -> u64 {
+        counter.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
+/// The configured providers. Web Push always works (Confab has its own
+/// VAPID key); FCM and APNs only when configured.
+pub struct Providers {
+    webpush: webpush::WebPush,
+    fcm: Option<fcm::Fcm>,
+    apns: Option<apns::Apns>,
+}
+
+impl Providers {
+    async fn send(&self, sub: &SubscriptionRow, note: &Notification) -> Option<Outcome> {
+        Some(match sub.kind {
+            PushKind::WebPush => self.webpush.send(sub, note).await,
+            PushKind::Fcm => self.fcm.as_ref()?.send(sub, note).await,
+            PushKind::Apns => self.apns.as_ref()?.send(sub, note).await,
+        })
+    }
+}
+
+/// A device registration request, as the client sent it.
+#[derive(Debug, Clone)]
+pub enum NewDevice {
+    WebPush { endpoint: String, p256dh: String, auth: String },
+    Fcm { token: String },
+    Apns { token: String, sandbox: bool },
+}
+
+/// See the module docs.
+pub struct Push {
+    store: Arc<dyn Store>,
+    presence: Arc<PresenceService>,
+    settings: PushConfig,
+    vapid: Arc<webpush::Vapid>,
+    providers: Providers,
+    pub stats: PushStats,
+}
+
+impl Push {
+    pub fn new(
+        config: &Config,
+        store: Arc<dyn Store>,
+        presence: Arc<PresenceService>,
+    ) -> Result<Self, SetupError> {
+        let settings = config.push.clone();
+        let key_file = settings
+            .vapid_private_key_file
+            .clone()
+            .unwrap_or_else(|| default_vapid_key_file(&config.data_dir));
+        let vapid = Arc::new(webpush::Vapid::load_or_create(&key_file, &settings.vapid_subject)?);
+        let timeout = Duration::from_secs(15);
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .user_agent(concat!("confab/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| SetupError::Invalid(format!("cannot build the push HTTP client: {e}")))?;
+        let ttl = Duration::from_secs(settings.ttl_secs);
+        let fcm = match &settings.fcm.service_account_file {
+            Some(file) => Some(fcm::Fcm::new(
+                client.clone(),
+                file,
+                &settings.fcm.endpoint,
+                settings.fcm.token_url.as_deref(),
+                ttl,
+            )?),
+            None => None,
+        };
+        let apns = match &settings.apns.key_file {
+            Some(file) => {
+                let h2 =
+                    reqwest::Client::builder().timeout(timeout).http2_prior_knowledge().build().map_err(
+                        |e| SetupError::Invalid(format!("cannot build the APNs HTTP/2 client: {e}")),
+                    )?;
+                let a = &settings.apns;
+                Some(apns::Apns::new(
+                    h2,
+                    file,
+                    apns::ApnsSettings {
+                        key_id: &a.key_id,
+                        team_id: &a.team_id,
+                        topic: &a.topic,
+                        production_url: &a.production_url,
+                        sandbox_url: &a.sandbox_url,
+                        ttl,
+                    },
+                )?)
+            }
+            None => None,
+        };
+        let providers =
+            Providers { webpush: webpush::WebPush { client, vapid: vapid.clone(), ttl }, fcm, apns };
+        Ok(Self { store, presence, settings, vapid, providers, stats: PushStats::default() })
+    }
+
+    /// The VAPID public key browsers subscribe with.
+    pub fn vapid_public_key(&self) -> &str {
+        self.vapid.public_key()
+    }
+
+    /// Registers (or re-registers) a device for `user`.
+    pub async fn subscribe(&self, user: UserId, device: NewDevice) -> Result<SubscriptionRow, Error> {
+        let mut row = SubscriptionRow {
+            id: SubscriptionId(0),
+            user_id: user,
+            kind: PushKind::WebPush,
+            address: String::new(),
+            p256dh: None,
+            auth: None,
+            environment: None,
+            created_at: now_millis(),
+        };
+        match device {
+            NewDevice::WebPush { endpoint, p256dh, auth } => {
+                self.check_endpoint(&endpoint)?;
+                let key = URL_SAFE_NO_PAD.decode(p256dh.trim_end_matches('=')).ok();
+                if !key.is_some_and(|k| k.len() == 65 && p256::PublicKey::from_sec1_bytes(&k).is_ok()) {
+                    return Err(Error::invalid(
+                        "`keys.p256dh` must be a base64url P-256 public key (65 bytes)",
+                    ));
+                }
+                if URL_SAFE_NO_PAD.decode(auth.trim_end_matches('=')).map(|a| a.len()).ok() != Some(16) {
+                    return Err(Error::invalid("`keys.auth` must be 16 bytes, base64url"));
+                }
+                row.address = endpoint;
+                row.p256dh = Some(p256dh.trim_end_matches('=').to_string());
+                row.auth = Some(auth.trim_end_matches('=').to_string());
+            }
+            NewDevice::Fcm { token } => {
+                check_token(&token, 4096, |c| c.is_ascii_graphic())?;
+                row.kind = PushKind::Fcm;
+                row.address = token;
+            }
+            NewDevice::Apns { token, sandbox } => {
+                check_token(&token, 200, |c| c.is_ascii_hexdigit())?;
+                row.kind = PushKind::Apns;
+                row.address = token.to_ascii_lowercase();
+                row.environment = Some(if sandbox { "sandbox" } else { "production" }.into());
+            }
+        }
+        Ok(self.store.upsert_subscription(&row).await?)
+    }
+
+    fn check_endpoint(&self, endpoint: &str) -> Result<(), Error> {
+        let url = reqwest::Url::parse(endpoint).map_err(|_| Error::invalid("`endpoint` must be a URL"))?;
+        let allowed = match url.scheme() {
+            "https" => true,
+            "http" => self.settings.allow_http_endpoints,
+            _ => false,
+        };
+        if !allowed || url.host_str().is_none() || endpoint.len() > 2048 {
+            return Err(Error::invalid("`endpoint` must be an https URL of at most 2048 characters"));
+        }
+        Ok(())
+    }
+
+    pub async fn subscriptions(&self, user: UserId) -> Result<Vec<SubscriptionRow>, Error> {
+        Ok(self.store.subscriptions_of(user).await?)
+    }
+
+    /// Deletes one of the caller's devices; anyone else's is "not found".
+    pub async fn unsubscribe(&self, user: UserId, id: SubscriptionId) -> Result<(), Error> {
+        match self.store.delete_subscription(id, Some(user)).await? {
+            true => Ok(()),
+            false => Err(Error::NotFound("subscription")),
+        }
+    }
+
+    /// Mutes one conversation (a member's) or, with `None`, every
+    /// conversation, until `until` (forever if `None`).
+    pub async fn mute(
+        &self,
+        user: UserId,
+        conversation: Option<ConversationId>,
+        until: Option<Millis>,
+    ) -> Result<MuteRow, Error> {
+        let mute = MuteRow { conversation, until };
+        self.store.set_mute(user, &mute).await?;
+        Ok(mute)
+    }
+
+    pub async fn unmute(&self, user: UserId, conversation: Option<ConversationId>) -> Result<(), Error> {
+        self.store.delete_mute(user, conversation).await?;
+        Ok(())
+    }
+
+    /// The caller's mutes that are still in force.
+    pub async fn mutes(&self, user: UserId) -> Result<Vec<MuteRow>, Error> {
+        let now = now_millis();
+        Ok(self.store.mutes_of(user).await?.into_iter().filter(|m| m.until.is_none_or(|u| u > now)).collect())
+    }
+
+    /// How long a push waits for more messages to collapse into it.
+    pub fn delay(&self) -> Millis {
+        self.settings.delay_ms as Millis
+    }
+
+    /// Starts the outbox worker, unless this node sends no pushes
+    /// (`push.workers = 0`). Stops when `stop` changes.
+    pub fn spawn_worker(
+        self: &Arc<Self>,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        (self.settings.workers > 0).then(|| tokio::spawn(worker::run(self.clone(), stop)))
+    }
+}
+
+fn check_token(token: &str, max: usize, ok: impl Fn(char) -> bool) -> Result<(), Error> {
+    if token.is_empty() || token.len() > max || !token.chars().all(ok) {
+        return Err(Error::invalid(format!("`token` must be a device token of at most {max} characters")));
+    }
+    Ok(())
+}
+
+/// Where the VAPID key lives when `push.vapid_private_key_file` is unset.
+pub fn default_vapid_key_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("vapid_private_key.pem")
 }

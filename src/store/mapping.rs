@@ -15,6 +15,19 @@ macro_rules! member_cols {
          u.username, u.display_name"
     };
 }
+macro_rules! subscription_cols {
+    () => {
+        "s.id, s.user_id, s.kind, s.address, s.p256dh, s.auth, s.environment, s.created_at"
+    };
+}
+macro_rules! push_job_cols {
+    () => {
+        concat!(
+            "j.id AS job_id, j.conversation_id, j.message_id, j.pending, j.version, j.attempts, ",
+            subscription_cols!()
+        )
+    };
+}
 macro_rules! user_cols {
     () => {
         "id, username, display_name, created_at, last_seen_at"
@@ -108,6 +121,42 @@ macro_rules! row_mappers {
             Ok(ConversationSummary { conversation, unread: ::sqlx::Row::try_get(r, "unread")?, last_message })
         }
 
+        fn subscription_row(r: &$row) -> Result<SubscriptionRow, sqlx::Error> {
+            let kind: String = ::sqlx::Row::try_get(r, "kind")?;
+            Ok(SubscriptionRow {
+                id: crate::domain::SubscriptionId(::sqlx::Row::try_get(r, "id")?),
+                user_id: UserId(::sqlx::Row::try_get(r, "user_id")?),
+                kind: PushKind::parse(&kind)
+                    .ok_or_else(|| sqlx::Error::Decode("unknown push kind".into()))?,
+                address: ::sqlx::Row::try_get(r, "address")?,
+                p256dh: ::sqlx::Row::try_get(r, "p256dh")?,
+                auth: ::sqlx::Row::try_get(r, "auth")?,
+                environment: ::sqlx::Row::try_get(r, "environment")?,
+                created_at: ::sqlx::Row::try_get(r, "created_at")?,
+            })
+        }
+
+        /// A job joined with its subscription (`push_job_cols!`).
+        fn push_job_row(r: &$row) -> Result<PushJob, sqlx::Error> {
+            Ok(PushJob {
+                id: ::sqlx::Row::try_get(r, "job_id")?,
+                subscription: subscription_row(r)?,
+                conversation_id: ConversationId(::sqlx::Row::try_get(r, "conversation_id")?),
+                message_id: MessageId(::sqlx::Row::try_get(r, "message_id")?),
+                pending: ::sqlx::Row::try_get(r, "pending")?,
+                version: ::sqlx::Row::try_get(r, "version")?,
+                attempts: ::sqlx::Row::try_get(r, "attempts")?,
+            })
+        }
+
+        fn mute_row(r: &$row) -> Result<MuteRow, sqlx::Error> {
+            let conversation: i64 = ::sqlx::Row::try_get(r, "conversation_id")?;
+            Ok(MuteRow {
+                conversation: (conversation != 0).then_some(ConversationId(conversation)),
+                until: ::sqlx::Row::try_get(r, "until")?,
+            })
+        }
+
         /// Joins `conversations_of`'s two result sets: conversations and all their members.
         fn summaries(rows: &[$row], member_rows: &[$row]) -> Result<Vec<ConversationSummary>, sqlx::Error> {
             let mut by_conv: std::collections::HashMap<i64, Vec<MemberRow>> = Default::default();
@@ -125,7 +174,7 @@ macro_rules! row_mappers {
     };
 }
 
-pub(crate) use {member_cols, message_cols, row_mappers, user_cols};
+pub(crate) use {member_cols, message_cols, push_job_cols, row_mappers, subscription_cols, user_cols};
 
 use super::{ConversationRow, MessageKind, NewMessage, Role, SystemNote};
 use crate::domain::{ConversationId, Millis, UserId};

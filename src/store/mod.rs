@@ -12,7 +12,7 @@ pub mod sqlite;
 
 pub use rows::*;
 
-use crate::domain::{ConversationId, MessageId, Millis, Seq, TokenId, UserId};
+use crate::domain::{ConversationId, MessageId, Millis, Seq, SubscriptionId, TokenId, UserId};
 use async_trait::async_trait;
 
 /// Storage failures. `Conflict`, `NotMember` and `GroupFull` are answers
@@ -184,9 +184,46 @@ pub trait MessageStore: Send + Sync {
     ) -> StoreResult<Vec<(DeliveryMark, Advanced)>>;
 }
 
-/// The whole storage contract. Implementations: SQLite (embedded default).
+/// Push devices, mutes and the push outbox. Jobs are written by
+/// `append_message` in the message's transaction; workers claim, finish,
+/// retry or drop them.
 #[async_trait]
-pub trait Store: UserStore + ConversationStore + MessageStore + 'static {
+pub trait PushStore: Send + Sync {
+    /// Registers a device for `sub.user_id`. The same endpoint or token
+    /// registered again (by anyone) moves to this user with the new keys:
+    /// a device receives only the pushes of whoever registered it last.
+    async fn upsert_subscription(&self, sub: &SubscriptionRow) -> StoreResult<SubscriptionRow>;
+    async fn subscriptions_of(&self, user: UserId) -> StoreResult<Vec<SubscriptionRow>>;
+    /// Deletes a device (and its pending jobs); `user` restricts it to the
+    /// owner's. False if nothing was deleted.
+    async fn delete_subscription(&self, id: SubscriptionId, user: Option<UserId>) -> StoreResult<bool>;
+    /// Sets or replaces a mute (`conversation: None` mutes every conversation).
+    async fn set_mute(&self, user: UserId, mute: &MuteRow) -> StoreResult<()>;
+    async fn delete_mute(&self, user: UserId, conversation: Option<ConversationId>) -> StoreResult<bool>;
+    async fn mutes_of(&self, user: UserId) -> StoreResult<Vec<MuteRow>>;
+    /// Claims up to `limit` jobs due at `now` that nobody holds, until
+    /// `lease_until`. Safe with several nodes: a job goes to one claimer.
+    async fn claim_push_jobs(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        limit: i64,
+    ) -> StoreResult<Vec<PushJob>>;
+    /// The push for `job` went out: deletes it, unless a newer message
+    /// collapsed into it meanwhile (version changed); then that one is due at `next_at`.
+    async fn finish_push_job(&self, job: &PushJob, next_at: Millis) -> StoreResult<()>;
+    /// Releases the job to run again at `at`, counting a failed attempt.
+    async fn retry_push_job(&self, job: &PushJob, at: Millis) -> StoreResult<()>;
+    /// Deletes the job without sending (muted, read, recipient online, gave up).
+    async fn drop_push_job(&self, job: &PushJob) -> StoreResult<()>;
+    /// Jobs waiting, for tests and metrics.
+    async fn pending_push_jobs(&self) -> StoreResult<i64>;
+}
+
+/// The whole storage contract. Implementations: SQLite (embedded default)
+/// and PostgreSQL (cluster mode).
+#[async_trait]
+pub trait Store: UserStore + ConversationStore + MessageStore + PushStore + 'static {
     /// Waits for in-flight work to finish and refuses new work.
     async fn close(&self);
 }

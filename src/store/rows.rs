@@ -1,7 +1,7 @@
 //! The rows the storage traits take and return. They are storage's view of
 //! the data; the JSON clients see is built from them in `wire`.
 
-use crate::domain::{ClientMsgId, ConversationId, MessageId, Millis, Seq, TokenId, UserId};
+use crate::domain::{ClientMsgId, ConversationId, MessageId, Millis, Seq, SubscriptionId, TokenId, UserId};
 
 /// A registered user as stored (without the password hash).
 #[derive(Debug, Clone, PartialEq)]
@@ -170,6 +170,10 @@ pub struct NewMessage<'a> {
     pub client_msg_id: Option<&'a ClientMsgId>,
     pub body: &'a str,
     pub created_at: Millis,
+    /// Members with no live connection: each of their push devices gets a
+    /// push job in the message's transaction (the outbox), due at `push_at`.
+    pub push_to: &'a [UserId],
+    pub push_at: Millis,
 }
 
 /// A system message to record along with a membership or profile change.
@@ -238,4 +242,71 @@ pub struct DeliveryMark {
     pub conversation: ConversationId,
     pub user: UserId,
     pub seq: Seq,
+}
+
+/// A push provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PushKind {
+    WebPush,
+    Fcm,
+    Apns,
+}
+
+impl PushKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushKind::WebPush => "webpush",
+            PushKind::Fcm => "fcm",
+            PushKind::Apns => "apns",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "webpush" => Some(PushKind::WebPush),
+            "fcm" => Some(PushKind::Fcm),
+            "apns" => Some(PushKind::Apns),
+            _ => None,
+        }
+    }
+}
+
+/// A device registered for push.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionRow {
+    pub id: SubscriptionId,
+    pub user_id: UserId,
+    pub kind: PushKind,
+    /// Web Push: the endpoint URL. FCM and APNs: the device token.
+    pub address: String,
+    /// Web Push: the browser's P-256 public key, base64url.
+    pub p256dh: Option<String>,
+    /// Web Push: the 16-byte auth secret, base64url.
+    pub auth: Option<String>,
+    /// APNs: `sandbox` or `production`.
+    pub environment: Option<String>,
+    pub created_at: Millis,
+}
+
+/// A claimed push job: one device, one conversation, the newest message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushJob {
+    pub id: i64,
+    pub subscription: SubscriptionRow,
+    pub conversation_id: ConversationId,
+    pub message_id: MessageId,
+    /// How many messages collapsed into this job.
+    pub pending: i64,
+    /// Bumped whenever a newer message collapses into the job.
+    pub version: i64,
+    /// Failed attempts so far.
+    pub attempts: i64,
+}
+
+/// A mute: pushes for one conversation (or all, when `conversation` is
+/// `None`) are held back until `until` (forever when `None`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MuteRow {
+    pub conversation: Option<ConversationId>,
+    pub until: Option<Millis>,
 }

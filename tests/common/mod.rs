@@ -75,11 +75,16 @@ impl TestApp {
     }
 
     /// Graceful stop, then a new server on the same data directory.
-    pub async fn restart(mut self) -> TestApp {
+    pub async fn restart(self) -> TestApp {
+        self.restart_with(|_| {}).await
+    }
+
+    /// Graceful stop, then a new server on the same data directory with `tweak`.
+    pub async fn restart_with(mut self, tweak: impl FnOnce(&mut Config)) -> TestApp {
         self.shutdown().await;
         let dir = tempfile::TempDir::new().expect("tempdir");
         let data_dir = std::mem::replace(&mut self.data_dir, dir);
-        start(data_dir, |_| {}).await
+        start(data_dir, tweak).await
     }
 
     pub async fn shutdown(&mut self) {
@@ -121,6 +126,17 @@ impl TestApp {
             self.post("/api/auth/register", None, json!({"username": name, "password": "password123"})).await;
         assert_eq!(status, 201, "register {name}: {body}");
         (body["user"]["id"].as_i64().expect("id"), body["token"].as_str().expect("token").to_string())
+    }
+
+    /// Push jobs waiting in the outbox (SQLite apps only).
+    pub async fn push_pending(&self) -> i64 {
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(self.data_dir.path().join("confab.db"))
+            .read_only(true);
+        let pool = sqlx::SqlitePool::connect_with(options).await.expect("open the database");
+        let n = sqlx::query_scalar("SELECT COUNT(*) FROM push_jobs").fetch_one(&pool).await.expect("count");
+        pool.close().await;
+        n
     }
 
     pub async fn socket(&self, token: &str) -> Sio {
@@ -369,4 +385,19 @@ where
             Err(_) => return Err("timed out".into()),
         }
     }
+}
+
+/// A new, empty PostgreSQL database on the test server (`TEST_PG_BASE`,
+/// default `postgres://postgres@127.0.0.1:5432`); returns its URL.
+pub async fn fresh_postgres() -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let base = std::env::var("TEST_PG_BASE").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let name = format!("confab_p{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+    let admin = sqlx::PgPool::connect(&format!("{base}/test")).await.expect("PostgreSQL reachable");
+    for sql in [format!("DROP DATABASE IF EXISTS {name}"), format!("CREATE DATABASE {name}")] {
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&admin).await.expect("create test database");
+    }
+    admin.close().await;
+    format!("{base}/{name}")
 }

@@ -1,5 +1,6 @@
 //! [`MessageStore`] on PostgreSQL: appending, reading, and the watermarks.
 
+use super::push::enqueue_pushes;
 use super::{Insert, PostgresStore, insert_message, load_conversation, message_cols, message_row};
 use crate::domain::{ConversationId, MessageId, Seq, UserId};
 use crate::store::*;
@@ -30,6 +31,7 @@ impl MessageStore for PostgresStore {
             return Err(StoreError::NotMember);
         }
         let message = insert_message(&mut tx, Insert::text(&m)).await?;
+        enqueue_pushes(&mut tx, &m, &message).await?;
         tx.commit().await?;
         Ok(Appended { message, created: true, conversation })
     }

@@ -9,10 +9,11 @@
 
 mod conversations;
 mod messages;
+mod push;
 mod users;
 
 use super::*;
-use crate::store::mapping::{Insert, member_cols, message_cols};
+use crate::store::mapping::{Insert, member_cols, message_cols, push_job_cols, subscription_cols};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use std::str::FromStr;
 use std::time::Duration;

@@ -5,9 +5,10 @@
 //! commit ran, which is what lets durable throughput exceed the disk's
 //! fsync rate.
 
+use super::push::enqueue_pushes;
 use super::{Insert, insert_message, load_conversation, message_cols, message_row};
 use crate::domain::{ClientMsgId, ConversationId, Millis, UserId};
-use crate::store::{Appended, MessageKind, NewMessage, StoreError, StoreResult};
+use crate::store::{Appended, NewMessage, StoreError, StoreResult};
 use sqlx::{SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
@@ -21,6 +22,8 @@ struct Request {
     client_msg_id: Option<ClientMsgId>,
     body: String,
     created_at: Millis,
+    push_to: Vec<UserId>,
+    push_at: Millis,
     reply: oneshot::Sender<StoreResult<Appended>>,
 }
 
@@ -44,6 +47,8 @@ impl Committer {
             client_msg_id: m.client_msg_id.cloned(),
             body: m.body.to_string(),
             created_at: m.created_at,
+            push_to: m.push_to.to_vec(),
+            push_at: m.push_at,
             reply,
         };
         self.tx.send(request).await.map_err(|_| StoreError::Closed)?;
@@ -114,15 +119,16 @@ async fn append_in(conn: &mut SqliteConnection, m: &Request) -> Result<StoreResu
     if conversation.member(m.sender_id).is_none() {
         return Ok(Err(StoreError::NotMember));
     }
-    let insert = Insert {
-        conversation: m.conversation_id,
-        sender: m.sender_id,
-        client_msg_id: m.client_msg_id.as_ref().map(|c| c.as_str()),
-        kind: MessageKind::Text,
+    let new = NewMessage {
+        conversation_id: m.conversation_id,
+        sender_id: m.sender_id,
+        client_msg_id: m.client_msg_id.as_ref(),
         body: &m.body,
-        meta: None,
-        at: m.created_at,
+        created_at: m.created_at,
+        push_to: &m.push_to,
+        push_at: m.push_at,
     };
-    let message = insert_message(conn, insert).await?;
+    let message = insert_message(conn, Insert::text(&new)).await?;
+    enqueue_pushes(conn, &new, &message).await?;
     Ok(Ok(Appended { message, created: true, conversation }))
 }

@@ -9,6 +9,7 @@
 mod committer;
 mod conversations;
 mod messages;
+mod push;
 mod users;
 
 use super::*;
@@ -28,7 +29,7 @@ pub struct SqliteStore {
     committer: committer::Committer,
 }
 
-use crate::store::mapping::{Insert, member_cols, message_cols, user_cols};
+use crate::store::mapping::{Insert, member_cols, message_cols, push_job_cols, subscription_cols, user_cols};
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file and runs migrations.

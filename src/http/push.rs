@@ -1,0 +1,167 @@
+//! `/api/push`: push devices, the VAPID public key, and mutes (for every
+//! conversation here, for one under `/api/conversations/{id}/mute`).
+
+use super::ApiError;
+use super::extract::{Auth, JsonBody};
+use super::groups::path_id;
+use crate::app::AppState;
+use crate::domain::{ConversationId, Error, Millis, SubscriptionId};
+use crate::notify::NewDevice;
+use crate::store::{MuteRow, PushKind, SubscriptionRow};
+use crate::wire::timestamp;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/push/vapid-public-key", get(vapid_public_key))
+        .route("/push/subscriptions", get(list).post(subscribe))
+        .route("/push/subscriptions/{id}", axum::routing::delete(unsubscribe))
+        .route("/push/mutes", get(mutes))
+        .route("/push/mute", put(mute_all).delete(unmute_all))
+        .route("/conversations/{id}/mute", put(mute_one).delete(unmute_one))
+}
+
+async fn vapid_public_key(State(app): State<AppState>) -> Json<Value> {
+    Json(json!({ "publicKey": app.push.vapid_public_key() }))
+}
+
+fn subscription_view(s: &SubscriptionRow) -> Value {
+    let mut v = json!({ "id": s.id, "type": s.kind.as_str(), "createdAt": timestamp(s.created_at) });
+    match s.kind {
+        PushKind::WebPush => v["endpoint"] = json!(s.address),
+        PushKind::Fcm => v["token"] = json!(s.address),
+        PushKind::Apns => {
+            v["token"] = json!(s.address);
+            v["environment"] = json!(s.environment);
+        }
+    }
+    v
+}
+
+/// The body of `POST /api/push/subscriptions`, checked for shape here and
+/// for meaning (URL, key sizes) by the notification service.
+fn new_device(body: &Value) -> Result<NewDevice, Error> {
+    let text = |v: &Value, name: &str| -> Result<String, Error> {
+        v.as_str().map(str::to_string).ok_or_else(|| Error::invalid(format!("`{name}` must be a string")))
+    };
+    match body["type"].as_str() {
+        Some("webpush") => Ok(NewDevice::WebPush {
+            endpoint: text(&body["endpoint"], "endpoint")?,
+            p256dh: text(&body["keys"]["p256dh"], "keys.p256dh")?,
+            auth: text(&body["keys"]["auth"], "keys.auth")?,
+        }),
+        Some("fcm") => Ok(NewDevice::Fcm { token: text(&body["token"], "token")? }),
+        Some("apns") => {
+            let sandbox = match body.get("environment").and_then(Value::as_str) {
+                None if body.get("environment").is_none_or(Value::is_null) => false,
+                Some("production") => false,
+                Some("sandbox") => true,
+                _ => return Err(Error::invalid("`environment` must be \"sandbox\" or \"production\"")),
+            };
+            Ok(NewDevice::Apns { token: text(&body["token"], "token")?, sandbox })
+        }
+        _ => Err(Error::invalid("`type` must be \"webpush\", \"fcm\" or \"apns\"")),
+    }
+}
+
+async fn subscribe(
+    State(app): State<AppState>,
+    Auth(s): Auth,
+    JsonBody(body): JsonBody,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let row = app.push.subscribe(s.user_id, new_device(&body)?).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "subscription": subscription_view(&row) }))))
+}
+
+async fn list(State(app): State<AppState>, Auth(s): Auth) -> Result<Json<Value>, ApiError> {
+    let subs = app.push.subscriptions(s.user_id).await?;
+    Ok(Json(json!({ "subscriptions": subs.iter().map(subscription_view).collect::<Vec<_>>() })))
+}
+
+async fn unsubscribe(
+    State(app): State<AppState>,
+    Auth(s): Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = SubscriptionId(path_id(&id, "subscription")?);
+    app.push.unsubscribe(s.user_id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn mute_view(m: &MuteRow) -> Value {
+    json!({ "conversationId": m.conversation, "until": m.until.map(timestamp) })
+}
+
+/// `{"until": null | <ms since epoch> | "<RFC 3339 time>"}`; no body or no
+/// `until` mutes until unmuted.
+fn until(body: Option<&Value>) -> Result<Option<Millis>, Error> {
+    let v = body.and_then(|b| b.get("until")).unwrap_or(&Value::Null);
+    match v {
+        Value::Null => Ok(None),
+        Value::Number(n) => n.as_i64().filter(|&ms| ms > 0).map(Some).ok_or_else(bad_until),
+        Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| Some(t.timestamp_millis()))
+            .map_err(|_| bad_until()),
+        _ => Err(bad_until()),
+    }
+}
+
+fn bad_until() -> Error {
+    Error::invalid("`until` must be null, milliseconds since the epoch, or an RFC 3339 time")
+}
+
+/// An optional JSON body: none (or empty) is `None`, anything else must parse.
+fn optional_body(body: &axum::body::Bytes) -> Result<Option<Value>, Error> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(body).map(Some).map_err(|e| Error::invalid(format!("malformed JSON body: {e}")))
+}
+
+async fn mutes(State(app): State<AppState>, Auth(s): Auth) -> Result<Json<Value>, ApiError> {
+    let mutes = app.push.mutes(s.user_id).await?;
+    Ok(Json(json!({ "mutes": mutes.iter().map(mute_view).collect::<Vec<_>>() })))
+}
+
+async fn mute_all(
+    State(app): State<AppState>,
+    Auth(s): Auth,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let until = until(optional_body(&body)?.as_ref())?;
+    let mute = app.push.mute(s.user_id, None, until).await?;
+    Ok(Json(json!({ "mute": mute_view(&mute) })))
+}
+
+async fn unmute_all(State(app): State<AppState>, Auth(s): Auth) -> Result<StatusCode, ApiError> {
+    app.push.unmute(s.user_id, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn mute_one(
+    State(app): State<AppState>,
+    Auth(s): Auth,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let id = ConversationId(path_id(&id, "conversation")?);
+    let until = until(optional_body(&body)?.as_ref())?;
+    app.chat.conversation(s.user_id, id).await?; // members only
+    let mute = app.push.mute(s.user_id, Some(id), until).await?;
+    Ok(Json(json!({ "mute": mute_view(&mute) })))
+}
+
+async fn unmute_one(
+    State(app): State<AppState>,
+    Auth(s): Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = ConversationId(path_id(&id, "conversation")?);
+    app.chat.conversation(s.user_id, id).await?;
+    app.push.unmute(s.user_id, Some(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
