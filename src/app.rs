@@ -82,9 +82,7 @@ struct Mode {
 
 impl App {
     pub async fn build(config: Config) -> Result<App, StartError> {
-        // One TLS crypto provider for every client (push providers); an error
-        // only means another part of the process installed it first.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::install_tls_provider();
         let store = open_store(&config).await?;
         let (stop_push, push_stopped) = tokio::sync::watch::channel(false);
         let addr = config.listen;

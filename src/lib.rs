@@ -10,7 +10,9 @@
 //! - [`http`] and [`realtime`]: the two transports (REST and Socket.IO). They only
 //!   decode input, authenticate and call a service.
 //! - [`users`], [`chat`], [`presence`]: the domain services.
-//! - [`store`]: the storage trait and its SQLite implementation.
+//! - [`notify`]: push notifications (Web Push, FCM, APNs) from an outbox.
+//! - [`store`]: the storage traits with SQLite and PostgreSQL implementations.
+//! - [`cluster`]: Redis-backed presence, revocations and the Socket.IO adapter driver.
 //! - [`domain`]: validated newtypes (ids, usernames, message text) and the domain error.
 
 pub mod app;
@@ -26,3 +28,11 @@ pub mod realtime;
 pub mod store;
 pub mod users;
 pub mod wire;
+
+/// Makes ring the process's TLS crypto provider (the HTTP clients of the
+/// push providers are built without one, so that exactly one is compiled
+/// in). Safe to call many times; [`app::App::build`] calls it.
+pub fn install_tls_provider() {
+    // An error only means a provider is already installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -72,7 +72,10 @@ impl Cluster {
             db_name: name.clone(),
             prefix: name,
             dir: tempfile::tempdir().unwrap(),
-            http: reqwest::Client::new(),
+            http: {
+                confab::install_tls_provider();
+                reqwest::Client::new()
+            },
         }
     }
 

@@ -458,6 +458,7 @@ impl Drop for Server {
 async fn a_crash_between_commit_and_send_still_delivers_after_restart() {
     let dir = tempfile::tempdir().unwrap();
     let fake = Fake::start().await;
+    confab::install_tls_provider();
     let http = reqwest::Client::new();
     let call = |addr: &str, path: &str, token: Option<&str>, body: Value| {
         let mut req = http.post(format!("{addr}{path}")).json(&body);
@@ -498,4 +499,75 @@ async fn a_crash_between_commit_and_send_still_delivers_after_restart() {
     assert_eq!(fake.pushes_to("bob").len(), 1, "delivered exactly once after the restart: {pushes:?}");
     assert_eq!(pushes[0].payload["data"]["messageId"], sent["message"]["id"]);
     assert_eq!(fake.errors(), Vec::<String>::new());
+}
+
+/// The fakes' checks can fail: a forged VAPID signature, a payload that is
+/// not encrypted for the subscription, and APNs over HTTP/1.1 are refused.
+#[tokio::test]
+async fn the_fakes_refuse_what_a_real_provider_would() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use p256::ecdsa::signature::Signer;
+    let fake = Fake::start().await;
+    let sub = fake.webpush_subscription("victim");
+    confab::install_tls_provider();
+    let http = reqwest::Client::new();
+    let vapid = |signer: &p256::ecdsa::SigningKey, claimed: &p256::ecdsa::SigningKey| {
+        let input = format!(
+            "{}.{}",
+            B64.encode(r#"{"typ":"JWT","alg":"ES256"}"#),
+            B64.encode(
+                json!({"aud": fake.url(""), "exp": chrono_now() + 3600, "sub": "mailto:x@example.com"})
+                    .to_string()
+            )
+        );
+        let sig: p256::ecdsa::Signature = signer.sign(input.as_bytes());
+        let k = claimed.verifying_key().to_encoded_point(false);
+        format!("vapid t={input}.{}, k={}", B64.encode(sig.to_bytes()), B64.encode(k.as_bytes()))
+    };
+    let key = |_: ()| p256::ecdsa::SigningKey::from(confab::notify::webpush::random_secret());
+    let (real, other) = (key(()), key(()));
+    let post = |auth: String, body: Vec<u8>| {
+        http.post(sub["endpoint"].as_str().unwrap())
+            .header("Authorization", auth)
+            .header("Content-Encoding", "aes128gcm")
+            .header("TTL", "60")
+            .header("Urgency", "high")
+            .body(body)
+            .send()
+    };
+    let ua = B64.decode(sub["keys"]["p256dh"].as_str().unwrap()).unwrap();
+    let auth = B64.decode(sub["keys"]["auth"].as_str().unwrap()).unwrap();
+    let sealed = confab::notify::webpush::encrypt(
+        br#"{"title":"t"}"#,
+        &ua,
+        &auth,
+        &confab::notify::webpush::random_secret(),
+        &rand::random(),
+    )
+    .unwrap();
+
+    // Control: a correct request is accepted.
+    assert_eq!(post(vapid(&real, &real), sealed.clone()).await.unwrap().status(), 201);
+    assert_eq!(fake.errors(), Vec::<String>::new());
+    // Signed by one key, claiming another.
+    assert_eq!(post(vapid(&other, &real), sealed.clone()).await.unwrap().status(), 400);
+    // Encrypted for someone else.
+    let mut tampered = sealed.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    assert_eq!(post(vapid(&real, &real), tampered).await.unwrap().status(), 400);
+    // APNs is HTTP/2 only.
+    let h1 = http.post(fake.url("/3/device/abc")).body("{}").send().await.unwrap();
+    assert_eq!(h1.status(), 400);
+    let errors = fake.errors();
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert!(errors[0].contains("signature"), "{errors:?}");
+    assert!(errors[1].contains("decrypt"), "{errors:?}");
+    assert!(errors[2].contains("HTTP/2"), "{errors:?}");
+    assert_eq!(fake.pushes().len(), 1);
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }

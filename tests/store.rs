@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use confab::domain::{ClientMsgId, ConversationId, UserId};
+use confab::domain::{ClientMsgId, ConversationId, SubscriptionId, UserId};
 use confab::store::postgres::PostgresStore;
 use confab::store::sqlite::SqliteStore;
 use confab::store::*;
@@ -85,6 +85,7 @@ suite!(
     undelivered_history_and_summaries,
     groups_membership_roles_and_notes,
     live_receipts_in_one_batch,
+    push_outbox_collapses_claims_once_and_respects_mutes,
 );
 
 /// Concurrent appends (batched into group commits on SQLite, row-locked on
@@ -392,4 +393,105 @@ async fn live_receipts_in_one_batch(s: &dyn Store) {
     let moved =
         s.advance_delivered_many(&[DeliveryMark { conversation: ac, user: c, seq: 3 }]).await.expect("ok");
     assert!(moved.is_empty());
+}
+
+async fn push_outbox_collapses_claims_once_and_respects_mutes(s: &dyn Store) {
+    let (a, b, c) = (user(s, "pa").await, user(s, "pb").await, user(s, "pc").await);
+    let conv = s.direct_conversation(a, b, 1).await.unwrap();
+    let device = |u: UserId, address: &str| SubscriptionRow {
+        id: SubscriptionId(0),
+        user_id: u,
+        kind: PushKind::Fcm,
+        address: address.into(),
+        p256dh: None,
+        auth: None,
+        environment: None,
+        created_at: 1,
+    };
+    let b1 = s.upsert_subscription(&device(b, "b1")).await.unwrap();
+    let b2 = s.upsert_subscription(&device(b, "b2")).await.unwrap();
+    // Registering a known device again moves it to the new user.
+    let moved = s.upsert_subscription(&device(c, "b2")).await.unwrap();
+    assert_eq!((moved.id, moved.user_id), (b2.id, c));
+    s.upsert_subscription(&device(b, "b2")).await.unwrap();
+    assert_eq!(s.subscriptions_of(b).await.unwrap().len(), 2);
+
+    let send = |at: i64, to: &'static [UserId]| NewMessage {
+        conversation_id: conv,
+        sender_id: a,
+        client_msg_id: None,
+        body: "x",
+        created_at: at,
+        push_to: to,
+        push_at: at + 100,
+    };
+    let to_b: &'static [UserId] = Box::leak(Box::new([b]));
+    let mut last = None;
+    for at in 10..13 {
+        last = Some(s.append_message(send(at, to_b)).await.unwrap().message.id);
+    }
+    assert_eq!(s.pending_push_jobs().await.unwrap(), 2, "one job per device, the burst collapsed");
+    assert!(s.claim_push_jobs(109, 1_000, 10).await.unwrap().is_empty(), "not due before the first push_at");
+    let jobs = s.claim_push_jobs(110, 1_000, 10).await.unwrap();
+    assert_eq!(jobs.len(), 2);
+    assert!(jobs.iter().all(|j| j.pending == 3 && Some(j.message_id) == last && j.subscription.user_id == b));
+    assert!(s.claim_push_jobs(500, 2_000, 10).await.unwrap().is_empty(), "claimed jobs are leased");
+
+    // A message arriving while the push is in flight survives its completion.
+    let newer = s.append_message(send(600, to_b)).await.unwrap().message.id;
+    s.finish_push_job(&jobs[0], 700).await.unwrap();
+    s.retry_push_job(&jobs[1], 700).await.unwrap();
+    let again = s.claim_push_jobs(700, 1_700, 10).await.unwrap();
+    assert_eq!(again.len(), 2);
+    assert!(again.iter().all(|j| j.message_id == newer));
+    let finished = again.iter().find(|j| j.subscription.id == b1.id).unwrap();
+    assert_eq!((finished.pending, finished.attempts), (1, 0), "what was sent is no longer pending");
+    let retried = again.iter().find(|j| j.subscription.id != b1.id).unwrap();
+    assert_eq!((retried.pending, retried.attempts), (4, 1));
+    for j in &again {
+        s.finish_push_job(j, 800).await.unwrap();
+    }
+    assert_eq!(s.pending_push_jobs().await.unwrap(), 0);
+
+    // Muted: no job. An expired mute or another conversation's: a job.
+    s.set_mute(b, &MuteRow { conversation: Some(conv), until: None }).await.unwrap();
+    s.append_message(send(900, to_b)).await.unwrap();
+    assert_eq!(s.pending_push_jobs().await.unwrap(), 0);
+    s.set_mute(b, &MuteRow { conversation: Some(conv), until: Some(950) }).await.unwrap();
+    s.append_message(send(960, to_b)).await.unwrap();
+    assert_eq!(s.pending_push_jobs().await.unwrap(), 2);
+    s.set_mute(b, &MuteRow { conversation: None, until: None }).await.unwrap();
+    assert_eq!(s.mutes_of(b).await.unwrap().len(), 2);
+    assert!(s.delete_mute(b, None).await.unwrap());
+    assert!(!s.delete_mute(b, None).await.unwrap());
+
+    // Deleting a device deletes its jobs; only the owner may delete it.
+    assert!(!s.delete_subscription(b1.id, Some(c)).await.unwrap());
+    assert!(s.delete_subscription(b1.id, Some(b)).await.unwrap());
+    assert_eq!(s.pending_push_jobs().await.unwrap(), 1);
+
+    // Concurrent claimers never get the same job.
+    let others: Vec<UserId> = {
+        let mut v = Vec::new();
+        for i in 0..6 {
+            let u = user(s, &format!("px{i}")).await;
+            s.upsert_subscription(&device(u, &format!("dev{i}"))).await.unwrap();
+            v.push(u);
+        }
+        v
+    };
+    for (i, u) in others.iter().enumerate() {
+        let direct = s.direct_conversation(a, *u, 1).await.unwrap();
+        let m = NewMessage {
+            conversation_id: direct,
+            push_to: std::slice::from_ref(u),
+            ..send(1_000 + i as i64, to_b)
+        };
+        s.append_message(m).await.unwrap();
+    }
+    let (x, y) = tokio::join!(s.claim_push_jobs(5_000, 9_000, 4), s.claim_push_jobs(5_000, 9_000, 4));
+    let (x, y) = (x.unwrap(), y.unwrap());
+    let ids: std::collections::HashSet<i64> = x.iter().chain(&y).map(|j| j.id).collect();
+    assert_eq!(ids.len(), x.len() + y.len(), "no job claimed twice");
+    assert_eq!(ids.len(), 7, "b2's job and one per new user's direct conversation");
 }

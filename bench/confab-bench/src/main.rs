@@ -215,6 +215,9 @@ fn verify(acked: &[i64], received: &[i64]) -> (u64, u64) {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // reqwest may be built with rustls but no provider (feature unification
+    // with the server); an error only means one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let urls = cli.urls.clone();
     let measure = Duration::from_secs_f64(cli.duration);
