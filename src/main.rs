@@ -70,7 +70,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         data_dir: args.data_dir,
         database_url: args.database_url,
         redis_url: args.redis_url,
-        push: args.push_allow_http_endpoints.then(|| PushOverrides { allow_http_endpoints: true }),
+        push: args.push_allow_http_endpoints.then_some(PushOverrides { allow_http_endpoints: true }),
     };
     let config = Config::load(args.config.as_deref(), overrides)?;
     init_tracing(&config.log);

@@ -2,6 +2,8 @@
 //! fake providers that verify signatures, headers and (for Web Push) decrypt
 //! the payload (`push_fakes`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod push_fakes;
 

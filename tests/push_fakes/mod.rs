@@ -39,6 +39,9 @@ pub const APNS_KEY_ID: &str = "KEYID12345";
 pub const APNS_TEAM: &str = "TEAM123456";
 pub const APNS_TOPIC: &str = "chat.confab.test";
 
+/// A scripted answer: status and `Retry-After` seconds.
+type Answer = (u16, Option<u64>);
+
 #[derive(Default)]
 pub struct FakeState {
     addr: Mutex<Option<SocketAddr>>,
@@ -47,7 +50,7 @@ pub struct FakeState {
     /// Every request to a device (accepted, scripted failure or not), with its time.
     pub attempts: Mutex<Vec<(String, Instant)>>,
     /// Answers to give a device before the normal success: (status, Retry-After).
-    script: Mutex<HashMap<String, VecDeque<(u16, Option<u64>)>>>,
+    script: Mutex<HashMap<String, VecDeque<Answer>>>,
     /// Devices that are gone for good.
     dead: Mutex<Vec<String>>,
     webpush_keys: Mutex<HashMap<String, (p256::SecretKey, Vec<u8>)>>,
