@@ -10,6 +10,7 @@ use crate::cluster::{
 };
 use crate::config::{Config, ConfigError, Database};
 use crate::fanout::Fanout;
+use crate::media::Media;
 use crate::notify::{Push, SetupError};
 use crate::presence::PresenceStore;
 use crate::presence::{LocalPresence, PresenceService};
@@ -35,6 +36,7 @@ pub struct AppState {
     pub chat: Chat,
     pub presence: Arc<PresenceService>,
     pub push: Arc<Push>,
+    pub media: Arc<Media>,
 }
 
 /// Why the server could not start.
@@ -50,6 +52,8 @@ pub enum StartError {
     Redis(redis::RedisError),
     #[error("cannot start the Socket.IO Redis adapter: {0}")]
     Adapter(String),
+    #[error("cannot set up media storage: {0}")]
+    Media(crate::domain::Error),
     #[error("cannot set up push notifications: {0}")]
     Push(#[from] SetupError),
     #[error("cannot listen on {addr}: {source}")]
@@ -67,6 +71,8 @@ pub struct App {
     /// The push outbox worker, and the switch that stops it.
     push_worker: Option<tokio::task::JoinHandle<()>>,
     stop_push: tokio::sync::watch::Sender<bool>,
+    /// Deletes uploads that were never sent.
+    sweeper: tokio::task::JoinHandle<()>,
     store: Arc<dyn Store>,
 }
 
@@ -84,6 +90,8 @@ impl App {
     pub async fn build(config: Config) -> Result<App, StartError> {
         crate::install_tls_provider();
         let store = open_store(&config).await?;
+        let media = Arc::new(Media::new(&config, store.clone()).await.map_err(StartError::Media)?);
+        let sweeper = media.spawn_sweeper(Duration::from_secs(600));
         let (stop_push, push_stopped) = tokio::sync::watch::channel(false);
         let addr = config.listen;
         let (router, close_sockets, maintenance, push) = match config.redis_url.clone() {
@@ -93,7 +101,7 @@ impl App {
                     revocations: Arc::new(NoOtherNodes),
                 };
                 let fanout = Arc::new(SocketFanout::<LocalAdapter>::default());
-                let state = services(config, store.clone(), fanout.clone(), mode)?;
+                let state = services(config, store.clone(), fanout.clone(), mode, media.clone())?;
                 let push = state.push.clone();
                 let (router, close, ()) = serve_sockets::<LocalAdapter>(state, (), &fanout);
                 (router, close, None, push)
@@ -110,7 +118,7 @@ impl App {
                 let revocations = Arc::new(RedisRevocations::new(conn, &prefix));
                 let mode = Mode { presence: backend.clone(), revocations: revocations.clone() };
                 let fanout = Arc::new(SocketFanout::<ClusterAdapter>::default());
-                let state = services(config, store.clone(), fanout.clone(), mode)?;
+                let state = services(config, store.clone(), fanout.clone(), mode, media.clone())?;
                 let push = state.push.clone();
                 revocations.listen(&url, Arc::downgrade(&state.users)).await.map_err(StartError::Redis)?;
                 let driver = ReconnectingDriver::connect(&url).await.map_err(StartError::Redis)?;
@@ -128,7 +136,7 @@ impl App {
         };
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
         let push_worker = push.spawn_worker(push_stopped);
-        Ok(App { listener, router, close_sockets, maintenance, push_worker, stop_push, store })
+        Ok(App { listener, router, close_sockets, maintenance, push_worker, stop_push, sweeper, store })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -150,6 +158,7 @@ impl App {
         if let Some(task) = self.maintenance {
             task.abort();
         }
+        self.sweeper.abort();
         // Pushes in flight finish (bounded by their request timeout); the
         // rest stay in the outbox for the next start or another node.
         let _ = self.stop_push.send(true);
@@ -183,14 +192,15 @@ fn services(
     store: Arc<dyn Store>,
     fanout: Arc<dyn Fanout>,
     mode: Mode,
+    media: Arc<Media>,
 ) -> Result<AppState, StartError> {
     let presence = Arc::new(PresenceService::new(mode.presence, store.clone(), fanout.clone()));
     let token_ttl = Duration::from_secs(config.auth.token_ttl_hours.saturating_mul(3600));
     let users = Arc::new(Users::new(store.clone(), fanout.clone(), mode.revocations, token_ttl));
     let groups = GroupSettings { max_members: config.limits.group_max_members };
     let push = Arc::new(Push::new(&config, store.clone(), presence.clone())?);
-    let chat = Chat::new(store, presence.clone(), fanout, groups, push.delay());
-    Ok(AppState { config: Arc::new(config), users, chat, presence, push })
+    let chat = Chat::new(store, presence.clone(), fanout, media.clone(), groups, push.delay());
+    Ok(AppState { config: Arc::new(config), users, chat, presence, push, media })
 }
 
 /// The HTTP router with the Socket.IO layer for adapter `A`, and the future

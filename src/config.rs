@@ -29,6 +29,7 @@ pub struct Config {
     pub limits: Limits,
     pub auth: AuthConfig,
     pub push: PushConfig,
+    pub media: MediaConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -86,6 +87,81 @@ pub struct Limits {
 pub struct AuthConfig {
     /// How long a login token stays valid, in hours.
     pub token_ttl_hours: u64,
+}
+
+/// Media attachments (see `docs/MEDIA.md`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Where uploaded files live. Unset: `DATA_DIR/media`.
+    pub dir: Option<PathBuf>,
+    /// Largest upload per kind, in bytes (the kind is sniffed from the bytes).
+    pub max_image_bytes: u64,
+    pub max_video_bytes: u64,
+    pub max_audio_bytes: u64,
+    pub max_file_bytes: u64,
+    /// Longest side of generated image thumbnails, in pixels.
+    pub thumbnail_px: u32,
+    /// Uploads never sent in a message are deleted after this many hours.
+    pub orphan_hours: u64,
+    /// How long a signed media link stays valid, in seconds.
+    pub link_ttl_secs: u64,
+    /// Most attachments on one message.
+    pub max_attachments: usize,
+    pub cloudinary: CloudinaryConfig,
+}
+
+/// Cloudinary direct uploads; on when `cloud_name`, `api_key` and `api_secret` are set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CloudinaryConfig {
+    pub cloud_name: Option<String>,
+    pub api_key: Option<String>,
+    pub api_secret: Option<String>,
+    /// Upload/Admin API base URL.
+    pub api_url: String,
+    /// Delivery (CDN) base URL.
+    pub delivery_url: String,
+    /// Folder every signed upload goes to.
+    pub folder: String,
+    /// File formats a signed upload may have.
+    pub allowed_formats: Vec<String>,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        const MIB: u64 = 1024 * 1024;
+        Self {
+            dir: None,
+            max_image_bytes: 20 * MIB,
+            max_video_bytes: 200 * MIB,
+            max_audio_bytes: 50 * MIB,
+            max_file_bytes: 100 * MIB,
+            thumbnail_px: 320,
+            orphan_hours: 24,
+            link_ttl_secs: 3600,
+            max_attachments: 10,
+            cloudinary: CloudinaryConfig::default(),
+        }
+    }
+}
+
+impl Default for CloudinaryConfig {
+    fn default() -> Self {
+        let formats = [
+            "jpg", "jpeg", "png", "gif", "webp", "heic", "mp4", "mov", "webm", "mp3", "m4a", "ogg", "wav",
+            "pdf",
+        ];
+        Self {
+            cloud_name: None,
+            api_key: None,
+            api_secret: None,
+            api_url: "https://api.cloudinary.com".into(),
+            delivery_url: "https://res.cloudinary.com".into(),
+            folder: "confab".into(),
+            allowed_formats: formats.map(String::from).to_vec(),
+        }
+    }
 }
 
 /// Push notifications (see `docs/PUSH.md`).
@@ -198,6 +274,7 @@ impl Default for Config {
             limits: Limits::default(),
             auth: AuthConfig::default(),
             push: PushConfig::default(),
+            media: MediaConfig::default(),
         }
     }
 }
@@ -251,7 +328,7 @@ pub struct PushOverrides {
 }
 
 /// The top-level settings, i.e. which `CONFAB_*` variables are ours.
-const SETTINGS: [&str; 10] = [
+const SETTINGS: [&str; 11] = [
     "listen",
     "data_dir",
     "database_url",
@@ -262,6 +339,7 @@ const SETTINGS: [&str; 10] = [
     "auth",
     "cluster",
     "push",
+    "media",
 ];
 
 /// Whether an environment key (after `CONFAB_`, lower-cased, `__` split into
@@ -341,6 +419,9 @@ impl Config {
             ("push.max_attempts", u64::from(self.push.max_attempts)),
             ("push.retry_base_ms", self.push.retry_base_ms),
             ("push.ttl_secs", self.push.ttl_secs),
+            ("media.thumbnail_px", u64::from(self.media.thumbnail_px)),
+            ("media.link_ttl_secs", self.media.link_ttl_secs),
+            ("media.max_attachments", self.media.max_attachments as u64),
         ];
         for (name, v) in positive {
             if v == 0 {
@@ -360,6 +441,20 @@ impl Config {
                 return Err(ConfigError(format!(
                     "`{name}` must be an https:// URL (http:// only with push.allow_http_endpoints)"
                 )));
+            }
+        }
+        let c = &self.media.cloudinary;
+        let set = [&c.cloud_name, &c.api_key, &c.api_secret].iter().filter(|v| v.is_some()).count();
+        if set != 0 && set != 3 {
+            return Err(ConfigError(
+                "`media.cloudinary` needs all of cloud_name, api_key and api_secret (or none)".into(),
+            ));
+        }
+        for (name, url) in
+            [("media.cloudinary.api_url", &c.api_url), ("media.cloudinary.delivery_url", &c.delivery_url)]
+        {
+            if !(url.starts_with("https://") || (p.allow_http_endpoints && url.starts_with("http://"))) {
+                return Err(ConfigError(format!("`{name}` must be an https:// URL")));
             }
         }
         if !(p.vapid_subject.starts_with("mailto:") || p.vapid_subject.starts_with("https://")) {

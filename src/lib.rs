@@ -10,6 +10,7 @@
 //! - [`http`] and [`realtime`]: the two transports (REST and Socket.IO). They only
 //!   decode input, authenticate and call a service.
 //! - [`users`], [`chat`], [`presence`]: the domain services.
+//! - [`media`]: uploads (local disk or Cloudinary) and attachments.
 //! - [`notify`]: push notifications (Web Push, FCM, APNs) from an outbox.
 //! - [`store`]: the storage traits with SQLite and PostgreSQL implementations.
 //! - [`cluster`]: Redis-backed presence, revocations and the Socket.IO adapter driver.
@@ -22,6 +23,7 @@ pub mod config;
 pub mod domain;
 pub mod fanout;
 pub mod http;
+pub mod media;
 pub mod notify;
 pub mod presence;
 pub mod realtime;

@@ -115,6 +115,7 @@ async fn concurrent_appends(s: Arc<dyn Store>) {
                 client_msg_id: Some(&client),
                 body: "x",
                 created_at: 1,
+                attachments: &[],
                 push_to: &[],
                 push_at: 0,
             };
@@ -166,6 +167,7 @@ async fn send(
             client_msg_id: client.as_ref(),
             body,
             created_at: CLOCK.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            attachments: &[],
             push_to: &[],
             push_at: 0,
         })
@@ -331,6 +333,7 @@ async fn groups_membership_roles_and_notes(s: &dyn Store) {
             client_msg_id: None,
             body: "x",
             created_at: 6,
+            attachments: &[],
             push_to: &[],
             push_at: 0,
         })
@@ -422,6 +425,7 @@ async fn push_outbox_collapses_claims_once_and_respects_mutes(s: &dyn Store) {
         client_msg_id: None,
         body: "x",
         created_at: at,
+        attachments: &[],
         push_to: to,
         push_at: at + 100,
     };

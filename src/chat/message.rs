@@ -98,6 +98,7 @@ mod tests {
             body: "hi".into(),
             meta: None,
             created_at: 0,
+            attachments: Vec::new(),
         }
     }
 

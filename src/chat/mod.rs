@@ -22,6 +22,7 @@ use crate::domain::{
     ClientMsgId, ConnectionId, ConversationId, Error, MessageId, MessageText, Millis, Seq, UserId, now_millis,
 };
 use crate::fanout::{Event, Fanout};
+use crate::media::{AttachmentRequest, Media};
 use crate::presence::PresenceService;
 use crate::store::{
     ConversationKind, ConversationRow, ConversationSummary, DeliveryMark, NewMessage, Store, StoreError,
@@ -47,6 +48,7 @@ pub struct SendMessage {
     pub client_msg_id: Option<ClientMsgId>,
     /// The connection it came from, which does not get its own message back.
     pub origin: Option<ConnectionId>,
+    pub attachments: Vec<AttachmentRequest>,
 }
 
 /// See the module docs.
@@ -55,6 +57,7 @@ pub struct Chat {
     store: Arc<dyn Store>,
     presence: Arc<PresenceService>,
     fanout: Arc<dyn Fanout>,
+    media: Arc<Media>,
     groups: GroupSettings,
     /// How long a push waits for more messages to collapse into it.
     push_delay: Millis,
@@ -77,11 +80,12 @@ impl Chat {
         store: Arc<dyn Store>,
         presence: Arc<PresenceService>,
         fanout: Arc<dyn Fanout>,
+        media: Arc<Media>,
         groups: GroupSettings,
         push_delay: Millis,
     ) -> Self {
         let deliveries = delivery::DeliveryQueue::spawn(store.clone(), fanout.clone());
-        Self { store, presence, fanout, groups, push_delay, deliveries }
+        Self { store, presence, fanout, media, groups, push_delay, deliveries }
     }
 
     /// Stores a message and delivers it. Returns once it is committed; the
@@ -90,9 +94,14 @@ impl Chat {
     #[tracing::instrument(skip_all, fields(sender = %cmd.sender))]
     pub async fn send(&self, cmd: SendMessage) -> Result<Message, Error> {
         let conversation_id = self.resolve(cmd.sender, cmd.target).await?;
+        let attachments = self.media.attachments(cmd.sender, &cmd.attachments).await?;
         // Who gets a push is decided before the commit, so that the push job
         // is part of the message's transaction.
-        let recipients = self.recipients(conversation_id, cmd.sender).await?;
+        let recipients = match cmd.target {
+            // A direct conversation's only other member is known without a read.
+            Target::User(receiver) => vec![receiver],
+            Target::Conversation(id) => self.recipients(id, cmd.sender).await?,
+        };
         let online = self.presence.online_among(&recipients).await;
         let offline: Vec<UserId> =
             recipients.iter().zip(&online).filter(|(_, on)| !**on).map(|(&u, _)| u).collect();
@@ -105,6 +114,7 @@ impl Chat {
                 client_msg_id: cmd.client_msg_id.as_ref(),
                 body: cmd.text.as_str(),
                 created_at,
+                attachments: &attachments,
                 push_to: &offline,
                 push_at: created_at + self.push_delay,
             })

@@ -59,8 +59,9 @@ pub enum Error {
     TooLarge(String),
     #[error("too many requests, slow down")]
     RateLimited,
-    #[error("the server is shutting down")]
-    Unavailable,
+    /// The server, or a service it depends on, cannot do it now.
+    #[error("{0}")]
+    Unavailable(&'static str),
     /// The cause has already been logged; clients only see "internal error".
     #[error("internal error")]
     Internal,
@@ -76,7 +77,7 @@ impl Error {
             Error::Conflict(_) => ErrorCode::Conflict,
             Error::TooLarge(_) => ErrorCode::TooLarge,
             Error::RateLimited => ErrorCode::RateLimited,
-            Error::Unavailable => ErrorCode::Unavailable,
+            Error::Unavailable(_) => ErrorCode::Unavailable,
             Error::Internal => ErrorCode::Internal,
         }
     }
@@ -89,7 +90,7 @@ impl Error {
 impl From<crate::store::StoreError> for Error {
     fn from(e: crate::store::StoreError) -> Self {
         match e {
-            crate::store::StoreError::Closed => Error::Unavailable,
+            crate::store::StoreError::Closed => Error::Unavailable("the server is shutting down"),
             other => {
                 tracing::error!(error = %other, "storage failure");
                 Error::Internal

@@ -89,6 +89,11 @@ impl MessageText {
         Ok(Self(s.to_string()))
     }
 
+    /// No text: a message of attachments only.
+    pub fn empty() -> Self {
+        Self(String::new())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -9,6 +9,7 @@ mod conversations;
 mod error;
 mod extract;
 mod groups;
+mod media;
 mod messages;
 mod push;
 mod users;
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .merge(conversations::routes())
         .merge(groups::routes())
         .merge(push::routes())
+        .merge(media::routes())
         .fallback(|| async { ApiError(crate::domain::Error::NotFound("route")) });
     Router::new()
         .nest("/api", api)

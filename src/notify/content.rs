@@ -34,8 +34,13 @@ impl Notification {
         badge: i64,
         previews: bool,
     ) -> Self {
+        let label = crate::media::preview_label(&message.attachments);
         let text = if previews {
-            preview(&message.body)
+            match (message.body.trim().is_empty(), label) {
+                (true, Some(label)) => label.to_string(),
+                (false, Some(label)) => format!("{label} {}", preview(&message.body)),
+                _ => preview(&message.body),
+            }
         } else if count > 1 {
             format!("{count} new messages")
         } else {

@@ -6,7 +6,7 @@
 // formatted SQL unless asserted safe).
 macro_rules! message_cols {
     () => {
-        "id, conversation_id, seq, sender_id, client_msg_id, kind, body, meta, created_at"
+        "id, conversation_id, seq, sender_id, client_msg_id, kind, body, meta, created_at, attachments"
     };
 }
 macro_rules! member_cols {
@@ -61,6 +61,7 @@ macro_rules! row_mappers {
                 body: ::sqlx::Row::try_get(r, "body")?,
                 meta: ::sqlx::Row::try_get(r, "meta")?,
                 created_at: ::sqlx::Row::try_get(r, "created_at")?,
+                attachments: crate::store::mapping::attachments(::sqlx::Row::try_get(r, "attachments")?),
             })
         }
 
@@ -114,6 +115,10 @@ macro_rules! row_mappers {
                         body: ::sqlx::Row::try_get(r, "lm_body")?,
                         meta: ::sqlx::Row::try_get(r, "lm_meta")?,
                         created_at: ::sqlx::Row::try_get(r, "lm_created_at")?,
+                        attachments: crate::store::mapping::attachments(::sqlx::Row::try_get(
+                            r,
+                            "lm_attachments",
+                        )?),
                     })
                 }
                 None => None,
@@ -146,6 +151,25 @@ macro_rules! row_mappers {
                 pending: ::sqlx::Row::try_get(r, "pending")?,
                 version: ::sqlx::Row::try_get(r, "version")?,
                 attempts: ::sqlx::Row::try_get(r, "attempts")?,
+            })
+        }
+
+        fn media_row(r: &$row) -> Result<MediaRow, sqlx::Error> {
+            Ok(MediaRow {
+                id: ::sqlx::Row::try_get(r, "id")?,
+                owner_id: UserId(::sqlx::Row::try_get(r, "owner_id")?),
+                backend: ::sqlx::Row::try_get(r, "backend")?,
+                kind: ::sqlx::Row::try_get(r, "kind")?,
+                mime: ::sqlx::Row::try_get(r, "mime")?,
+                size: ::sqlx::Row::try_get(r, "size")?,
+                name: ::sqlx::Row::try_get(r, "name")?,
+                width: ::sqlx::Row::try_get(r, "width")?,
+                height: ::sqlx::Row::try_get(r, "height")?,
+                sha256: ::sqlx::Row::try_get(r, "sha256")?,
+                thumb_sha256: ::sqlx::Row::try_get(r, "thumb_sha256")?,
+                remote: ::sqlx::Row::try_get(r, "remote")?,
+                created_at: ::sqlx::Row::try_get(r, "created_at")?,
+                attached_at: ::sqlx::Row::try_get(r, "attached_at")?,
             })
         }
 
@@ -207,6 +231,16 @@ pub(crate) fn heir(current: &ConversationRow, leaving: UserId) -> Option<UserId>
     others().max_by_key(|m| (m.role, std::cmp::Reverse((m.joined_at, m.user_id)))).map(|m| m.user_id)
 }
 
+/// A message's attachments from their JSON column (absent or unreadable: none).
+pub(crate) fn attachments(json: Option<String>) -> Vec<super::Attachment> {
+    json.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default()
+}
+
+/// The JSON column value for a message's attachments (`None` for none).
+pub(crate) fn attachments_json(a: &[super::Attachment]) -> Option<String> {
+    if a.is_empty() { None } else { serde_json::to_string(a).ok() }
+}
+
 /// A message row to insert (each backend's `insert_message` takes one).
 pub(crate) struct Insert<'a> {
     pub conversation: ConversationId,
@@ -216,6 +250,7 @@ pub(crate) struct Insert<'a> {
     pub body: &'a str,
     pub meta: Option<&'a str>,
     pub at: Millis,
+    pub attachments: Option<String>,
 }
 
 impl<'a> Insert<'a> {
@@ -229,6 +264,7 @@ impl<'a> Insert<'a> {
             body: m.body,
             meta: None,
             at: m.created_at,
+            attachments: attachments_json(m.attachments),
         }
     }
 
@@ -242,6 +278,7 @@ impl<'a> Insert<'a> {
             body: note.body,
             meta: Some(note.meta),
             at: note.at,
+            attachments: None,
         }
     }
 }

@@ -220,10 +220,29 @@ pub trait PushStore: Send + Sync {
     async fn pending_push_jobs(&self) -> StoreResult<i64>;
 }
 
+/// Media items, who may see them, and server-wide secrets.
+#[async_trait]
+pub trait MediaStore: Send + Sync {
+    async fn insert_media(&self, media: &MediaRow) -> StoreResult<()>;
+    async fn media(&self, id: &str) -> StoreResult<Option<MediaRow>>;
+    /// Whether `user` uploaded the item or is a member of a conversation
+    /// where it was sent.
+    async fn media_visible_to(&self, id: &str, user: UserId) -> StoreResult<bool>;
+    /// Items never sent in a message and created before `before`.
+    async fn unattached_media(&self, before: Millis, limit: i64) -> StoreResult<Vec<MediaRow>>;
+    /// Deletes an item and its links; false if it did not exist.
+    async fn delete_media(&self, id: &str) -> StoreResult<bool>;
+    /// How many items use the file with this content hash (as file or thumbnail).
+    async fn files_in_use(&self, sha256: &str) -> StoreResult<i64>;
+    /// The value stored under `name`, storing `candidate` first if there is
+    /// none (so every node ends up with the same value).
+    async fn secret(&self, name: &str, candidate: &str) -> StoreResult<String>;
+}
+
 /// The whole storage contract. Implementations: SQLite (embedded default)
 /// and PostgreSQL (cluster mode).
 #[async_trait]
-pub trait Store: UserStore + ConversationStore + MessageStore + PushStore + 'static {
+pub trait Store: UserStore + ConversationStore + MessageStore + PushStore + MediaStore + 'static {
     /// Waits for in-flight work to finish and refuses new work.
     async fn close(&self);
 }

@@ -161,6 +161,7 @@ pub struct MessageRow {
     /// System messages: the event as JSON (see `chat::groups`).
     pub meta: Option<String>,
     pub created_at: Millis,
+    pub attachments: Vec<Attachment>,
 }
 
 /// Input of `append_message`.
@@ -170,6 +171,8 @@ pub struct NewMessage<'a> {
     pub client_msg_id: Option<&'a ClientMsgId>,
     pub body: &'a str,
     pub created_at: Millis,
+    /// Media sent with the message (already checked to be the sender's).
+    pub attachments: &'a [Attachment],
     /// Members with no live connection: each of their push devices gets a
     /// push job in the message's transaction (the outbox), due at `push_at`.
     pub push_to: &'a [UserId],
@@ -309,4 +312,49 @@ pub struct PushJob {
 pub struct MuteRow {
     pub conversation: Option<ConversationId>,
     pub until: Option<Millis>,
+}
+
+/// A media item as a message carries it (stored as JSON with the message).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attachment {
+    pub id: String,
+    /// `image`, `video`, `audio` or `file`.
+    pub kind: String,
+    pub mime: String,
+    pub size: i64,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<i64>,
+    /// Where the bytes are, for media not served by Confab (Cloudinary).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail_url: Option<String>,
+    /// Local media: Confab has a thumbnail of it.
+    #[serde(default)]
+    pub has_thumbnail: bool,
+}
+
+/// An uploaded (or Cloudinary-registered) media item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaRow {
+    pub id: String,
+    pub owner_id: UserId,
+    /// `local` or `cloudinary`.
+    pub backend: String,
+    pub kind: String,
+    pub mime: String,
+    pub size: i64,
+    pub name: String,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub sha256: Option<String>,
+    pub thumb_sha256: Option<String>,
+    /// Cloudinary: `{publicId, version, resourceType, format}` as JSON.
+    pub remote: Option<String>,
+    pub created_at: Millis,
+    pub attached_at: Option<Millis>,
 }

@@ -3,6 +3,8 @@
 
 use crate::chat::{NewGroupRequest, SendMessage, Target};
 use crate::domain::{ClientMsgId, ConnectionId, ConversationId, Error, MessageId, MessageText, UserId};
+use crate::media::AttachmentRequest;
+use crate::media::cloudinary::Upload;
 use crate::store::{GroupPatch, Role};
 use serde_json::{Map, Value};
 
@@ -37,13 +39,68 @@ pub fn send_message(
             return Err(Error::invalid("give `receiverId` or `conversationId`, not both"));
         }
     };
+    let attachments = attachments(get(o, "attachments"))?;
+    let text = match get(o, "message") {
+        // A message may be only attachments.
+        Value::Null => MessageText::empty(),
+        Value::String(t) if t.trim().is_empty() && !attachments.is_empty() => MessageText::empty(),
+        m => MessageText::parse(m, max_chars)?,
+    };
+    if text.as_str().is_empty() && attachments.is_empty() {
+        return Err(Error::invalid("`message` must not be empty"));
+    }
     Ok(SendMessage {
         sender,
         target,
-        text: MessageText::parse(get(o, "message"), max_chars)?,
+        text,
         client_msg_id: ClientMsgId::parse(get(o, "clientMsgId"))?,
         origin,
+        attachments,
     })
+}
+
+/// `attachments`: absent, or an array of `{id}` (an upload) or a Cloudinary
+/// upload result (`publicId`/`public_id`, `version`, `signature`, …).
+fn attachments(v: &Value) -> Result<Vec<AttachmentRequest>, Error> {
+    let items = match v {
+        Value::Null => return Ok(Vec::new()),
+        Value::Array(items) => items,
+        _ => return Err(Error::invalid("`attachments` must be an array")),
+    };
+    items.iter().map(attachment).collect()
+}
+
+fn attachment(v: &Value) -> Result<AttachmentRequest, Error> {
+    let o = v.as_object().ok_or_else(|| Error::invalid("each attachment must be an object"))?;
+    // Cloudinary's own field names, or their camelCase spelling.
+    let field = |camel: &str, snake: &str| o.get(camel).or_else(|| o.get(snake)).unwrap_or(&Value::Null);
+    let text = |camel: &str, snake: &str| -> Result<String, Error> {
+        match field(camel, snake) {
+            Value::String(s) if !s.is_empty() && s.len() <= 512 => Ok(s.clone()),
+            _ => Err(Error::invalid(format!("attachment `{camel}` must be a non-empty string"))),
+        }
+    };
+    if field("publicId", "public_id").is_null() {
+        return match get(o, "id") {
+            Value::String(id) if !id.is_empty() && id.len() <= 64 => {
+                Ok(AttachmentRequest::Uploaded(id.clone()))
+            }
+            _ => Err(Error::invalid("attachment `id` must be the id of an upload")),
+        };
+    }
+    let int = |camel: &str, snake: &str| field(camel, snake).as_i64();
+    Ok(AttachmentRequest::Cloudinary(Upload {
+        public_id: text("publicId", "public_id")?,
+        version: int("version", "version")
+            .ok_or_else(|| Error::invalid("attachment `version` must be a number"))?,
+        signature: text("signature", "signature")?,
+        resource_type: text("resourceType", "resource_type")?,
+        format: text("format", "format")?,
+        bytes: int("bytes", "bytes").unwrap_or(0).max(0),
+        width: int("width", "width"),
+        height: int("height", "height"),
+        original_filename: field("originalFilename", "original_filename").as_str().map(str::to_string),
+    }))
 }
 
 /// `{}` or `{conversationId}`; no payload at all counts as `{}` (an explicit

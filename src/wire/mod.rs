@@ -8,7 +8,7 @@ use crate::chat::{MemberReceipt, Message, direct_peer};
 use crate::domain::{Error, Millis, UserId};
 use crate::fanout::Event;
 use crate::presence::Status;
-use crate::store::{ConversationRow, ConversationSummary, MemberRow, MessageKind, UserRow};
+use crate::store::{Attachment, ConversationRow, ConversationSummary, MemberRow, MessageKind, UserRow};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -67,8 +67,46 @@ pub struct MessageView {
     pub system: Option<Value>,
     pub created_at: String,
     pub client_msg_id: Option<String>,
+    /// Media sent with the message (possibly none).
+    pub attachments: Vec<AttachmentView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<&'static str>,
+}
+
+/// An attachment as clients see it. Local media is fetched from `url` with
+/// the member's `Authorization` header (or a link from `GET /api/media/{id}/link`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachmentView {
+    pub id: String,
+    pub kind: String,
+    pub url: String,
+    pub mime: String,
+    pub size: i64,
+    pub name: String,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub thumbnail_url: Option<String>,
+}
+
+impl AttachmentView {
+    pub fn new(a: &Attachment) -> Self {
+        let local = format!("/api/media/{}", a.id);
+        Self {
+            id: a.id.clone(),
+            kind: a.kind.clone(),
+            url: a.url.clone().unwrap_or_else(|| local.clone()),
+            mime: a.mime.clone(),
+            size: a.size,
+            name: a.name.clone(),
+            width: a.width,
+            height: a.height,
+            thumbnail_url: a
+                .thumbnail_url
+                .clone()
+                .or_else(|| a.has_thumbnail.then(|| format!("{local}/thumbnail"))),
+        }
+    }
 }
 
 impl MessageView {
@@ -95,6 +133,7 @@ impl MessageView {
             system,
             created_at: timestamp(m.row.created_at),
             client_msg_id: m.row.client_msg_id.as_ref().map(|c| c.as_str().to_string()),
+            attachments: m.row.attachments.iter().map(AttachmentView::new).collect(),
             status: None,
         }
     }

@@ -1,5 +1,6 @@
 //! [`MessageStore`] on PostgreSQL: appending, reading, and the watermarks.
 
+use super::media::link_media;
 use super::push::enqueue_pushes;
 use super::{Insert, PostgresStore, insert_message, load_conversation, message_cols, message_row};
 use crate::domain::{ConversationId, MessageId, Seq, UserId};
@@ -31,6 +32,7 @@ impl MessageStore for PostgresStore {
             return Err(StoreError::NotMember);
         }
         let message = insert_message(&mut tx, Insert::text(&m)).await?;
+        link_media(&mut tx, &message).await?;
         enqueue_pushes(&mut tx, &m, &message).await?;
         tx.commit().await?;
         Ok(Appended { message, created: true, conversation })
@@ -72,7 +74,7 @@ impl MessageStore for PostgresStore {
         limit: i64,
     ) -> StoreResult<Vec<MessageRow>> {
         let rows = sqlx::query(
-            "SELECT x.id, x.conversation_id, x.seq, x.sender_id, x.client_msg_id, x.kind, x.body, x.meta, x.created_at
+            "SELECT x.id, x.conversation_id, x.seq, x.sender_id, x.client_msg_id, x.kind, x.body, x.meta, x.created_at, x.attachments
                FROM members m
                JOIN messages x ON x.conversation_id = m.conversation_id AND x.seq > m.delivered_seq
               WHERE m.user_id = $1 AND x.sender_id != $1

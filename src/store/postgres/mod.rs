@@ -8,6 +8,7 @@
 //! wait for each other.
 
 mod conversations;
+mod media;
 mod messages;
 mod push;
 mod users;
@@ -94,8 +95,8 @@ async fn insert_message(conn: &mut PgConnection, m: Insert<'_>) -> Result<Messag
     .fetch_one(&mut *conn)
     .await?;
     let row = sqlx::query(concat!(
-        "INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, kind, body, meta, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ",
+        "INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, kind, body, meta, created_at, attachments)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
         message_cols!()
     ))
     .bind(m.conversation.0)
@@ -106,6 +107,7 @@ async fn insert_message(conn: &mut PgConnection, m: Insert<'_>) -> Result<Messag
     .bind(m.body)
     .bind(m.meta)
     .bind(m.at)
+    .bind(&m.attachments)
     .fetch_one(&mut *conn)
     .await?;
     message_row(&row)

@@ -5,10 +5,11 @@
 //! commit ran, which is what lets durable throughput exceed the disk's
 //! fsync rate.
 
+use super::media::link_media;
 use super::push::enqueue_pushes;
 use super::{Insert, insert_message, load_conversation, message_cols, message_row};
 use crate::domain::{ClientMsgId, ConversationId, Millis, UserId};
-use crate::store::{Appended, NewMessage, StoreError, StoreResult};
+use crate::store::{Appended, Attachment, NewMessage, StoreError, StoreResult};
 use sqlx::{SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
@@ -22,6 +23,7 @@ struct Request {
     client_msg_id: Option<ClientMsgId>,
     body: String,
     created_at: Millis,
+    attachments: Vec<Attachment>,
     push_to: Vec<UserId>,
     push_at: Millis,
     reply: oneshot::Sender<StoreResult<Appended>>,
@@ -47,6 +49,7 @@ impl Committer {
             client_msg_id: m.client_msg_id.cloned(),
             body: m.body.to_string(),
             created_at: m.created_at,
+            attachments: m.attachments.to_vec(),
             push_to: m.push_to.to_vec(),
             push_at: m.push_at,
             reply,
@@ -125,10 +128,12 @@ async fn append_in(conn: &mut SqliteConnection, m: &Request) -> Result<StoreResu
         client_msg_id: m.client_msg_id.as_ref(),
         body: &m.body,
         created_at: m.created_at,
+        attachments: &m.attachments,
         push_to: &m.push_to,
         push_at: m.push_at,
     };
     let message = insert_message(conn, Insert::text(&new)).await?;
+    link_media(conn, &message).await?;
     enqueue_pushes(conn, &new, &message).await?;
     Ok(Ok(Appended { message, created: true, conversation }))
 }

@@ -110,7 +110,7 @@ impl ConversationStore for SqliteStore {
                         AND x.sender_id != m.user_id AND x.kind = 'text') AS unread,
                     lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id,
                     lm.client_msg_id AS lm_client_msg_id, lm.kind AS lm_kind, lm.body AS lm_body,
-                    lm.meta AS lm_meta, lm.created_at AS lm_created_at
+                    lm.meta AS lm_meta, lm.created_at AS lm_created_at, lm.attachments AS lm_attachments
                FROM members m
                JOIN conversations c ON c.id = m.conversation_id
                LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq = c.last_seq

@@ -48,7 +48,7 @@ impl MessageStore for SqliteStore {
         limit: i64,
     ) -> StoreResult<Vec<MessageRow>> {
         let rows = sqlx::query(
-            "SELECT x.id, x.conversation_id, x.seq, x.sender_id, x.client_msg_id, x.kind, x.body, x.meta, x.created_at
+            "SELECT x.id, x.conversation_id, x.seq, x.sender_id, x.client_msg_id, x.kind, x.body, x.meta, x.created_at, x.attachments
                FROM members m
                JOIN messages x ON x.conversation_id = m.conversation_id AND x.seq > m.delivered_seq
               WHERE m.user_id = ?1 AND x.sender_id != ?1

@@ -8,6 +8,7 @@
 
 mod committer;
 mod conversations;
+mod media;
 mod messages;
 mod push;
 mod users;
@@ -97,8 +98,8 @@ async fn insert_message(conn: &mut SqliteConnection, m: Insert<'_>) -> Result<Me
     .fetch_one(&mut *conn)
     .await?;
     let row = sqlx::query(concat!(
-        "INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, kind, body, meta, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
+        "INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, kind, body, meta, created_at, attachments)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
         message_cols!()
     ))
     .bind(m.conversation.0)
@@ -109,6 +110,7 @@ async fn insert_message(conn: &mut SqliteConnection, m: Insert<'_>) -> Result<Me
     .bind(m.body)
     .bind(m.meta)
     .bind(m.at)
+    .bind(&m.attachments)
     .fetch_one(&mut *conn)
     .await?;
     message_row(&row)

@@ -1,0 +1,338 @@
+//! The media service: uploads, who may fetch them, and attachments on
+//! messages.
+//!
+//! Local storage is the default: uploads stream to disk
+//! ([`local::LocalFiles`]), their type is sniffed from the bytes
+//! ([`sniff`]), images get a thumbnail. A media item is visible to its
+//! uploader and to the members of every conversation it was sent in.
+//! With Cloudinary configured, clients may instead upload straight to
+//! Cloudinary with parameters this server signs ([`cloudinary`]), and send
+//! the signed upload result as the attachment.
+
+pub mod cloudinary;
+mod local;
+pub mod sniff;
+
+use crate::config::{Config, MediaConfig};
+use crate::domain::{Error, Millis, UserId, now_millis};
+use crate::store::{Attachment, MediaRow, Store};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures_util::Stream;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use sniff::Kind;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// An attachment as a client sends it with `send_message`.
+#[derive(Debug, Clone)]
+pub enum AttachmentRequest {
+    /// A media item uploaded to `POST /api/media`.
+    Uploaded(String),
+    /// A direct upload to Cloudinary, as Cloudinary answered it.
+    Cloudinary(cloudinary::Upload),
+}
+
+/// A file to serve: where it is and how to label it.
+pub struct Download {
+    pub path: PathBuf,
+    pub mime: String,
+    pub name: String,
+    pub inline: bool,
+}
+
+/// See the module docs.
+pub struct Media {
+    store: Arc<dyn Store>,
+    files: local::LocalFiles,
+    settings: MediaConfig,
+    cloudinary: Option<cloudinary::Cloudinary>,
+    /// Signs media links; its key is shared by every node through the database.
+    link_mac: Hmac<Sha256>,
+}
+
+impl Media {
+    pub async fn new(config: &Config, store: Arc<dyn Store>) -> Result<Self, Error> {
+        let settings = config.media.clone();
+        let dir = settings.dir.clone().unwrap_or_else(|| config.data_dir.join("media"));
+        let files = local::LocalFiles::new(dir.clone()).map_err(|e| {
+            tracing::error!(dir = %dir.display(), error = %e, "cannot create the media directory");
+            Error::Internal
+        })?;
+        let candidate = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+        let key = store.secret("media_links", &candidate).await?;
+        let cloudinary = cloudinary::Cloudinary::new(&settings.cloudinary);
+        let link_mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).map_err(|_| Error::Internal)?;
+        Ok(Self { store, files, settings, cloudinary, link_mac })
+    }
+
+    fn limit(&self, kind: Kind) -> u64 {
+        match kind {
+            Kind::Image => self.settings.max_image_bytes,
+            Kind::Video => self.settings.max_video_bytes,
+            Kind::Audio => self.settings.max_audio_bytes,
+            Kind::File => self.settings.max_file_bytes,
+        }
+    }
+
+    /// Stores an upload from `owner`. The name is only a label; the type
+    /// comes from the bytes.
+    pub async fn upload<S, E>(&self, owner: UserId, name: &str, body: S) -> Result<MediaRow, Error>
+    where
+        S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let stored = self.files.store(body, |k| self.limit(k)).await?;
+        let (mut width, mut height, mut thumb) = (None, None, None);
+        if stored.kind == Kind::Image {
+            let (path, px) = (stored.path.clone(), self.settings.thumbnail_px);
+            if let Ok(Some((w, h, jpeg))) =
+                tokio::task::spawn_blocking(move || local::thumbnail(&path, px)).await
+            {
+                width = Some(i64::from(w));
+                height = Some(i64::from(h));
+                thumb = Some(self.files.store_bytes(jpeg).await?);
+            }
+        }
+        let row = MediaRow {
+            id: URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>()),
+            owner_id: owner,
+            backend: "local".into(),
+            kind: stored.kind.as_str().into(),
+            mime: stored.mime,
+            size: stored.size,
+            name: clean_name(name),
+            width,
+            height,
+            sha256: Some(stored.sha256),
+            thumb_sha256: thumb,
+            remote: None,
+            created_at: now_millis(),
+            attached_at: None,
+        };
+        self.store.insert_media(&row).await?;
+        Ok(row)
+    }
+
+    /// The item if `user` may see it; "not found" otherwise, so ids cannot be probed.
+    pub async fn visible(&self, user: UserId, id: &str) -> Result<MediaRow, Error> {
+        match self.store.media(id).await? {
+            Some(m) if self.store.media_visible_to(id, user).await? => Ok(m),
+            _ => Err(Error::NotFound("media")),
+        }
+    }
+
+    /// The item for a signed link, if the signature is right and fresh.
+    pub async fn by_link(&self, id: &str, exp: i64, sig: &str) -> Result<MediaRow, Error> {
+        let valid = exp > now_millis() / 1000 && self.link_mac(id, exp).verify_slice(&decode(sig)).is_ok();
+        match self.store.media(id).await? {
+            Some(m) if valid => Ok(m),
+            _ => Err(Error::NotFound("media")),
+        }
+    }
+
+    fn link_mac(&self, id: &str, exp: i64) -> Hmac<Sha256> {
+        let mut mac = self.link_mac.clone();
+        mac.update(format!("{id}\n{exp}").as_bytes());
+        mac
+    }
+
+    /// Short-lived URLs (no `Authorization` needed) for `<img>` and `<video>`.
+    pub fn signed_links(&self, m: &MediaRow) -> (String, Option<String>, Millis) {
+        let exp = now_millis() / 1000 + self.settings.link_ttl_secs as i64;
+        let sig = URL_SAFE_NO_PAD.encode(self.link_mac(&m.id, exp).finalize().into_bytes());
+        let url = format!("/api/media/{}?exp={exp}&sig={sig}", m.id);
+        let thumb =
+            m.thumb_sha256.as_ref().map(|_| format!("/api/media/{}/thumbnail?exp={exp}&sig={sig}", m.id));
+        (url, thumb, exp * 1000)
+    }
+
+    /// The file behind an item (or its thumbnail).
+    pub fn download(&self, m: &MediaRow, thumbnail: bool) -> Result<Download, Error> {
+        let sha = if thumbnail { &m.thumb_sha256 } else { &m.sha256 };
+        let Some(sha) = sha else { return Err(Error::NotFound("media")) };
+        Ok(Download {
+            path: self.files.path(sha),
+            mime: if thumbnail { "image/jpeg".into() } else { m.mime.clone() },
+            name: m.name.clone(),
+            inline: thumbnail || sniff::inline(&m.kind, &m.mime),
+        })
+    }
+
+    /// Resolves what a sender attaches: their own uploads, or Cloudinary
+    /// uploads whose signature checks out (registered as media here).
+    pub async fn attachments(
+        &self,
+        sender: UserId,
+        requests: &[AttachmentRequest],
+    ) -> Result<Vec<Attachment>, Error> {
+        if requests.len() > self.settings.max_attachments {
+            return Err(Error::invalid(format!(
+                "at most {} attachments per message",
+                self.settings.max_attachments
+            )));
+        }
+        let mut out = Vec::with_capacity(requests.len());
+        for r in requests {
+            out.push(match r {
+                AttachmentRequest::Uploaded(id) => {
+                    let m = match self.store.media(id).await? {
+                        Some(m) if m.owner_id == sender => m,
+                        _ => {
+                            return Err(Error::invalid(format!("attachment {id} is not one of your uploads")));
+                        }
+                    };
+                    attachment_of(&m)
+                }
+                AttachmentRequest::Cloudinary(upload) => self.register_cloudinary(sender, upload).await?,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn register_cloudinary(&self, sender: UserId, u: &cloudinary::Upload) -> Result<Attachment, Error> {
+        let Some(c) = &self.cloudinary else {
+            return Err(Error::invalid("Cloudinary is not configured on this server"));
+        };
+        let a = c.verify(u, URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>()))?;
+        let remote = serde_json::json!({
+            "publicId": u.public_id, "version": u.version, "resourceType": u.resource_type, "format": u.format,
+            "url": a.url, "thumbnailUrl": a.thumbnail_url,
+        });
+        self.store
+            .insert_media(&MediaRow {
+                id: a.id.clone(),
+                owner_id: sender,
+                backend: "cloudinary".into(),
+                kind: a.kind.clone(),
+                mime: a.mime.clone(),
+                size: a.size,
+                name: a.name.clone(),
+                width: a.width,
+                height: a.height,
+                sha256: None,
+                thumb_sha256: None,
+                remote: Some(remote.to_string()),
+                created_at: now_millis(),
+                attached_at: None,
+            })
+            .await?;
+        Ok(a)
+    }
+
+    /// Signed parameters for a direct upload to Cloudinary.
+    pub fn cloudinary_signature(&self) -> Result<serde_json::Value, Error> {
+        match &self.cloudinary {
+            Some(c) => Ok(c.upload_signature(now_millis() / 1000)),
+            None => Err(Error::NotFound("Cloudinary configuration")),
+        }
+    }
+
+    /// The uploader deletes an item: the row, its file once no other item
+    /// uses it, and its Cloudinary asset. Messages that carried it keep
+    /// their text; fetching the attachment then answers 404.
+    pub async fn delete(&self, user: UserId, id: &str) -> Result<(), Error> {
+        match self.store.media(id).await? {
+            Some(m) if m.owner_id == user => self.remove(&m, true).await,
+            _ => Err(Error::NotFound("media")),
+        }
+    }
+
+    /// `destroy_remote`: also destroy a Cloudinary asset. Orphans never
+    /// destroy theirs: an unattached Cloudinary row is a client's retry of
+    /// an upload a sent message may still use.
+    async fn remove(&self, m: &MediaRow, destroy_remote: bool) -> Result<(), Error> {
+        if let (Some(c), Some(remote), true) = (&self.cloudinary, &m.remote, destroy_remote) {
+            let r: serde_json::Value = serde_json::from_str(remote).unwrap_or_default();
+            if let (Some(public_id), Some(kind)) = (r["publicId"].as_str(), r["resourceType"].as_str()) {
+                c.destroy(public_id, kind, now_millis() / 1000).await?;
+            }
+        }
+        self.store.delete_media(&m.id).await?;
+        for sha in [&m.sha256, &m.thumb_sha256].into_iter().flatten() {
+            if self.store.files_in_use(sha).await? == 0 {
+                self.files.remove(sha).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes uploads never sent within `media.orphan_hours`.
+    pub async fn sweep_orphans(&self) -> Result<usize, Error> {
+        let before = now_millis() - (self.settings.orphan_hours as Millis) * 3_600_000;
+        let orphans = self.store.unattached_media(before, 500).await?;
+        for m in &orphans {
+            self.remove(m, false).await?;
+        }
+        if !orphans.is_empty() {
+            tracing::info!(count = orphans.len(), "deleted uploads that were never sent");
+        }
+        Ok(orphans.len())
+    }
+
+    pub fn spawn_sweeper(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let media = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                if let Err(e) = media.sweep_orphans().await {
+                    tracing::warn!(error = %e, "orphan sweep failed");
+                }
+            }
+        })
+    }
+}
+
+fn decode(s: &str) -> Vec<u8> {
+    URL_SAFE_NO_PAD.decode(s).unwrap_or_default()
+}
+
+/// How a message carries a local upload.
+pub fn attachment_of(m: &MediaRow) -> Attachment {
+    Attachment {
+        id: m.id.clone(),
+        kind: m.kind.clone(),
+        mime: m.mime.clone(),
+        size: m.size,
+        name: m.name.clone(),
+        width: m.width,
+        height: m.height,
+        url: None,
+        thumbnail_url: None,
+        has_thumbnail: m.thumb_sha256.is_some(),
+    }
+}
+
+/// A file name safe to store and echo: no path, no control characters, at
+/// most 200 characters.
+fn clean_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(200).collect();
+    if cleaned.trim().is_empty() { "file".into() } else { cleaned }
+}
+
+/// The label a push shows for a message with no text.
+pub fn preview_label(a: &[Attachment]) -> Option<&'static str> {
+    a.first().map(|a| match a.kind.as_str() {
+        "image" => "📷 Photo",
+        "video" => "🎥 Video",
+        "audio" => "🎵 Audio",
+        _ => "📎 File",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean_name;
+
+    #[test]
+    fn names_are_labels_not_paths() {
+        assert_eq!(clean_name("../../etc/passwd"), "passwd");
+        assert_eq!(clean_name("C:\\x\\photo.png"), "photo.png");
+        assert_eq!(clean_name("a\u{0}b\nc.txt"), "abc.txt");
+        assert_eq!(clean_name(""), "file");
+    }
+}
