@@ -86,6 +86,7 @@ suite!(
     groups_membership_roles_and_notes,
     live_receipts_in_one_batch,
     push_outbox_collapses_claims_once_and_respects_mutes,
+    media_is_visible_to_its_owner_and_the_conversations_it_was_sent_in,
 );
 
 /// Concurrent appends (batched into group commits on SQLite, row-locked on
@@ -498,4 +499,77 @@ async fn push_outbox_collapses_claims_once_and_respects_mutes(s: &dyn Store) {
     let ids: std::collections::HashSet<i64> = x.iter().chain(&y).map(|j| j.id).collect();
     assert_eq!(ids.len(), x.len() + y.len(), "no job claimed twice");
     assert_eq!(ids.len(), 7, "b2's job and one per new user's direct conversation");
+}
+
+async fn media_is_visible_to_its_owner_and_the_conversations_it_was_sent_in(s: &dyn Store) {
+    let (a, b, c) = (user(s, "ma").await, user(s, "mb").await, user(s, "mc").await);
+    let item = |id: &str, sha: &str, at: i64| MediaRow {
+        id: id.into(),
+        owner_id: a,
+        backend: "local".into(),
+        kind: "image".into(),
+        mime: "image/png".into(),
+        size: 10,
+        name: "x.png".into(),
+        width: Some(2),
+        height: Some(1),
+        sha256: Some(sha.into()),
+        thumb_sha256: Some("thumb".into()),
+        remote: None,
+        created_at: at,
+        attached_at: None,
+    };
+    s.insert_media(&item("m1", "sha1", 10)).await.unwrap();
+    s.insert_media(&item("m2", "sha1", 20)).await.unwrap();
+    assert_eq!(s.media("m1").await.unwrap(), Some(item("m1", "sha1", 10)));
+    assert!(s.media_visible_to("m1", a).await.unwrap());
+    assert!(!s.media_visible_to("m1", b).await.unwrap());
+    assert_eq!(s.files_in_use("sha1").await.unwrap(), 2);
+    assert_eq!(s.files_in_use("thumb").await.unwrap(), 2);
+
+    let conv = s.direct_conversation(a, b, 1).await.unwrap();
+    let attachment = Attachment {
+        id: "m1".into(),
+        kind: "image".into(),
+        mime: "image/png".into(),
+        size: 10,
+        name: "x.png".into(),
+        width: Some(2),
+        height: Some(1),
+        url: None,
+        thumbnail_url: None,
+        has_thumbnail: true,
+    };
+    let sent = s
+        .append_message(NewMessage {
+            conversation_id: conv,
+            sender_id: a,
+            client_msg_id: None,
+            body: "",
+            created_at: 30,
+            attachments: std::slice::from_ref(&attachment),
+            push_to: &[],
+            push_at: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(sent.message.attachments, vec![attachment.clone()]);
+    let page = s.history(conv, None, 0, 10).await.unwrap();
+    assert_eq!(page[0].attachments, vec![attachment]);
+    assert!(s.media_visible_to("m1", b).await.unwrap(), "a member of the conversation it was sent in");
+    assert!(!s.media_visible_to("m1", c).await.unwrap());
+    assert!(!s.media_visible_to("m2", b).await.unwrap(), "links are per item");
+
+    // Only the never-sent item is an orphan, and only once old enough.
+    assert!(s.unattached_media(20, 10).await.unwrap().is_empty());
+    let orphans: Vec<String> = s.unattached_media(21, 10).await.unwrap().into_iter().map(|m| m.id).collect();
+    assert_eq!(orphans, vec!["m2".to_string()]);
+    assert!(s.delete_media("m2").await.unwrap());
+    assert!(!s.delete_media("m2").await.unwrap());
+    assert_eq!(s.files_in_use("sha1").await.unwrap(), 1);
+
+    // A secret is set once, then shared.
+    let first = s.secret("k", "one").await.unwrap();
+    assert_eq!(first, "one");
+    assert_eq!(s.secret("k", "two").await.unwrap(), "one");
 }

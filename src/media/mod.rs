@@ -181,7 +181,9 @@ impl Media {
                     let m = match self.store.media(id).await? {
                         Some(m) if m.owner_id == sender => m,
                         _ => {
-                            return Err(Error::invalid(format!("attachment {id} is not one of your uploads")));
+                            return Err(Error::invalid(format!(
+                                "attachment {id} is not one of your uploads"
+                            )));
                         }
                     };
                     attachment_of(&m)
