@@ -238,10 +238,27 @@ async fn rest_send_history_and_conversations() {
 }
 
 #[tokio::test]
-async fn health_and_landing_page() {
+async fn health_and_the_bundled_web_client() {
     let app = spawn_app().await;
     let res = app.http.get(app.url("/healthz")).send().await.expect("sent");
     assert_eq!(res.status().as_u16(), 200);
-    let page = app.http.get(app.url("/")).send().await.expect("sent").text().await.expect("text");
-    assert!(page.contains("Confab") && page.contains("docs/API.md"));
+    let res = app.http.get(app.url("/")).send().await.expect("sent");
+    let csp = res.headers()["content-security-policy"].to_str().expect("ascii").to_string();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(res.headers()["x-frame-options"], "DENY");
+    let page = res.text().await.expect("text");
+    assert!(page.contains("<title>Confab</title>") && page.contains("/js/app.js"));
+    for asset in [
+        "/js/app.js",
+        "/js/api.js",
+        "/js/dom.js",
+        "/js/notify.js",
+        "/sw.js",
+        "/style.css",
+        "/vendor/socket.io.min.js",
+    ] {
+        let res = app.http.get(app.url(asset)).send().await.expect("sent");
+        assert_eq!(res.status().as_u16(), 200, "{asset}");
+        assert!(res.bytes().await.expect("body").len() > 100, "{asset} has content");
+    }
 }

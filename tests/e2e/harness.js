@@ -65,11 +65,11 @@ function tail(s, n = 4000) {
  * @returns {Promise<{url:string, port:number, dataDir:string, proc:import('node:child_process').ChildProcess,
  *   stop:()=>Promise<{code:number|null, signal:string|null, killed:boolean}>, output:()=>string}>}
  */
-export async function startServer({ dataDir, env = {}, args = [] } = {}) {
+export async function startServer({ dataDir, env = {}, args = [], listen = '127.0.0.1:0' } = {}) {
   dataDir ??= makeTempDir();
   // Run in an empty working directory so a stray ./confab.toml is never picked up.
   const cwd = makeTempDir('confab-e2e-cwd-');
-  const argv = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args];
+  const argv = ['serve', '--listen', listen, '--data-dir', dataDir, ...args];
   const proc = spawn(CONFAB_BIN, argv, {
     cwd,
     env: { ...process.env, ...env },
