@@ -211,6 +211,36 @@ test('after a server restart the client reconnects, resyncs, and shows nothing t
   }
 });
 
+test('attachments: picked, uploaded with progress, shown as previews on both sides', T, async () => {
+  const ana = await person('ana');
+  const bob = await person('bob');
+  await signUp(ana);
+  await signUp(bob);
+  await startChatWith(ana, bob);
+  // A real 1×1 PNG and a small text file.
+  const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+  await ana.page.setInputFiles('#file', [
+    { name: 'dot.png', mimeType: 'image/png', buffer: png },
+    { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('some notes') },
+  ]);
+  await ana.page.locator('#pending-files .chip', { hasText: 'dot.png' }).locator('text=✓').waitFor();
+  await ana.page.locator('#pending-files .chip', { hasText: 'notes.txt' }).locator('text=✓').waitFor();
+  await say(ana, 'two files');
+  const mine = bubble(ana, 'two files');
+  await mine.locator('img.thumb').waitFor();
+  await openConversation(bob, ana.username);
+  const theirs = bubble(bob, 'two files');
+  await theirs.locator('.chip', { hasText: 'notes.txt' }).waitFor();
+  const img = theirs.locator('img.thumb');
+  await img.waitFor();
+  await bob.page.waitForFunction(() => {
+    const i = document.querySelector('#messages img.thumb');
+    return i && i.complete && i.naturalWidth > 0 && i.src.startsWith('blob:');
+  });
+  await ana.context.close();
+  await bob.context.close();
+});
+
 test('a phone-sized screen shows the list, then the conversation', T, async () => {
   const ana = await person('ana', { viewport: { width: 390, height: 780 } });
   await signUp(ana);
