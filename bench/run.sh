@@ -33,12 +33,13 @@ trap cleanup EXIT
 
 export CONFAB_LIMITS__EVENTS_PER_SECOND=1000000 CONFAB_LIMITS__EVENTS_BURST=1000000 CONFAB_LOG=warn
 
-# start_node NAME [ARGS...]: starts a node, sets $addr to its address.
+# start_node NAME [ARGS...]: starts a node, sets $addr to its address and $pid to its pid.
 start_node() {
   local name="$1"; shift
   mkdir -p "$work/$name"
   "$server" serve --listen 127.0.0.1:0 --data-dir "$work/$name" "$@" > "$work/$name.out" 2> "$work/$name.err" &
-  pids+=($!)
+  pid=$!
+  pids+=($pid)
   for _ in $(seq 1 100); do
     addr="$(sed -n 's/^confab listening on http:\/\///p' "$work/$name.out")"
     [ -n "$addr" ] && return 0
@@ -52,11 +53,15 @@ if [ "$mode" = smoke ]; then
   "$bench" --url "$addr" --duration 1 direct --pairs 4 --window 4
   "$bench" --url "$addr" --duration 1 offline --pairs 4 --window 4
   "$bench" --url "$addr" --duration 1 group --members 20 --window 2
+  "$bench" --url "$addr" --duration 1 connections --sockets 200 --users 10 --server-pid "$pid"
   exit 0
 fi
 
+# Each process may hold at most 20,000 files here (a hard limit).
+ulimit -n "$(ulimit -Hn)"
 start_node single
 single="$addr"
+"$bench" --url "$single" --duration 10 connections --sockets 19000 --users 100 --concurrency 128 --server-pid "$pid"
 "$bench" --url "$single" --duration 10 direct --pairs 50 --window 8
 "$bench" --url "$single" --duration 10 offline --pairs 50 --window 8
 "$bench" --url "$single" --duration 10 group --members 999 --window 4

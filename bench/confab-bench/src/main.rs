@@ -6,9 +6,11 @@
 //!
 //! Scenarios (each bounded in time): `direct` (pairs, closed loop),
 //! `offline` (store for offline recipients, then they fetch), `group` (one
-//! sender to a group of N online members). Several `--url`s spread the
+//! sender to a group of N online members), `connections` (N idle sockets:
+//! handshake rate, server memory per socket). Several `--url`s spread the
 //! users over the nodes of a cluster.
 
+mod connections;
 mod sio;
 mod stats;
 
@@ -57,6 +59,19 @@ enum Scenario {
         members: usize,
         #[arg(long, default_value_t = 4)]
         window: usize,
+    },
+    /// N authenticated sockets (of U users) held idle for `--duration`.
+    Connections {
+        #[arg(long, default_value_t = 1000)]
+        sockets: usize,
+        #[arg(long, default_value_t = 50)]
+        users: usize,
+        /// Handshakes in flight at once.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// The server's pid, to read its memory and CPU from /proc.
+        #[arg(long)]
+        server_pid: Option<u32>,
     },
 }
 
@@ -225,6 +240,9 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Direct { pairs, window } => direct(&urls, pairs, window, measure).await?,
         Scenario::Offline { pairs, window } => offline(&urls, pairs, window, measure).await?,
         Scenario::Group { members, window } => group(&urls, members, window, measure).await?,
+        Scenario::Connections { sockets, users, concurrency, server_pid } => {
+            connections::run(&urls, sockets, users, concurrency, measure, server_pid).await?
+        }
     };
     println!("{report}");
     let failed = report["lost"].as_u64().unwrap_or(1)

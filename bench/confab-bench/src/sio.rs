@@ -49,8 +49,24 @@ pub async fn connect(
     addr: SocketAddr,
     token: &str,
 ) -> anyhow::Result<(Sender, mpsc::UnboundedReceiver<Incoming>)> {
+    connect_from(addr, token, None).await
+}
+
+/// [`connect`] from a chosen local address (many 127.0.0.x sources get past
+/// the ~28k ephemeral ports one source address has towards one server port).
+pub async fn connect_from(
+    addr: SocketAddr,
+    token: &str,
+    source: Option<std::net::IpAddr>,
+) -> anyhow::Result<(Sender, mpsc::UnboundedReceiver<Incoming>)> {
     let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
-    let (ws, _) = tokio_tungstenite::connect_async(url).await?;
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    if let Some(ip) = source {
+        socket.bind(SocketAddr::new(ip, 0))?;
+    }
+    let tcp = socket.connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    let (ws, _) = tokio_tungstenite::client_async(url, tcp).await?;
     let (mut sink, mut stream) = ws.split();
     let mut next_text = async || -> anyhow::Result<String> {
         loop {
