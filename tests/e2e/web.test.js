@@ -140,8 +140,13 @@ test('a group of three', T, async () => {
   // Everyone has read ana's message: read by 2 of 2.
   await bubble(ana, 'Welcome to the trio').locator('.tick[data-status=read][title="read by 2 of 2"]').waitFor();
   await ana.page.click('#members-toggle');
-  assert.equal(await ana.page.locator('#members li').count(), 3);
+  assert.equal(await ana.page.locator('#members li[data-user-id]').count(), 3);
   await ana.page.screenshot({ path: path.join(SHOTS, 'group.png') });
+  // The owner removes cyd: cyd's list loses the group, the others see the note.
+  await ana.page.locator('#members li', { hasText: cyd.username }).locator('button', { hasText: 'Remove' }).click();
+  await bubble(bob, 'removed').waitFor();
+  await cyd.page.locator('#conversations li', { hasText: 'Trio' }).waitFor({ state: 'detached' });
+  assert.equal(await ana.page.locator('#members li[data-user-id]').count(), 2);
   for (const p of [ana, bob, cyd]) await p.context.close();
 });
 

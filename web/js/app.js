@@ -345,8 +345,42 @@ function renderHeader() {
     $('conv-status').textContent = `${c.members.length} members, ${online} online`;
   }
   $('members-toggle').hidden = c.type !== 'group';
-  $('members').replaceChildren(...c.members.map((m) =>
-    h('li', {}, avatar(m.displayName, m.userId), h('span', {}, m.displayName || m.username), h('small', {}, m.role))));
+  if (c.type === 'group') renderMembers(c);
+}
+
+/** The member list, with management for those whose role allows it. */
+function renderMembers(c) {
+  const myRole = c.members.find((m) => m.userId === S.me.id)?.role;
+  const rank = { member: 0, admin: 1, owner: 2 };
+  const canRemove = (m) => m.userId !== S.me.id && (myRole === 'owner' || (myRole === 'admin' && m.role === 'member'));
+  const act = (fn) => async () => { try { await fn(); } catch (e) { alert(e.message); } };
+  const rows = c.members.map((m) => h('li', { dataset: { userId: m.userId } },
+    avatar(m.displayName, m.userId), h('span', {}, m.displayName || m.username), h('small', {}, m.role),
+    canRemove(m) ? h('button', { type: 'button', class: 'link', onclick: act(() => api('DELETE', `/api/conversations/${c.id}/members/${m.userId}`)) }, 'Remove') : null,
+    myRole === 'owner' && m.userId !== S.me.id ? h('button', {
+      type: 'button', class: 'link',
+      onclick: act(() => api('PATCH', `/api/conversations/${c.id}/members/${m.userId}`, { role: m.role === 'admin' ? 'member' : 'admin' })),
+    }, m.role === 'admin' ? 'Make member' : 'Make admin') : null));
+  const tools = [];
+  if (rank[myRole] >= 1) {
+    const input = h('input', { placeholder: 'Add by username', 'aria-label': 'Add member by username', id: 'add-member' });
+    tools.push(h('li', {}, input, h('button', {
+      type: 'button', class: 'link', id: 'add-member-button',
+      onclick: act(async () => {
+        const name = input.value.trim().toLowerCase();
+        const { users } = await api('GET', `/api/users?q=${encodeURIComponent(name)}&limit=20`);
+        const u = users.find((x) => x.username.toLowerCase() === name);
+        if (!u) throw new Error(`no user named ${name}`);
+        await api('POST', `/api/conversations/${c.id}/members`, { userIds: [u.id] });
+        input.value = '';
+      }),
+    }, 'Add')));
+  }
+  tools.push(h('li', {}, h('button', {
+    type: 'button', class: 'link', id: 'leave-group',
+    onclick: act(async () => { await api('DELETE', `/api/conversations/${c.id}/members/${S.me.id}`); }),
+  }, 'Leave group')));
+  $('members').replaceChildren(...rows, ...tools);
 }
 
 function tick(m, c) {
