@@ -27,6 +27,9 @@ use crate::presence::PresenceService;
 use crate::store::{
     ConversationKind, ConversationRow, ConversationSummary, DeliveryMark, NewMessage, Store, StoreError,
 };
+use futures_util::StreamExt;
+use futures_util::future::join_all;
+use futures_util::stream::FuturesUnordered;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -191,23 +194,30 @@ impl Chat {
             let online = self.presence.online_among(&ask).await;
             recipients.extend(ask.iter().zip(online).filter(|(_, on)| *on).map(|(&u, _)| u));
         }
-        for recipient in recipients {
-            // A device's ack makes it delivered (batched, see `delivery`), unless an
-            // older message from someone else is still undelivered: then the
-            // watermark waits for `fetch_unread_messages`.
-            let receipt = self.fanout.deliver(recipient, message).await;
-            let deliveries = self.deliveries.clone();
-            let mark = DeliveryMark {
-                conversation: message.row.conversation_id,
-                user: recipient,
-                seq: message.row.seq,
-            };
-            tokio::spawn(async move {
-                if receipt.await.is_ok() {
-                    deliveries.push(mark);
+        // All recipients at once: in cluster mode each hand-over is a Redis
+        // round trip, and one after the other they add up for a group.
+        let handed = join_all(
+            recipients
+                .into_iter()
+                .map(|user| async move { (user, self.fanout.deliver(user, message).await) }),
+        )
+        .await;
+        // A device's ack makes it delivered (batched, see `delivery`), unless an
+        // older message from someone else is still undelivered: then the
+        // watermark waits for `fetch_unread_messages`. One task waits for them all.
+        let deliveries = self.deliveries.clone();
+        let (conversation, seq) = (message.row.conversation_id, message.row.seq);
+        tokio::spawn(async move {
+            let mut receipts: FuturesUnordered<_> = handed
+                .into_iter()
+                .map(|(user, receipt)| async move { receipt.await.ok().map(|_| user) })
+                .collect();
+            while let Some(done) = receipts.next().await {
+                if let Some(user) = done {
+                    deliveries.push(DeliveryMark { conversation, user, seq });
                 }
-            });
-        }
+            }
+        });
     }
 
     /// Relays a typing indicator to the other members (nothing is stored).

@@ -90,17 +90,21 @@ pub async fn run(
     // Still open: nothing queued says the server closed it.
     let alive = held
         .iter_mut()
-        .map(|(_, rx)| loop {
-            match rx.try_recv() {
-                Ok(sio::Incoming::Closed) | Err(TryRecvError::Disconnected) => break false,
-                Ok(_) => continue,
-                Err(TryRecvError::Empty) => break true,
+        .map(|(_, rx)| {
+            loop {
+                match rx.try_recv() {
+                    Ok(sio::Incoming::Closed) | Err(TryRecvError::Disconnected) => break false,
+                    Ok(_) => continue,
+                    Err(TryRecvError::Empty) => break true,
+                }
             }
         })
         .filter(|open| *open)
         .count();
     let per_socket = match (rss_before, rss_after) {
-        (Some(a), Some(b)) if !held.is_empty() => Some((b.saturating_sub(a) * 1024) as f64 / held.len() as f64),
+        (Some(a), Some(b)) if !held.is_empty() => {
+            Some((b.saturating_sub(a) * 1024) as f64 / held.len() as f64)
+        }
         _ => None,
     };
     for (tx, _) in &held {

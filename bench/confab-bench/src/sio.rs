@@ -60,7 +60,8 @@ pub async fn connect_from(
     source: Option<std::net::IpAddr>,
 ) -> anyhow::Result<(Sender, mpsc::UnboundedReceiver<Incoming>)> {
     let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
-    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    let socket =
+        if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
     if let Some(ip) = source {
         socket.bind(SocketAddr::new(ip, 0))?;
     }
