@@ -148,7 +148,9 @@ impl App {
     /// waits for in-flight writes).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let close_sockets = self.close_sockets;
-        let result = axum::serve(self.listener, self.router)
+        // The peer address is used to throttle failed logins per address.
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, service)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 tracing::info!("shutting down: closing sockets");

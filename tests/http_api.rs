@@ -262,3 +262,27 @@ async fn health_and_the_bundled_web_client() {
         assert!(res.bytes().await.expect("body").len() > 100, "{asset} has content");
     }
 }
+
+#[tokio::test]
+async fn repeated_failed_logins_are_throttled_without_revealing_the_account() {
+    let app = spawn_app().await;
+    app.user("ana").await;
+    app.user("bob").await;
+    let login = |user: &'static str, pass: &'static str| {
+        app.post("/api/auth/login", None, json!({"username": user, "password": pass}))
+    };
+    for _ in 0..5 {
+        assert_eq!(login("ana", "wrong-password").await.0, 401);
+        assert_eq!(login("nobody", "wrong-password").await.0, 401);
+    }
+    // Now even the right password waits, and an unknown account answers the same.
+    let (status, body) = login("ana", "password123").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (429, Some("rate_limited")), "{body}");
+    assert_eq!(login("nobody", "password123").await.0, 429);
+    // Other accounts are not affected.
+    assert_eq!(login("bob", "password123").await.0, 200);
+    // The first delay is a second; then the right password works and clears the count.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(login("ana", "password123").await.0, 200);
+    assert_eq!(login("ana", "wrong-password").await.0, 401);
+}

@@ -6,10 +6,12 @@ use crate::app::AppState;
 use crate::domain::{DisplayName, Error, Password, Username};
 use crate::store::UserRow;
 use crate::wire::UserView;
+use axum::extract::ConnectInfo;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router, extract::State};
 use serde_json::{Value, json};
+use std::net::SocketAddr;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -43,8 +45,13 @@ async fn register(
     Ok((StatusCode::CREATED, authenticated(&user, token)))
 }
 
-async fn login(State(app): State<AppState>, JsonBody(body): JsonBody) -> Result<Json<Value>, ApiError> {
-    let (user, token) = app.users.login(text(&body, "username")?, text(&body, "password")?).await?;
+async fn login(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let (user, token) =
+        app.users.login(text(&body, "username")?, text(&body, "password")?, Some(peer.ip())).await?;
     Ok(authenticated(&user, token))
 }
 

@@ -7,6 +7,7 @@
 //! revocation takes effect at once on this node.
 
 mod password;
+mod throttle;
 mod tokens;
 
 use crate::domain::{DisplayName, Error, Millis, Password, TokenId, UserId, Username, now_millis};
@@ -46,6 +47,7 @@ pub struct Users {
     fanout: Arc<dyn Fanout>,
     revocations: Arc<dyn Revocations>,
     tokens: tokens::TokenCache,
+    throttle: throttle::LoginThrottle,
     token_ttl: Duration,
 }
 
@@ -56,7 +58,14 @@ impl Users {
         revocations: Arc<dyn Revocations>,
         token_ttl: Duration,
     ) -> Self {
-        Self { store, fanout, revocations, tokens: tokens::TokenCache::default(), token_ttl }
+        Self {
+            store,
+            fanout,
+            revocations,
+            tokens: tokens::TokenCache::default(),
+            throttle: throttle::LoginThrottle::default(),
+            token_ttl,
+        }
     }
 
     /// Evicts a token revoked elsewhere from this node's cache.
@@ -96,7 +105,20 @@ impl Users {
     /// Checks credentials and issues a new token. Unknown usernames and wrong
     /// passwords are indistinguishable, in answer and in time.
     #[tracing::instrument(skip_all)]
-    pub async fn login(&self, username: &str, password: &str) -> Result<(UserRow, String), Error> {
+    /// Checks a password. Repeated failures for an account or from an
+    /// address are throttled (see [`throttle`]): `rate_limited`, before the
+    /// password is even looked at.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<(UserRow, String), Error> {
+        let account = username.trim().to_lowercase();
+        if let Err(wait) = self.throttle.check(&account, from) {
+            tracing::info!(wait_ms = wait.as_millis() as u64, "login throttled");
+            return Err(Error::RateLimited);
+        }
         let found = match Username::parse(username) {
             Ok(u) => self.store.credentials(&u.canonical()).await?,
             Err(_) => None,
@@ -108,10 +130,14 @@ impl Users {
         let ok = password::verify(password.to_string(), stored_hash).await?;
         match (user, ok) {
             (Some(user), true) => {
+                self.throttle.succeeded(&account);
                 let token = self.issue_token(user.id).await?;
                 Ok((user, token))
             }
-            _ => Err(Error::Unauthorized("wrong username or password")),
+            _ => {
+                self.throttle.failed(&account, from);
+                Err(Error::Unauthorized("wrong username or password"))
+            }
         }
     }
 
