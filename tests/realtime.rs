@@ -306,3 +306,32 @@ async fn history_survives_a_restart() {
     assert_eq!(status, 200, "token still valid after restart");
     assert_eq!(page["messages"][0]["message"], "durable");
 }
+
+#[tokio::test]
+async fn logout_everywhere_ends_every_session_and_socket() {
+    let app = spawn_app().await;
+    let (_, first) = app.user("ana").await;
+    let mut tokens = vec![first];
+    for _ in 0..2 {
+        let (status, body) =
+            app.post("/api/auth/login", None, json!({"username": "ana", "password": "password123"})).await;
+        assert_eq!(status, 200);
+        tokens.push(body["token"].as_str().unwrap().to_string());
+    }
+    let (_, bob) = app.user("bob").await;
+    let phone = app.socket(&tokens[0]).await;
+    let mut bobs = app.socket(&bob).await;
+
+    let (status, body) = app.post("/api/auth/logout-all", Some(&tokens[1]), json!({})).await;
+    assert_eq!((status, body["sessions"].as_u64()), (200, Some(3)), "{body}");
+    assert!(phone.closed().await, "the socket of another session is closed at once");
+    for t in &tokens {
+        assert_eq!(app.get("/api/users/me", Some(t)).await.0, 401);
+    }
+    // Other users are untouched.
+    assert_eq!(app.get("/api/users/me", Some(&bob)).await.0, 200);
+    assert!(
+        bobs.call("fetch_unread_messages", json!({})).await["messages"].is_array(),
+        "bob's socket still works"
+    );
+}

@@ -18,6 +18,7 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/register", post(register))
         .route("/auth/login", post(login))
         .route("/auth/logout", post(logout))
+        .route("/auth/logout-all", post(logout_all))
 }
 
 fn text<'a>(body: &'a Value, field: &str) -> Result<&'a str, Error> {
@@ -58,4 +59,10 @@ async fn login(
 async fn logout(State(app): State<AppState>, Auth(session): Auth) -> Result<StatusCode, ApiError> {
     app.users.logout(&session).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends every session of the caller (all devices), this one included.
+async fn logout_all(State(app): State<AppState>, Auth(session): Auth) -> Result<Json<Value>, ApiError> {
+    let sessions = app.users.logout_everywhere(session.user_id).await?;
+    Ok(Json(json!({ "sessions": sessions })))
 }

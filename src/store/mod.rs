@@ -73,6 +73,8 @@ pub trait UserStore: Send + Sync {
     async fn token(&self, hash: &[u8]) -> StoreResult<Option<TokenRow>>;
     /// Marks a token revoked; returns its row if it existed and was live.
     async fn revoke_token(&self, hash: &[u8], at: Millis) -> StoreResult<Option<TokenRow>>;
+    /// Revokes every live token of `user`; returns their ids and hashes.
+    async fn revoke_user_tokens(&self, user: UserId, at: Millis) -> StoreResult<Vec<(TokenId, Vec<u8>)>>;
 }
 
 /// Conversations and their membership.

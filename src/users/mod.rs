@@ -189,6 +189,20 @@ impl Users {
         Ok(())
     }
 
+    /// Ends every session of the user: all tokens revoked, every socket
+    /// opened with them closed, on every node.
+    pub async fn logout_everywhere(&self, user: UserId) -> Result<usize, Error> {
+        let revoked = self.store.revoke_user_tokens(user, now_millis()).await?;
+        for (id, hash) in &revoked {
+            let Ok(bytes) = <[u8; 32]>::try_from(hash.as_slice()) else { continue };
+            let hash = TokenHash::from_bytes(bytes);
+            self.tokens.remove(&hash);
+            self.revocations.revoked(&hash).await;
+            self.fanout.disconnect_token(*id).await;
+        }
+        Ok(revoked.len())
+    }
+
     pub async fn user(&self, id: UserId) -> Result<UserRow, Error> {
         self.store.user(id).await?.ok_or(Error::NotFound("user"))
     }

@@ -132,4 +132,18 @@ impl UserStore for PostgresStore {
         .await?;
         Ok(row.as_ref().map(|r| token_row(r, true)).transpose()?)
     }
+
+    async fn revoke_user_tokens(&self, user: UserId, at: Millis) -> StoreResult<Vec<(TokenId, Vec<u8>)>> {
+        let rows = sqlx::query(
+            "UPDATE tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL RETURNING id, token_hash",
+        )
+        .bind(at)
+        .bind(user.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((TokenId(::sqlx::Row::try_get(r, "id")?), ::sqlx::Row::try_get(r, "token_hash")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
 }
