@@ -214,6 +214,8 @@ fn serve_sockets<A: Adapter + DefinedAdapter>(
 ) -> (axum::Router, BoxFuture<'static, ()>, A::InitRes) {
     let (layer, io, init) = realtime::build::<A>(state.clone(), adapter);
     fanout.attach(io.clone());
-    let router = crate::http::router(state).layer(layer).layer(tower_http::trace::TraceLayer::new_for_http());
+    let cors = crate::http::cors(&state.config.cors_origins);
+    let router =
+        crate::http::router(state).layer(layer).layer(cors).layer(tower_http::trace::TraceLayer::new_for_http());
     (router, Box::pin(async move { io.close().await }), init)
 }

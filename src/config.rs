@@ -28,6 +28,10 @@ pub struct Config {
     pub storage: StorageConfig,
     pub limits: Limits,
     pub auth: AuthConfig,
+    /// Web origins (e.g. `https://chat.example.com`) whose pages may call the
+    /// REST API and open sockets. Empty: only the server's own origin (the
+    /// bundled web client); native and server clients are not affected.
+    pub cors_origins: Vec<String>,
     pub push: PushConfig,
     pub media: MediaConfig,
 }
@@ -273,6 +277,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             limits: Limits::default(),
             auth: AuthConfig::default(),
+            cors_origins: Vec::new(),
             push: PushConfig::default(),
             media: MediaConfig::default(),
         }
@@ -328,7 +333,7 @@ pub struct PushOverrides {
 }
 
 /// The top-level settings, i.e. which `CONFAB_*` variables are ours.
-const SETTINGS: [&str; 11] = [
+const SETTINGS: [&str; 12] = [
     "listen",
     "data_dir",
     "database_url",
@@ -338,6 +343,7 @@ const SETTINGS: [&str; 11] = [
     "limits",
     "auth",
     "cluster",
+    "cors_origins",
     "push",
     "media",
 ];
@@ -440,6 +446,16 @@ impl Config {
             if !ok {
                 return Err(ConfigError(format!(
                     "`{name}` must be an https:// URL (http:// only with push.allow_http_endpoints)"
+                )));
+            }
+        }
+        for origin in &self.cors_origins {
+            let ok = (origin.starts_with("https://") || origin.starts_with("http://"))
+                && !origin.trim_end_matches('/').contains(['*', ' '])
+                && origin.matches('/').count() == 2;
+            if !ok {
+                return Err(ConfigError(format!(
+                    "`cors_origins`: {origin:?} must be an origin like https://chat.example.com (no path, no wildcard)"
                 )));
             }
         }

@@ -286,3 +286,27 @@ async fn repeated_failed_logins_are_throttled_without_revealing_the_account() {
     assert_eq!(login("ana", "password123").await.0, 200);
     assert_eq!(login("ana", "wrong-password").await.0, 401);
 }
+
+#[tokio::test]
+async fn cors_is_off_unless_origins_are_configured() {
+    let preflight = |app: &common::TestApp, origin: &'static str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, app.url("/api/users/me"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "GET")
+            .header("Access-Control-Request-Headers", "authorization")
+            .send()
+    };
+    let closed = spawn_app().await;
+    let res = preflight(&closed, "https://chat.example.com").await.expect("sent");
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+    let res = closed.http.get(closed.url("/healthz")).send().await.expect("sent");
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+
+    let open = common::spawn_app_with(|c| c.cors_origins = vec!["https://chat.example.com".into()]).await;
+    let res = preflight(&open, "https://chat.example.com").await.expect("sent");
+    assert_eq!(res.headers()["access-control-allow-origin"], "https://chat.example.com");
+    assert!(res.headers()["access-control-allow-headers"].to_str().expect("ascii").contains("authorization"));
+    let res = preflight(&open, "https://evil.example.net").await.expect("sent");
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+}

@@ -20,7 +20,10 @@ pub use error::ApiError;
 use crate::app::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Method, header};
+use axum::response::Response;
 use axum::routing::get;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub fn router(state: AppState) -> Router {
     let body_max = state.config.limits.http_body_max;
@@ -38,5 +41,25 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .merge(web::routes())
         .layer(DefaultBodyLimit::max(body_max))
+        .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
+}
+
+/// Headers every response carries (the web client's pages add a CSP).
+async fn security_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.entry(header::X_CONTENT_TYPE_OPTIONS).or_insert(HeaderValue::from_static("nosniff"));
+    h.entry(header::REFERRER_POLICY).or_insert(HeaderValue::from_static("no-referrer"));
+    res
+}
+
+/// CORS only for the configured origins; none by default. Applied around
+/// the Socket.IO layer too (its polling transport is plain HTTP).
+pub fn cors(origins: &[String]) -> CorsLayer {
+    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok()).collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::RANGE])
+        .max_age(std::time::Duration::from_secs(600))
 }
