@@ -215,7 +215,9 @@ fn serve_sockets<A: Adapter + DefinedAdapter>(
     let (layer, io, init) = realtime::build::<A>(state.clone(), adapter);
     fanout.attach(io.clone());
     let cors = crate::http::cors(&state.config.cors_origins);
-    let router =
-        crate::http::router(state).layer(layer).layer(cors).layer(tower_http::trace::TraceLayer::new_for_http());
+    let router = crate::http::router(state)
+        .layer(layer)
+        .layer(cors)
+        .layer(tower_http::trace::TraceLayer::new_for_http());
     (router, Box::pin(async move { io.close().await }), init)
 }
