@@ -70,6 +70,11 @@ fn value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// 2,000 per property in CI; `PROPTEST_CASES` for longer runs.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)
+}
+
 fn client_error<T>(r: Result<T, confab::domain::Error>) -> bool {
     match r {
         Ok(_) => true,
@@ -78,7 +83,7 @@ fn client_error<T>(r: Result<T, confab::domain::Error>) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn socket_payloads_never_panic(v in value()) {
