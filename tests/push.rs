@@ -12,8 +12,6 @@ use confab::config::Config;
 use push_fakes::{APNS_KEY_ID, APNS_TEAM, APNS_TOPIC, Fake, QUIET};
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 const SOON: Duration = Duration::from_secs(10);
@@ -422,38 +420,10 @@ async fn several_nodes_on_one_database_never_send_a_push_twice() {
     assert_eq!(fake.errors(), Vec::<String>::new());
 }
 
-/// A `confab serve` process on a data directory.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(dir: &std::path::Path, workers: &str) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--push-allow-http-endpoints"])
-            .arg("--data-dir")
-            .arg(dir)
-            .env("CONFAB_PUSH__WORKERS", workers)
-            .env("CONFAB_PUSH__DELAY_MS", "100")
-            .env("CONFAB_PUSH__POLL_MS", "50")
-            .stdout(Stdio::piped())
-            .stderr(if std::env::var_os("TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() })
-            .spawn()
-            .expect("confab starts");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let addr = line.trim().strip_prefix("confab listening on ").expect("address line").to_string();
-        Server { child, addr }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn push_node(dir: &std::path::Path, workers: &str) -> common::Process {
+    let env =
+        [("CONFAB_PUSH__WORKERS", workers), ("CONFAB_PUSH__DELAY_MS", "100"), ("CONFAB_PUSH__POLL_MS", "50")];
+    common::Process::start(dir, &["--push-allow-http-endpoints"], &env)
 }
 
 #[tokio::test]
@@ -473,29 +443,27 @@ async fn a_crash_between_commit_and_send_still_delivers_after_restart() {
         }
     };
     // This node sends no pushes: the job stays in the outbox, committed.
-    let mut server = Server::start(dir.path(), "0");
+    let mut server = push_node(dir.path(), "0");
     let register = |name: &'static str| json!({"username": name, "password": "password123"});
-    let (_, ana) = call(&server.addr, "/api/auth/register", None, register("ana")).await;
-    let (_, bob) = call(&server.addr, "/api/auth/register", None, register("bob")).await;
+    let (_, ana) = call(&server.url, "/api/auth/register", None, register("ana")).await;
+    let (_, bob) = call(&server.url, "/api/auth/register", None, register("bob")).await;
     let bob_token = bob["token"].as_str().unwrap();
     let (status, _) =
-        call(&server.addr, "/api/push/subscriptions", Some(bob_token), fake.webpush_subscription("bob"))
-            .await;
+        call(&server.url, "/api/push/subscriptions", Some(bob_token), fake.webpush_subscription("bob")).await;
     assert_eq!(status, 201);
     let (status, sent) = call(
-        &server.addr,
+        &server.url,
         "/api/messages",
         Some(ana["token"].as_str().unwrap()),
         json!({"receiverId": bob["user"]["id"], "message": "survive this"}),
     )
     .await;
     assert_eq!(status, 201);
-    server.child.kill().unwrap(); // SIGKILL: no shutdown of any kind
-    server.child.wait().unwrap();
+    server.kill(); // SIGKILL: no shutdown of any kind
     tokio::time::sleep(QUIET).await;
     assert!(fake.pushes_to("bob").is_empty());
 
-    let _server = Server::start(dir.path(), "4");
+    let _server = push_node(dir.path(), "4");
     let pushes = fake.wait_for("bob", 1, SOON).await;
     tokio::time::sleep(QUIET).await;
     assert_eq!(fake.pushes_to("bob").len(), 1, "delivered exactly once after the restart: {pushes:?}");

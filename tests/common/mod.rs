@@ -401,3 +401,48 @@ pub async fn fresh_postgres() -> String {
     admin.close().await;
     format!("{base}/{name}")
 }
+
+/// A `confab serve` process (the real binary) on a data directory, for tests
+/// that kill it: dropped, it is killed (SIGKILL) and reaped.
+pub struct Process {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+}
+
+impl Process {
+    pub fn start(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Process {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir)
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(if std::env::var_os("TEST_LOG").is_some() {
+                std::process::Stdio::inherit()
+            } else {
+                std::process::Stdio::null()
+            })
+            .spawn()
+            .expect("confab starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line).expect("address line");
+        let url = line.trim().strip_prefix("confab listening on ").expect("address line").to_string();
+        Process { child, url }
+    }
+
+    /// SIGKILL: no shutdown of any kind.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
