@@ -31,11 +31,23 @@ async fn post(
 }
 
 #[tokio::test]
-async fn acknowledged_messages_survive_sigkill_and_retries_store_nothing_twice() {
+async fn sqlite_acknowledged_messages_survive_sigkill_and_retries_store_nothing_twice() {
+    crash_kill(Vec::new()).await;
+}
+
+#[tokio::test]
+async fn postgres_acknowledged_messages_survive_sigkill_and_retries_store_nothing_twice() {
+    let db = common::fresh_postgres().await;
+    crash_kill(vec!["--database-url".into(), db]).await;
+}
+
+async fn crash_kill(args: Vec<String>) {
     confab::install_tls_provider();
     let dir = tempfile::tempdir().unwrap();
     let http = reqwest::Client::new();
-    let mut server = Process::start(dir.path(), &[], &[("CONFAB_LIMITS__EVENTS_PER_SECOND", "100000")]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let start = || Process::start(dir.path(), &args, &[("CONFAB_LIMITS__EVENTS_PER_SECOND", "100000")]);
+    let mut server = start();
     let register = |name: &str| json!({"username": name, "password": "password123"});
     let (_, ana) = post(&http, &server.url, "/api/auth/register", None, &register("ana")).await.unwrap();
     let (_, bob) = post(&http, &server.url, "/api/auth/register", None, &register("bob")).await.unwrap();
@@ -99,7 +111,7 @@ async fn acknowledged_messages_survive_sigkill_and_retries_store_nothing_twice()
             acked.len(),
             unanswered.len()
         );
-        server = Process::start(dir.path(), &[], &[("CONFAB_LIMITS__EVENTS_PER_SECOND", "100000")]);
+        server = start();
     }
     // Retry the last unanswered sends on the final server.
     for id in std::mem::take(&mut unanswered) {
@@ -160,5 +172,8 @@ async fn acknowledged_messages_survive_sigkill_and_retries_store_nothing_twice()
     let fetched_set: HashSet<i64> = fetched.iter().copied().collect();
     assert_eq!(fetched_set.len(), fetched.len(), "fetched once each");
     assert_eq!(fetched_set, acked.values().copied().collect::<HashSet<_>>());
-    eprintln!("crash-kill: {ITERATIONS} kills, {} messages checked, 0 lost, 0 duplicated", acked.len());
+    eprintln!(
+        "crash-kill {args:?}: {ITERATIONS} kills, {} messages checked, 0 lost, 0 duplicated",
+        acked.len()
+    );
 }
