@@ -84,6 +84,9 @@ pub struct Limits {
     /// Packets (replies and events) queued for one socket before further
     /// ones are dropped: bounds the memory a client that stops reading costs.
     pub socket_buffer: usize,
+    /// Open Socket.IO connections one user may have across the cluster
+    /// (devices and tabs); one more is refused at the handshake.
+    pub connections_per_user: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -301,6 +304,7 @@ impl Default for Limits {
             page_max: 500,
             group_max_members: 1000,
             socket_buffer: 1024,
+            connections_per_user: 50,
         }
     }
 }
@@ -418,6 +422,7 @@ impl Config {
             ("limits.page_max", l.page_max.max(0) as u64),
             ("limits.group_max_members", l.group_max_members as u64),
             ("limits.socket_buffer", l.socket_buffer as u64),
+            ("limits.connections_per_user", l.connections_per_user as u64),
             ("auth.token_ttl_hours", self.auth.token_ttl_hours),
             ("cluster.node_ttl_secs", self.cluster.node_ttl_secs),
             ("cluster.postgres_max_connections", u64::from(self.cluster.postgres_max_connections)),

@@ -340,3 +340,25 @@ async fn logout_everywhere_ends_every_session_and_socket() {
         "bob's socket still works"
     );
 }
+
+#[tokio::test]
+async fn connections_per_user_are_limited() {
+    let app = common::spawn_app_with(|c| c.limits.connections_per_user = 2).await;
+    let (_, ta) = app.user("ana").await;
+    let (_, tb) = app.user("bob").await;
+    let first = app.socket(&ta).await;
+    let _second = app.socket(&ta).await;
+    let refused = Sio::connect(app.addr, Some(&ta)).await.err().expect("a third is refused");
+    assert!(refused.contains("rate_limited"), "{refused}");
+    // Other users are not affected, and a closed connection frees its place.
+    let _bob = app.socket(&tb).await;
+    drop(first);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match Sio::connect(app.addr, Some(&ta)).await {
+            Ok(_) => break,
+            Err(e) => assert!(tokio::time::Instant::now() < deadline, "still refused: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

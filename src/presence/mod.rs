@@ -62,6 +62,11 @@ impl PresenceService {
     }
 
     /// Whether each of `users` is online (one Redis round trip in a cluster).
+    /// How many live connections `user` has (on every node).
+    pub async fn devices(&self, user: UserId) -> usize {
+        self.backend.devices(user).await
+    }
+
     pub async fn online_among(&self, users: &[UserId]) -> Vec<bool> {
         self.backend.online_among(users).await
     }

@@ -61,14 +61,23 @@ pub fn build<A: Adapter + DefinedAdapter>(
     (layer, io, init)
 }
 
-/// The refusal sent as `connect_error`; its message always starts with
-/// `unauthorized` so clients can tell it apart from network failures.
+/// The refusal sent as `connect_error`; its message starts with an error
+/// code (`unauthorized`, or `rate_limited` past the connection limit) so
+/// clients can tell it apart from network failures.
 #[derive(Debug)]
-struct Refused(&'static str);
+enum Refused {
+    Unauthorized(&'static str),
+    TooManyConnections,
+}
 
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "unauthorized: {}", self.0)
+        match self {
+            Refused::Unauthorized(why) => write!(f, "unauthorized: {why}"),
+            Refused::TooManyConnections => f.write_str(
+                "rate_limited: too many open connections for this user (limits.connections_per_user)",
+            ),
+        }
     }
 }
 
@@ -87,11 +96,14 @@ async fn authenticate<A: Adapter>(
         .ok()
         .and_then(|a| a.get("token").and_then(Value::as_str).map(str::to_owned))
         .or_else(|| bearer(s.req_parts()))
-        .ok_or(Refused("missing token"))?;
+        .ok_or(Refused::Unauthorized("missing token"))?;
     let session = app.users.authenticate(&token).await.map_err(|e| match e {
-        crate::domain::Error::Unauthorized(why) => Refused(why),
-        _ => Refused("cannot check the token right now"),
+        crate::domain::Error::Unauthorized(why) => Refused::Unauthorized(why),
+        _ => Refused::Unauthorized("cannot check the token right now"),
     })?;
+    if app.presence.devices(session.user_id).await >= app.config.limits.connections_per_user {
+        return Err(Refused::TooManyConnections);
+    }
     let id = ConnectionId(s.id.to_string());
     s.join([user_room(session.user_id), token_room(session.token_id), socket_room(&id)]);
     handlers::register(&s);
