@@ -204,6 +204,7 @@ async function send() {
   const text = $('composer').value;
   const ready = S.files.filter((f) => f.media);
   if (!text.trim() && !ready.length) return;
+  if (!S.open && !S.draftPeer) return;
   if (S.files.some((f) => !f.media && !f.error)) return; // still uploading
   const clientMsgId = uuid();
   const target = S.open ? { conversationId: S.open } : { receiverId: S.draftPeer.id };
@@ -236,7 +237,13 @@ async function trySend(clientMsgId) {
       const m = ack.message;
       if (!S.convs.has(m.conversationId)) await loadConversations();
       addMessage(m);
-      if (S.draftPeer && item.payload.receiverId === S.draftPeer.id) { S.draftPeer = null; location.hash = `#/c/${m.conversationId}`; }
+      if (S.draftPeer && item.payload.receiverId === S.draftPeer.id) {
+        // The draft became a conversation: switch now, so a message typed
+        // before the hash change lands goes to it.
+        S.open = m.conversationId;
+        S.draftPeer = null;
+        location.hash = `#/c/${m.conversationId}`;
+      }
       renderList();
       renderOpen();
     } else if (ack.error?.code === 'rate_limited') {
