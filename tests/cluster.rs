@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Seconds without a heartbeat after which a node counts as dead (short, for the tests).
@@ -52,23 +51,15 @@ impl Cluster {
     }
 
     async fn with_redis(redis_url: String) -> Cluster {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let name = format!("confab_t{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
-        let admin =
-            sqlx::PgPool::connect(&format!("{}/test", pg_base())).await.expect("PostgreSQL reachable");
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
-            .execute(&admin)
-            .await
-            .unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.unwrap();
-        admin.close().await;
+        let db_url = common::fresh_postgres().await;
+        let name = db_url.rsplit('/').next().expect("database name").to_string();
         // Fail early and clearly if Redis is down.
         let client = redis::Client::open(redis_url.as_str()).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.expect("Redis reachable");
         let _: String = redis::cmd("PING").query_async(&mut conn).await.expect("Redis answers PING");
         Cluster {
             redis_url,
-            db_url: format!("{}/{name}", pg_base()),
+            db_url,
             db_name: name.clone(),
             prefix: name,
             dir: tempfile::tempdir().unwrap(),

@@ -487,7 +487,7 @@ async fn the_fakes_refuse_what_a_real_provider_would() {
             "{}.{}",
             B64.encode(r#"{"typ":"JWT","alg":"ES256"}"#),
             B64.encode(
-                json!({"aud": fake.url(""), "exp": chrono_now() + 3600, "sub": "mailto:x@example.com"})
+                json!({"aud": fake.url(""), "exp": push_fakes::now_secs() + 3600, "sub": "mailto:x@example.com"})
                     .to_string()
             )
         );
@@ -536,8 +536,4 @@ async fn the_fakes_refuse_what_a_real_provider_would() {
     assert!(errors[1].contains("decrypt"), "{errors:?}");
     assert!(errors[2].contains("HTTP/2"), "{errors:?}");
     assert_eq!(fake.pushes().len(), 1);
-}
-
-fn chrono_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }

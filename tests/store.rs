@@ -528,18 +528,7 @@ async fn media_is_visible_to_its_owner_and_the_conversations_it_was_sent_in(s: &
     assert_eq!(s.files_in_use("thumb").await.unwrap(), 2);
 
     let conv = s.direct_conversation(a, b, 1).await.unwrap();
-    let attachment = Attachment {
-        id: "m1".into(),
-        kind: "image".into(),
-        mime: "image/png".into(),
-        size: 10,
-        name: "x.png".into(),
-        width: Some(2),
-        height: Some(1),
-        url: None,
-        thumbnail_url: None,
-        has_thumbnail: true,
-    };
+    let attachment = confab::media::attachment_of(&item("m1", "sha1", 10));
     let sent = s
         .append_message(NewMessage {
             conversation_id: conv,

@@ -103,23 +103,32 @@ async fn authorized(
 }
 
 async fn download(
-    State(app): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<LinkQuery>,
+    app: State<AppState>,
+    id: Path<String>,
+    q: Query<LinkQuery>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let m = authorized(&app, req.headers().clone(), &id, &q).await?;
-    serve(&app, &m, false, req).await
+    file(app, id, q, req, false).await
 }
 
 async fn thumbnail(
+    app: State<AppState>,
+    id: Path<String>,
+    q: Query<LinkQuery>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    file(app, id, q, req, true).await
+}
+
+async fn file(
     State(app): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<LinkQuery>,
     req: Request,
+    thumbnail: bool,
 ) -> Result<Response, ApiError> {
     let m = authorized(&app, req.headers().clone(), &id, &q).await?;
-    serve(&app, &m, true, req).await
+    serve(&app, &m, thumbnail, req).await
 }
 
 /// The file with range support, labelled by what Confab sniffed, never by

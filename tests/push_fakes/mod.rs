@@ -224,7 +224,7 @@ fn verify_es256(key: &p256::ecdsa::VerifyingKey, input: &str, sig: &[u8]) -> Res
     key.verify(input.as_bytes(), &sig).map_err(|_| "ES256 signature does not verify".to_string())
 }
 
-fn now_secs() -> i64 {
+pub fn now_secs() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
