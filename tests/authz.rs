@@ -1,12 +1,14 @@
 //! The authorization matrix: every conversation-scoped HTTP route and
-//! Socket.IO event, tried as no token, a revoked token, an outsider, a
-//! removed member and (for management) a plain member. Each attempt must be
-//! refused with the right code, and afterwards nothing may have changed.
+//! Socket.IO event, tried as no token, a revoked token, an expired token, an
+//! outsider, a removed member and (for management) a plain member. Each
+//! attempt must be refused with the right code, and afterwards nothing may
+//! have changed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 use common::{Sio, TestApp, spawn_app};
+use confab::users::TokenHash;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -29,6 +31,34 @@ async fn snapshot(app: &TestApp, owner: &str, group: i64) -> Value {
     json!({ "conversation": c["conversation"], "messages": page["messages"], "ownerMutes": mutes })
 }
 
+/// Logs `username` in and returns the new token.
+async fn login(app: &TestApp, username: &str) -> String {
+    let (status, body) =
+        app.post("/api/auth/login", None, json!({"username": username, "password": "password123"})).await;
+    assert_eq!(status, 200, "login {username}: {body}");
+    body["token"].as_str().unwrap().to_string()
+}
+
+/// Makes a token past its expiry, the way time would: its row's `expires_at`
+/// moves into the past while the server is stopped (so no node has it cached).
+async fn expire(mut app: TestApp, token: &str) -> TestApp {
+    app.shutdown().await;
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(app.data_dir.path().join("confab.db"));
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    let past =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64 - 1000;
+    let updated = sqlx::query("UPDATE tokens SET expires_at = ? WHERE token_hash = ?")
+        .bind(past)
+        .bind(TokenHash::of(token).as_bytes())
+        .execute(&pool)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(updated, 1, "the token's row");
+    pool.close().await;
+    app.restart().await
+}
+
 #[tokio::test]
 async fn every_route_and_event_refuses_who_may_not() {
     let app = spawn_app().await;
@@ -37,14 +67,11 @@ async fn every_route_and_event_refuses_who_may_not() {
     let (cyd_id, cyd) = app.user("cyd").await; // admin
     let (dan_id, dan) = app.user("dan").await; // removed member
     let (_, eve) = app.user("eve").await; // never a member
-    let (_, revoked) = {
-        let (status, body) =
-            app.post("/api/auth/login", None, json!({"username": "bob", "password": "password123"})).await;
-        assert_eq!(status, 200);
-        let t = body["token"].as_str().unwrap().to_string();
-        assert_eq!(app.post("/api/auth/logout", Some(&t), json!({})).await.0, 204);
-        ((), t)
-    };
+    let revoked = login(&app, "bob").await;
+    assert_eq!(app.post("/api/auth/logout", Some(&revoked), json!({})).await.0, 204);
+    // It worked while it was live.
+    let expired = login(&app, "bob").await;
+    assert_eq!(app.get("/api/users/me", Some(&expired)).await.0, 200);
     let (status, g) = app
         .post(
             "/api/conversations",
@@ -73,6 +100,7 @@ async fn every_route_and_event_refuses_who_may_not() {
             .await,
         204
     );
+    let app = expire(app, &expired).await;
     let before = snapshot(&app, &ana, g).await;
 
     // (route, body, who else besides members may not: None = any member may)
@@ -97,6 +125,7 @@ async fn every_route_and_event_refuses_who_may_not() {
         for (who, token, expected) in [
             ("no token", None, [401, 401]),
             ("revoked token", Some(revoked.as_str()), [401, 401]),
+            ("expired token", Some(expired.as_str()), [401, 401]),
             ("outsider", Some(eve.as_str()), [403, 404]),
             ("removed member", Some(dan.as_str()), [403, 404]),
         ] {
@@ -125,11 +154,21 @@ async fn every_route_and_event_refuses_who_may_not() {
         tried += 1;
     }
 
-    // Socket.IO: no token or a revoked one cannot connect; outsiders and the
-    // removed member are refused on every conversation event.
-    assert!(Sio::connect(app.addr, None).await.is_err(), "no token");
-    assert!(Sio::connect(app.addr, Some(&revoked)).await.is_err(), "revoked token");
-    tried += 2;
+    // An expired token is refused like a revoked one: the same status and code.
+    for token in [&revoked, &expired] {
+        let (status, body) = app.get("/api/users/me", Some(token)).await;
+        assert_eq!((status, &body["error"]["code"]), (401, &json!("unauthorized")), "{body}");
+    }
+
+    // Socket.IO: no token, a revoked or an expired one cannot connect;
+    // outsiders and the removed member are refused on every conversation event.
+    for (who, token) in
+        [("no token", None), ("revoked token", Some(&revoked)), ("expired token", Some(&expired))]
+    {
+        let refused = Sio::connect(app.addr, token.map(String::as_str)).await.err();
+        assert!(refused.as_deref().is_some_and(|e| e.starts_with("unauthorized")), "{who}: {refused:?}");
+        tried += 1;
+    }
     for token in [&eve, &dan] {
         let mut s = app.socket(token).await;
         for (event, payload) in [
@@ -151,7 +190,7 @@ async fn every_route_and_event_refuses_who_may_not() {
 
     assert_eq!(snapshot(&app, &ana, g).await, before, "nothing changed");
     // The matrix really ran (a guard against an empty loop).
-    assert_eq!(tried, 12 * 4 + 5 + 3 + 2 + 2 * 5, "cases tried");
+    assert_eq!(tried, 12 * 5 + 5 + 3 + 3 + 2 * 5, "cases tried");
     eprintln!("authorization cases tried: {tried}");
 }
 
