@@ -28,6 +28,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+/// How often each node looks for accounts disabled by `confab admin`
+/// (another process), to drop their sessions and sockets.
+pub const DISABLED_POLL: Duration = Duration::from_secs(1);
+
 /// Everything a request or event handler may need. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -173,7 +177,8 @@ impl App {
     }
 }
 
-async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+/// Opens (and migrates) the configured database; also used by `confab admin`.
+pub(crate) async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
     Ok(match config.database()? {
         Database::Sqlite(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -199,6 +204,8 @@ fn services(
     let presence = Arc::new(PresenceService::new(mode.presence, store.clone(), fanout.clone()));
     let token_ttl = Duration::from_secs(config.auth.token_ttl_hours.saturating_mul(3600));
     let users = Arc::new(Users::new(store.clone(), fanout.clone(), mode.revocations, token_ttl));
+    // Ends when the users service is dropped or the store closes.
+    Users::watch_disabled(Arc::downgrade(&users), DISABLED_POLL);
     let groups = GroupSettings { max_members: config.limits.group_max_members };
     let push = Arc::new(Push::new(&config, store.clone(), presence.clone())?);
     let chat = Chat::new(store, presence.clone(), fanout, media.clone(), groups, push.delay());

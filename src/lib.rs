@@ -7,6 +7,7 @@
 //! # Layout
 //! - [`config`]: one typed configuration (defaults → `confab.toml` → `CONFAB_*` → flags).
 //! - [`app`]: [`app::AppState`] and start-up/shutdown of the whole server.
+//! - [`admin`]: the `confab admin` commands (disable or enable an account).
 //! - [`http`] and [`realtime`]: the two transports (REST and Socket.IO). They only
 //!   decode input, authenticate and call a service.
 //! - [`users`], [`chat`], [`presence`]: the domain services.
@@ -16,6 +17,7 @@
 //! - [`cluster`]: Redis-backed presence, revocations and the Socket.IO adapter driver.
 //! - [`domain`]: validated newtypes (ids, usernames, message text) and the domain error.
 
+pub mod admin;
 pub mod app;
 pub mod chat;
 pub mod cluster;

@@ -1,4 +1,5 @@
-//! The `confab` command: `confab serve` (the default) runs the server.
+//! The `confab` command: `confab serve` (the default) runs the server;
+//! `confab admin …` administers its accounts (see [`confab::admin`]).
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -20,18 +21,34 @@ struct Cli {
 enum Command {
     /// Run the chat server (the default when no command is given).
     Serve(ServeArgs),
+    /// Administer accounts, on the server's database (while it runs or not).
+    #[command(subcommand)]
+    Admin(AdminCommand),
 }
 
-/// Settings come from defaults, then `confab.toml` (or --config), then
-/// CONFAB_* environment variables, then these flags.
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Disable an account: it cannot log in, every session ends, and its
+    /// sockets close on every running node within about a second.
+    DisableUser(AdminUserArgs),
+    /// Enable a disabled account again (the user logs in anew).
+    EnableUser(AdminUserArgs),
+}
+
+#[derive(clap::Args)]
+struct AdminUserArgs {
+    username: String,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// Where the configuration and the database are: the same flags for
+/// `serve` and `admin`, so an admin command finds the server's database.
 #[derive(clap::Args, Default)]
-struct ServeArgs {
+struct StoreArgs {
     /// Configuration file (TOML). Default: ./confab.toml if it exists.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port).
-    #[arg(long, value_name = "ADDR")]
-    listen: Option<SocketAddr>,
     /// Directory for the embedded database. Default: ./data
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
@@ -39,6 +56,17 @@ struct ServeArgs {
     /// postgres://USER@HOST/DB to run as a node of a cluster.
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
+}
+
+/// Settings come from defaults, then `confab.toml` (or --config), then
+/// CONFAB_* environment variables, then these flags.
+#[derive(clap::Args, Default)]
+struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
     /// Redis URL (redis://HOST:6379) for cluster mode: presence and
     /// cross-node delivery. Default: none (a single node).
     #[arg(long, value_name = "URL")]
@@ -64,21 +92,55 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let args = match cli.command {
         Some(Command::Serve(args)) => args,
         None => ServeArgs::default(),
+        Some(Command::Admin(command)) => return admin(command),
     };
     let overrides = Overrides {
         listen: args.listen,
-        data_dir: args.data_dir,
-        database_url: args.database_url,
         redis_url: args.redis_url,
         push: args.push_allow_http_endpoints.then_some(PushOverrides { allow_http_endpoints: true }),
+        ..args.store.overrides()
     };
-    let config = Config::load(args.config.as_deref(), overrides)?;
+    let config = Config::load(args.store.config.as_deref(), overrides)?;
     init_tracing(&config.log);
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?
         .block_on(serve(config))
+}
+
+impl StoreArgs {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+fn admin(command: AdminCommand) -> anyhow::Result<()> {
+    let (disable, args) = match command {
+        AdminCommand::DisableUser(args) => (true, args),
+        AdminCommand::EnableUser(args) => (false, args),
+    };
+    let config = Config::load(args.store.config.as_deref(), args.store.overrides())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let name = &args.username;
+    if disable {
+        let done = runtime.block_on(confab::admin::disable_user(&config, name))?;
+        println!(
+            "disabled {name} (id {}): {} sessions ended; running nodes close its sockets within seconds",
+            done.user, done.sessions_ended
+        );
+    } else {
+        let done = runtime.block_on(confab::admin::enable_user(&config, name))?;
+        println!("enabled {name} (id {})", done.user);
+    }
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

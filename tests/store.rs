@@ -189,8 +189,11 @@ async fn users_are_unique_by_key(s: &dyn Store) {
         })
         .await;
     assert!(matches!(dup, Err(StoreError::Conflict)));
-    let (row, hash) = s.credentials("ana").await.expect("ok").expect("found");
-    assert_eq!((row.id, row.username.as_str(), hash.as_str()), (id, "Ana", "hash"));
+    let c = s.credentials("ana").await.expect("ok").expect("found");
+    assert_eq!(
+        (c.user.id, c.user.username.as_str(), c.password_hash.as_str(), c.disabled),
+        (id, "Ana", "hash", false)
+    );
     assert!(s.credentials("nobody").await.expect("ok").is_none());
     s.set_last_seen(id, 99).await.expect("ok");
     assert_eq!(s.user(id).await.expect("ok").expect("found").last_seen_at, Some(99));
@@ -210,6 +213,16 @@ async fn tokens_round_trip_and_revoke_once(s: &dyn Store) {
     assert!(s.revoke_token(b"hash-1", 6).await.expect("ok").is_none(), "already revoked");
     assert!(s.token(b"hash-1").await.expect("ok").expect("found").revoked);
     assert!(s.token(b"other").await.expect("ok").is_none());
+    // A disabled user's live tokens read as revoked; enabling restores them.
+    s.insert_token(u, b"hash-2", 1, 1000).await.expect("ok");
+    assert_eq!(s.set_disabled("ana", Some(7)).await.expect("ok"), Some(u));
+    assert_eq!(s.set_disabled("nobody", Some(7)).await.expect("ok"), None);
+    assert_eq!(s.disabled_users().await.expect("ok"), vec![u]);
+    assert!(s.credentials("ana").await.expect("ok").expect("found").disabled);
+    assert!(s.token(b"hash-2").await.expect("ok").expect("found").revoked);
+    assert_eq!(s.set_disabled("ana", None).await.expect("ok"), Some(u));
+    assert!(s.disabled_users().await.expect("ok").is_empty());
+    assert!(!s.token(b"hash-2").await.expect("ok").expect("found").revoked);
 }
 
 async fn direct_conversation_is_found_or_created_once(s: &dyn Store) {

@@ -11,6 +11,7 @@ use std::fmt;
 pub enum ErrorCode {
     Unauthorized,
     Forbidden,
+    AccountDisabled,
     Invalid,
     NotFound,
     Conflict,
@@ -25,6 +26,7 @@ impl ErrorCode {
         match self {
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::AccountDisabled => "account_disabled",
             ErrorCode::Invalid => "invalid",
             ErrorCode::NotFound => "not_found",
             ErrorCode::Conflict => "conflict",
@@ -49,6 +51,9 @@ pub enum Error {
     Unauthorized(&'static str),
     #[error("{0}")]
     Forbidden(&'static str),
+    /// Right password, but an administrator disabled the account.
+    #[error("this account is disabled")]
+    AccountDisabled,
     #[error("{0}")]
     Invalid(String),
     #[error("{0} not found")]
@@ -72,6 +77,7 @@ impl Error {
         match self {
             Error::Unauthorized(_) => ErrorCode::Unauthorized,
             Error::Forbidden(_) => ErrorCode::Forbidden,
+            Error::AccountDisabled => ErrorCode::AccountDisabled,
             Error::Invalid(_) => ErrorCode::Invalid,
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::Conflict(_) => ErrorCode::Conflict,

@@ -56,8 +56,8 @@ pub trait UserStore: Send + Sync {
     /// Creates a user; [`StoreError::Conflict`] if the username key is taken.
     async fn create_user(&self, user: NewUser<'_>) -> StoreResult<UserRow>;
     async fn user(&self, id: UserId) -> StoreResult<Option<UserRow>>;
-    /// The user and password hash for a username key, for login.
-    async fn credentials(&self, username_key: &str) -> StoreResult<Option<(UserRow, String)>>;
+    /// The user, password hash and disabled flag for a username key, for login.
+    async fn credentials(&self, username_key: &str) -> StoreResult<Option<Credentials>>;
     /// Users whose username key starts with `prefix`, by username.
     async fn search_users(&self, prefix: &str, limit: i64) -> StoreResult<Vec<UserRow>>;
     /// Which of `ids` exist.
@@ -75,6 +75,11 @@ pub trait UserStore: Send + Sync {
     async fn revoke_token(&self, hash: &[u8], at: Millis) -> StoreResult<Option<TokenRow>>;
     /// Revokes every live token of `user`; returns their ids and hashes.
     async fn revoke_user_tokens(&self, user: UserId, at: Millis) -> StoreResult<Vec<(TokenId, Vec<u8>)>>;
+    /// Disables (`Some(at)`) or re-enables (`None`) the account with this
+    /// username key; returns its id, `None` if there is no such account.
+    async fn set_disabled(&self, username_key: &str, at: Option<Millis>) -> StoreResult<Option<UserId>>;
+    /// Every disabled account.
+    async fn disabled_users(&self) -> StoreResult<Vec<UserId>>;
 }
 
 /// Conversations and their membership.

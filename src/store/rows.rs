@@ -13,6 +13,15 @@ pub struct UserRow {
     pub last_seen_at: Option<Millis>,
 }
 
+/// What login needs to know about an account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Credentials {
+    pub user: UserRow,
+    pub password_hash: String,
+    /// An administrator disabled the account (`confab admin disable-user`).
+    pub disabled: bool,
+}
+
 /// Input of `create_user`.
 pub struct NewUser<'a> {
     pub username: &'a str,
@@ -28,6 +37,7 @@ pub struct TokenRow {
     pub id: TokenId,
     pub user_id: UserId,
     pub expires_at: Millis,
+    /// Revoked, or its user is disabled: either way it no longer authenticates.
     pub revoked: bool,
 }
 

@@ -5,6 +5,11 @@
 //! is stored. Checks are answered from an in-memory cache of live tokens, so
 //! a per-event check costs a hash-map lookup; logout removes the entry, so
 //! revocation takes effect at once on this node.
+//!
+//! Accounts disabled by `confab admin disable-user` (another process, writing
+//! the database directly) are noticed by [`Users::watch_disabled`]: every node
+//! polls the disabled set, and when it changes drops the cached sessions and
+//! sockets of those users.
 
 mod password;
 mod throttle;
@@ -13,9 +18,13 @@ mod tokens;
 use crate::domain::{DisplayName, Error, Millis, Password, TokenId, UserId, Username, now_millis};
 use crate::fanout::Fanout;
 use crate::store::{NewUser, Store, StoreError, UserRow};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 pub use tokens::TokenHash;
+
+/// Polls that sweep the token cache after the disabled set changed.
+const SWEEPS_AFTER_CHANGE: u32 = 10;
 
 /// Who is behind a request or a socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,12 +132,14 @@ impl Users {
             Ok(u) => self.store.credentials(&u.canonical()).await?,
             Err(_) => None,
         };
-        let (user, stored_hash) = match found {
-            Some((user, hash)) => (Some(user), Some(hash)),
-            None => (None, None),
+        let (user, stored_hash, disabled) = match found {
+            Some(c) => (Some(c.user), Some(c.password_hash), c.disabled),
+            None => (None, None, false),
         };
         let ok = password::verify(password.to_string(), stored_hash).await?;
         match (user, ok) {
+            // Said only to whoever knows the password, so it reveals nothing to guessers.
+            (Some(_), true) if disabled => Err(Error::AccountDisabled),
             (Some(user), true) => {
                 self.throttle.succeeded(&account);
                 let token = self.issue_token(user.id).await?;
@@ -201,6 +212,47 @@ impl Users {
             self.fanout.disconnect_token(*id).await;
         }
         Ok(revoked.len())
+    }
+
+    /// Polls the disabled accounts every `every` until `users` is dropped;
+    /// see [`Users::drop_disabled`].
+    pub fn watch_disabled(users: std::sync::Weak<Users>, every: Duration) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut known = HashSet::new();
+            let mut sweeps_left = 0;
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(users) = users.upgrade() else { break };
+                match users.drop_disabled(&mut known, &mut sweeps_left).await {
+                    Ok(()) => {}
+                    Err(Error::Unavailable(_)) => break, // the store is closed
+                    Err(e) => tracing::warn!(error = %e, "could not check for disabled accounts"),
+                }
+            }
+        })
+    }
+
+    /// One poll: reads the disabled accounts and, while the set is new
+    /// (for [`SWEEPS_AFTER_CHANGE`] polls, so that a login or token lookup that
+    /// was in flight during the disabling is caught too), ends their cached
+    /// sessions here and closes the sockets opened with them, on every node.
+    async fn drop_disabled(&self, known: &mut HashSet<UserId>, sweeps_left: &mut u32) -> Result<(), Error> {
+        let disabled: HashSet<UserId> = self.store.disabled_users().await?.into_iter().collect();
+        if disabled != *known {
+            *known = disabled;
+            *sweeps_left = SWEEPS_AFTER_CHANGE;
+        }
+        if *sweeps_left == 0 || known.is_empty() {
+            return Ok(());
+        }
+        *sweeps_left -= 1;
+        for session in self.tokens.remove_users(known) {
+            tracing::info!(user = %session.user_id, "disabled account: closing its session");
+            self.fanout.disconnect_token(session.token_id).await;
+        }
+        Ok(())
     }
 
     pub async fn user(&self, id: UserId) -> Result<UserRow, Error> {

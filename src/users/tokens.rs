@@ -62,6 +62,19 @@ impl TokenCache {
         self.lock().remove(hash);
     }
 
+    /// Removes every session of these users; returns them.
+    pub fn remove_users(&self, users: &std::collections::HashSet<crate::domain::UserId>) -> Vec<Session> {
+        let mut removed = Vec::new();
+        self.lock().retain(|_, s| {
+            let gone = users.contains(&s.user_id);
+            if gone {
+                removed.push(s.clone());
+            }
+            !gone
+        });
+        removed
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TokenHash, Session>> {
         // A panic while holding this lock cannot leave the map half-updated
         // (every operation is a single call), so a poisoned lock is safe to use.

@@ -2,7 +2,7 @@
 
 use super::{SqliteStore, user_cols, user_row};
 use crate::domain::{Millis, TokenId, UserId};
-use crate::store::{NewUser, StoreResult, TokenRow, UserRow, UserStore};
+use crate::store::{Credentials, NewUser, StoreResult, TokenRow, UserRow, UserStore};
 use async_trait::async_trait;
 use sqlx::Row;
 
@@ -32,17 +32,21 @@ impl UserStore for SqliteStore {
         Ok(row.as_ref().map(user_row).transpose()?)
     }
 
-    async fn credentials(&self, key: &str) -> StoreResult<Option<(UserRow, String)>> {
+    async fn credentials(&self, key: &str) -> StoreResult<Option<Credentials>> {
         let row = sqlx::query(concat!(
             "SELECT ",
             user_cols!(),
-            ", password_hash FROM users WHERE username_key = ?"
+            ", password_hash, disabled_at IS NOT NULL AS disabled FROM users WHERE username_key = ?"
         ))
         .bind(key)
         .fetch_optional(&self.reader)
         .await?;
         match row {
-            Some(r) => Ok(Some((user_row(&r)?, r.try_get("password_hash")?))),
+            Some(r) => Ok(Some(Credentials {
+                user: user_row(&r)?,
+                password_hash: r.try_get("password_hash")?,
+                disabled: r.try_get("disabled")?,
+            })),
             None => Ok(None),
         }
     }
@@ -109,7 +113,10 @@ impl UserStore for SqliteStore {
 
     async fn token(&self, hash: &[u8]) -> StoreResult<Option<TokenRow>> {
         let row = sqlx::query(
-            "SELECT id, user_id, expires_at, revoked_at IS NOT NULL AS revoked FROM tokens WHERE token_hash = ?",
+            // A disabled user's tokens count as revoked, even one issued by a
+            // login that raced with the disabling.
+            "SELECT t.id, t.user_id, t.expires_at, (t.revoked_at IS NOT NULL OR u.disabled_at IS NOT NULL) AS revoked
+             FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
         )
         .bind(hash)
         .fetch_optional(&self.reader)
@@ -157,5 +164,22 @@ impl UserStore for SqliteStore {
             .map(|r| Ok((TokenId(::sqlx::Row::try_get(r, "id")?), ::sqlx::Row::try_get(r, "token_hash")?)))
             .collect::<Result<_, sqlx::Error>>()
             .map_err(Into::into)
+    }
+
+    async fn set_disabled(&self, key: &str, at: Option<Millis>) -> StoreResult<Option<UserId>> {
+        let id: Option<i64> =
+            sqlx::query_scalar("UPDATE users SET disabled_at = ? WHERE username_key = ? RETURNING id")
+                .bind(at)
+                .bind(key)
+                .fetch_optional(&self.writer)
+                .await?;
+        Ok(id.map(UserId))
+    }
+
+    async fn disabled_users(&self) -> StoreResult<Vec<UserId>> {
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM users WHERE disabled_at IS NOT NULL")
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(ids.into_iter().map(UserId).collect())
     }
 }
