@@ -34,6 +34,7 @@ trap cleanup EXIT
 export CONFAB_LIMITS__EVENTS_PER_SECOND=1000000 CONFAB_LIMITS__EVENTS_BURST=1000000 CONFAB_LOG=warn
 # `connections` opens hundreds of sockets per user.
 export CONFAB_LIMITS__CONNECTIONS_PER_USER=1000000
+export CONFAB_LIMITS__CONNECTIONS_PER_ADDRESS=0
 
 # start_node NAME [ARGS...]: starts a node, sets $addr to its address and $pid to its pid.
 start_node() {

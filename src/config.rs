@@ -87,6 +87,10 @@ pub struct Limits {
     /// Open Socket.IO connections one user may have across the cluster
     /// (devices and tabs); one more is refused at the handshake.
     pub connections_per_user: usize,
+    /// Open Socket.IO connections from one client IP address on this node;
+    /// one more is refused at the handshake. 0: unlimited. Behind a reverse
+    /// proxy every client has the proxy's address: raise it or set 0.
+    pub connections_per_address: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -305,6 +309,7 @@ impl Default for Limits {
             group_max_members: 1000,
             socket_buffer: 1024,
             connections_per_user: 50,
+            connections_per_address: 200,
         }
     }
 }

@@ -362,3 +362,49 @@ async fn connections_per_user_are_limited() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn connections_per_address_are_limited_and_never_leak() {
+    let app = common::spawn_app_with(|c| c.limits.connections_per_address = 3).await;
+    let mut tokens = Vec::new();
+    for name in ["ana", "bob", "cyd", "dan"] {
+        tokens.push(app.user(name).await.1);
+    }
+    // Every test client comes from 127.0.0.1: three users, one address.
+    let first = app.socket(&tokens[0]).await;
+    let second = app.socket(&tokens[1]).await;
+    let _third = app.socket(&tokens[2]).await;
+    let refused = Sio::connect(app.addr, Some(&tokens[3])).await.err().expect("a fourth is refused");
+    assert!(refused.starts_with("rate_limited") && refused.contains("address"), "{refused}");
+
+    // Refused handshakes give their place back: after a closed connection and
+    // a run of bad tokens, exactly one more fits.
+    drop(first);
+    drop(second);
+    let reconnect = async |token: &str| {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match Sio::connect(app.addr, Some(token)).await {
+                Ok(s) => return s,
+                Err(e) => assert!(tokio::time::Instant::now() < deadline, "still refused: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let _again = reconnect(&tokens[3]).await;
+    for _ in 0..5 {
+        let e = Sio::connect(app.addr, Some("not-a-token")).await.err().expect("bad token refused");
+        assert!(e.starts_with("unauthorized"), "{e}");
+    }
+    let _fills = reconnect(&tokens[0]).await;
+    let refused = Sio::connect(app.addr, Some(&tokens[1])).await.err().expect("full again");
+    assert!(refused.contains("connections_per_address"), "{refused}");
+
+    // 0: unlimited.
+    let open = common::spawn_app_with(|c| c.limits.connections_per_address = 0).await;
+    let (_, t) = open.user("eve").await;
+    let mut many = Vec::new();
+    for _ in 0..5 {
+        many.push(open.socket(&t).await);
+    }
+}

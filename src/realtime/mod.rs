@@ -7,6 +7,7 @@
 //! event can skip the connection it came from). Handlers live in
 //! [`handlers`]; they decode, call a domain service and reply.
 
+mod addresses;
 mod conn;
 mod fanout;
 mod handlers;
@@ -54,6 +55,7 @@ pub fn build<A: Adapter + DefinedAdapter>(
         .ws_max_message_size(max_packet)
         .ws_max_frame_size(max_packet)
         .max_buffer_size(limits.socket_buffer)
+        .with_state(addresses::AddressLimit::new(limits.connections_per_address))
         .with_state(state)
         .with_adapter::<A>(adapter)
         .build_layer();
@@ -68,6 +70,7 @@ pub fn build<A: Adapter + DefinedAdapter>(
 enum Refused {
     Unauthorized(&'static str),
     TooManyConnections,
+    TooManyFromAddress,
 }
 
 impl std::fmt::Display for Refused {
@@ -76,6 +79,9 @@ impl std::fmt::Display for Refused {
             Refused::Unauthorized(why) => write!(f, "unauthorized: {why}"),
             Refused::TooManyConnections => f.write_str(
                 "rate_limited: too many open connections for this user (limits.connections_per_user)",
+            ),
+            Refused::TooManyFromAddress => f.write_str(
+                "rate_limited: too many open connections from this address (limits.connections_per_address)",
             ),
         }
     }
@@ -90,8 +96,16 @@ impl std::fmt::Display for Refused {
 async fn authenticate<A: Adapter>(
     s: SocketRef<A>,
     State(app): State<AppState>,
+    State(addresses): State<addresses::AddressLimit>,
     TryData(auth): TryData<Value>,
 ) -> Result<(), Refused> {
+    // Taken first and given back when dropped: on any refusal below, or
+    // with the socket once it is gone.
+    let peer = s.req_parts().extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+    let slot = match peer {
+        Some(peer) => Some(addresses.take(peer.0.ip()).ok_or(Refused::TooManyFromAddress)?),
+        None => None,
+    };
     let token = auth
         .ok()
         .and_then(|a| a.get("token").and_then(Value::as_str).map(str::to_owned))
@@ -109,6 +123,9 @@ async fn authenticate<A: Adapter>(
     handlers::register(&s);
     let first_device = app.presence.register(session.user_id, &id).await;
     s.extensions.insert(Arc::new(Conn::new(session, id, first_device, &app.config.limits)));
+    if let Some(slot) = slot {
+        s.extensions.insert(Arc::new(slot));
+    }
     Ok(())
 }
 
