@@ -180,8 +180,13 @@ impl Default for CloudinaryConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct PushConfig {
     /// Accept `http://` push endpoints and provider URLs (tests, push
-    /// services on a private network). Off: only `https://`.
+    /// services on a private network). Off: only `https://`. Implies
+    /// `allow_private_endpoints`.
     pub allow_http_endpoints: bool,
+    /// Accept Web Push endpoints on loopback, private, link-local and other
+    /// non-public addresses (a push service inside your network). Off: they
+    /// are refused at subscribe time and never connected to (SSRF guard).
+    pub allow_private_endpoints: bool,
     /// How long a push waits for more messages of the same conversation to
     /// collapse into it, in milliseconds.
     pub delay_ms: u64,
@@ -237,6 +242,7 @@ impl Default for PushConfig {
     fn default() -> Self {
         Self {
             allow_http_endpoints: false,
+            allow_private_endpoints: false,
             delay_ms: 1000,
             hide_previews: false,
             workers: 8,

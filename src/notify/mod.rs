@@ -12,6 +12,7 @@
 
 mod apns;
 mod content;
+pub mod endpoint;
 mod fcm;
 mod jwt;
 pub mod webpush;
@@ -181,8 +182,24 @@ impl Push {
             }
             None => None,
         };
-        let providers =
-            Providers { webpush: webpush::WebPush { client, vapid: vapid.clone(), ttl }, fcm, apns };
+        let private_ok = settings.allow_private_endpoints || settings.allow_http_endpoints;
+        // Its own client: endpoints come from clients, so unless private ones
+        // are allowed, names resolve to public addresses only and redirects
+        // (which could point anywhere) are not followed.
+        let mut web = reqwest::Client::builder()
+            .timeout(timeout)
+            .user_agent(concat!("confab/", env!("CARGO_PKG_VERSION")));
+        if !private_ok {
+            web = web.dns_resolver(endpoint::PublicOnly).redirect(reqwest::redirect::Policy::none());
+        }
+        let web = web
+            .build()
+            .map_err(|e| SetupError::Invalid(format!("cannot build the Web Push HTTP client: {e}")))?;
+        let providers = Providers {
+            webpush: webpush::WebPush { client: web, vapid: vapid.clone(), ttl, private_ok },
+            fcm,
+            apns,
+        };
         Ok(Self { store, presence, settings, vapid, providers, stats: PushStats::default() })
     }
 
@@ -205,7 +222,7 @@ impl Push {
         };
         match device {
             NewDevice::WebPush { endpoint, p256dh, auth } => {
-                self.check_endpoint(&endpoint)?;
+                self.check_endpoint(&endpoint).await?;
                 let key = URL_SAFE_NO_PAD.decode(p256dh.trim_end_matches('=')).ok();
                 if !key.is_some_and(|k| k.len() == 65 && p256::PublicKey::from_sec1_bytes(&k).is_ok()) {
                     return Err(Error::invalid(
@@ -234,15 +251,18 @@ impl Push {
         Ok(self.store.upsert_subscription(&row).await?)
     }
 
-    fn check_endpoint(&self, endpoint: &str) -> Result<(), Error> {
+    async fn check_endpoint(&self, endpoint: &str) -> Result<(), Error> {
         let url = reqwest::Url::parse(endpoint).map_err(|_| Error::invalid("`endpoint` must be a URL"))?;
         let allowed = match url.scheme() {
             "https" => true,
             "http" => self.settings.allow_http_endpoints,
             _ => false,
         };
-        if !allowed || url.host_str().is_none() || endpoint.len() > 2048 {
+        let Some(host) = url.host_str().filter(|_| allowed && endpoint.len() <= 2048) else {
             return Err(Error::invalid("`endpoint` must be an https URL of at most 2048 characters"));
+        };
+        if !(self.settings.allow_private_endpoints || self.settings.allow_http_endpoints) {
+            endpoint::check_host(host).await.map_err(|e| Error::invalid(e.to_string()))?;
         }
         Ok(())
     }

@@ -175,6 +175,9 @@ pub struct WebPush {
     pub(super) client: reqwest::Client,
     pub(super) vapid: std::sync::Arc<Vapid>,
     pub(super) ttl: Duration,
+    /// `push.allow_private_endpoints`: else the client resolves names to
+    /// public addresses only, and IP literals are checked here.
+    pub(super) private_ok: bool,
 }
 
 impl WebPush {
@@ -188,6 +191,14 @@ impl WebPush {
         let Ok(url) = reqwest::Url::parse(&sub.address) else {
             return Outcome::Gone("endpoint is not a URL".into());
         };
+        // An IP literal is connected to without resolving, so the client's
+        // resolver cannot filter it: check it here.
+        let literal = url.host_str().map(|h| h.trim_start_matches('[').trim_end_matches(']'));
+        if let Some(ip) = literal.and_then(|h| h.parse::<std::net::IpAddr>().ok()) {
+            if !self.private_ok && !super::endpoint::is_public(ip) {
+                return Outcome::Gone("endpoint is not a public address".into());
+            }
+        }
         let audience = url.origin().ascii_serialization();
         let payload = note.web_payload();
         let body = match encrypt(payload.as_bytes(), &ua_public, &auth, &random_secret(), &rand::random()) {
