@@ -119,6 +119,12 @@ pub struct MediaConfig {
     pub link_ttl_secs: u64,
     /// Most attachments on one message.
     pub max_attachments: usize,
+    /// Bytes of local uploads one user may keep (the same content twice
+    /// counts once); 0: unlimited.
+    pub quota_bytes_per_user: u64,
+    /// Uploads one user may start per minute on one node (a burst of as
+    /// many is allowed); 0: unlimited.
+    pub uploads_per_minute: u32,
     pub cloudinary: CloudinaryConfig,
 }
 
@@ -152,6 +158,8 @@ impl Default for MediaConfig {
             orphan_hours: 24,
             link_ttl_secs: 3600,
             max_attachments: 10,
+            quota_bytes_per_user: 1024 * MIB,
+            uploads_per_minute: 30,
             cloudinary: CloudinaryConfig::default(),
         }
     }

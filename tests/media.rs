@@ -485,3 +485,71 @@ async fn cloudinary_uploads_are_signed_verified_and_destroyed() {
     let (status, _) = plain.post("/api/media/cloudinary/signature", Some(&t), json!({})).await;
     assert_eq!(status, 404);
 }
+
+fn noise(seed: u8, len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ 0x5a).collect()
+}
+
+#[tokio::test]
+async fn the_upload_quota_counts_what_is_kept_once() {
+    let app = spawn_app_with(|c| c.media.quota_bytes_per_user = 10_000).await;
+    let (_, ana) = app.user("ana").await;
+    let (_, bob) = app.user("bob").await;
+    let (a, b) = (noise(1, 6_000), noise(2, 6_000));
+    let (status, first) = upload_raw(&app, &ana, "a.bin", "application/octet-stream", a.clone()).await;
+    assert_eq!(status, 201, "{first}");
+    // The same content again is stored once, so it counts once.
+    let (status, again) = upload_raw(&app, &ana, "a-again.bin", "application/octet-stream", a.clone()).await;
+    assert_eq!(status, 201, "{again}");
+    // Another user has a quota of their own.
+    let (status, bobs) = upload_raw(&app, &bob, "b.bin", "application/octet-stream", b.clone()).await;
+    assert_eq!(status, 201, "{bobs}");
+    let (status, body) = upload_raw(&app, &ana, "b.bin", "application/octet-stream", b.clone()).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("quota_exceeded")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("quota"), "{body}");
+    // Ana's refused copy is gone, bob's (the same file on disk) is not.
+    let id = bobs["media"]["id"].as_str().unwrap();
+    let res = app.http.get(app.url(&format!("/api/media/{id}"))).bearer_auth(&bob).send().await.unwrap();
+    assert_eq!(res.bytes().await.unwrap().as_ref(), b.as_slice());
+    // Deleting frees the space.
+    for item in [&first, &again] {
+        let id = item["media"]["id"].as_str().unwrap();
+        let res =
+            app.http.delete(app.url(&format!("/api/media/{id}"))).bearer_auth(&ana).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 204);
+    }
+    let (status, kept) = upload_raw(&app, &ana, "b.bin", "application/octet-stream", b).await;
+    assert_eq!(status, 201, "{kept}");
+    // At the quota exactly, then full: refused before the body is read.
+    let (status, _) = upload_raw(&app, &ana, "c.bin", "application/octet-stream", noise(3, 4_000)).await;
+    assert_eq!(status, 201);
+    let (status, body) = upload_raw(&app, &ana, "d.bin", "application/octet-stream", noise(4, 10)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("quota_exceeded")), "{body}");
+}
+
+#[tokio::test]
+async fn uploads_are_rate_limited_per_user() {
+    let app = spawn_app_with(|c| c.media.uploads_per_minute = 3).await;
+    let (_, ana) = app.user("ana").await;
+    let (_, bob) = app.user("bob").await;
+    for i in 0..3 {
+        let (status, body) = upload_raw(&app, &ana, "x.bin", "application/octet-stream", noise(i, 100)).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let res = app
+        .http
+        .post(app.url("/api/media?name=x.bin"))
+        .bearer_auth(&ana)
+        .header("Content-Type", "application/octet-stream")
+        .body(noise(9, 100))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 429);
+    let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After: {retry}");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    // Bob is not slowed down by ana.
+    assert_eq!(upload_raw(&app, &bob, "y.bin", "application/octet-stream", noise(1, 100)).await.0, 201);
+}

@@ -539,6 +539,12 @@ async fn media_is_visible_to_its_owner_and_the_conversations_it_was_sent_in(s: &
     assert!(!s.media_visible_to("m1", b).await.unwrap());
     assert_eq!(s.files_in_use("sha1").await.unwrap(), 2);
     assert_eq!(s.files_in_use("thumb").await.unwrap(), 2);
+    // The quota counts the same content once, and only the owner's.
+    assert_eq!(s.media_bytes_of(a).await.unwrap(), 10);
+    s.insert_media(&MediaRow { size: 7, ..item("m3", "sha3", 25) }).await.unwrap();
+    assert_eq!(s.media_bytes_of(a).await.unwrap(), 17);
+    assert_eq!(s.media_bytes_of(b).await.unwrap(), 0);
+    assert!(s.delete_media("m3").await.unwrap());
 
     let conv = s.direct_conversation(a, b, 1).await.unwrap();
     let attachment = confab::media::attachment_of(&item("m1", "sha1", 10));

@@ -16,6 +16,7 @@ pub enum ErrorCode {
     NotFound,
     Conflict,
     TooLarge,
+    QuotaExceeded,
     RateLimited,
     Unavailable,
     Internal,
@@ -31,6 +32,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::Conflict => "conflict",
             ErrorCode::TooLarge => "too_large",
+            ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
@@ -62,6 +64,9 @@ pub enum Error {
     Conflict(String),
     #[error("{0}")]
     TooLarge(String),
+    /// A per-user storage quota would be passed.
+    #[error("{0}")]
+    QuotaExceeded(String),
     #[error("too many requests, slow down")]
     RateLimited,
     /// The server, or a service it depends on, cannot do it now.
@@ -82,6 +87,7 @@ impl Error {
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::Conflict(_) => ErrorCode::Conflict,
             Error::TooLarge(_) => ErrorCode::TooLarge,
+            Error::QuotaExceeded(_) => ErrorCode::QuotaExceeded,
             Error::RateLimited => ErrorCode::RateLimited,
             Error::Unavailable(_) => ErrorCode::Unavailable,
             Error::Internal => ErrorCode::Internal,

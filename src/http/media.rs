@@ -47,7 +47,12 @@ async fn upload(
     Auth(s): Auth,
     Query(q): Query<UploadQuery>,
     req: Request,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Response, ApiError> {
+    if let Err(wait) = app.media.admit_upload(s.user_id) {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let retry_after = [(header::RETRY_AFTER, secs.max(1).to_string())];
+        return Ok((retry_after, ApiError(Error::RateLimited)).into_response());
+    }
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let row = if content_type.starts_with("multipart/form-data") {
         let mut form = Multipart::from_request(req, &app)
@@ -73,7 +78,7 @@ async fn upload(
         let name = q.name.unwrap_or_else(|| "file".into());
         app.media.upload(s.user_id, &name, Box::pin(req.into_body().into_data_stream())).await?
     };
-    Ok((StatusCode::CREATED, Json(media_json(&row))))
+    Ok((StatusCode::CREATED, Json(media_json(&row))).into_response())
 }
 
 #[derive(Deserialize)]

@@ -8,6 +8,11 @@
 //! With Cloudinary configured, clients may instead upload straight to
 //! Cloudinary with parameters this server signs ([`cloudinary`]), and send
 //! the signed upload result as the attachment.
+//!
+//! Local uploads are limited per user: in rate (`media.uploads_per_minute`,
+//! per node, checked by [`Media::admit_upload`] before the body is read) and
+//! in the bytes kept (`media.quota_bytes_per_user`, checked before and after
+//! the file is stored).
 
 pub mod cloudinary;
 mod local;
@@ -51,6 +56,8 @@ pub struct Media {
     cloudinary: Option<cloudinary::Cloudinary>,
     /// Signs media links; its key is shared by every node through the database.
     link_mac: Hmac<Sha256>,
+    /// Uploads per user and minute; `None`: unlimited.
+    upload_rate: Option<governor::DefaultKeyedRateLimiter<UserId>>,
 }
 
 impl Media {
@@ -65,7 +72,35 @@ impl Media {
         let key = store.secret("media_links", &candidate).await?;
         let cloudinary = cloudinary::Cloudinary::new(&settings.cloudinary);
         let link_mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).map_err(|_| Error::Internal)?;
-        Ok(Self { store, files, settings, cloudinary, link_mac })
+        let upload_rate = std::num::NonZeroU32::new(settings.uploads_per_minute)
+            .map(|n| governor::RateLimiter::keyed(governor::Quota::per_minute(n)));
+        Ok(Self { store, files, settings, cloudinary, link_mac, upload_rate })
+    }
+
+    /// Counts an upload `user` is starting against their rate; `Err` says
+    /// how long until one more is allowed.
+    pub fn admit_upload(&self, user: UserId) -> Result<(), Duration> {
+        use governor::clock::Clock;
+        let Some(limiter) = &self.upload_rate else { return Ok(()) };
+        if limiter.len() > 100_000 {
+            limiter.retain_recent(); // forget users whose allowance is full again
+        }
+        limiter.check_key(&user).map_err(|not_until| not_until.wait_time_from(limiter.clock().now()))
+    }
+
+    /// Bytes of local uploads `owner` keeps, if a quota applies.
+    async fn quota_use(&self, owner: UserId) -> Result<Option<u64>, Error> {
+        if self.settings.quota_bytes_per_user == 0 {
+            return Ok(None);
+        }
+        Ok(Some(u64::try_from(self.store.media_bytes_of(owner).await?).unwrap_or(0)))
+    }
+
+    fn over_quota(&self) -> Error {
+        Error::QuotaExceeded(format!(
+            "this upload would pass your media quota of {} bytes (media.quota_bytes_per_user); delete some first",
+            self.settings.quota_bytes_per_user
+        ))
     }
 
     fn limit(&self, kind: Kind) -> u64 {
@@ -84,6 +119,10 @@ impl Media {
         S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
+        // Full already: refuse before reading the body.
+        if self.quota_use(owner).await?.is_some_and(|used| used >= self.settings.quota_bytes_per_user) {
+            return Err(self.over_quota());
+        }
         let stored = self.files.store(body, |k| self.limit(k)).await?;
         let (mut width, mut height, mut thumb) = (None, None, None);
         if stored.kind == Kind::Image {
@@ -113,6 +152,12 @@ impl Media {
             attached_at: None,
         };
         self.store.insert_media(&row).await?;
+        // Counted with the new item, so content the owner already has adds
+        // nothing, and concurrent uploads cannot pass the quota together.
+        if self.quota_use(owner).await?.is_some_and(|used| used > self.settings.quota_bytes_per_user) {
+            self.remove(&row, false).await?;
+            return Err(self.over_quota());
+        }
         Ok(row)
     }
 

@@ -241,6 +241,9 @@ pub trait MediaStore: Send + Sync {
     async fn delete_media(&self, id: &str) -> StoreResult<bool>;
     /// How many items use the file with this content hash (as file or thumbnail).
     async fn files_in_use(&self, sha256: &str) -> StoreResult<i64>;
+    /// Bytes of local uploads `owner` has (each distinct content counted
+    /// once, thumbnails not counted): what `media.quota_bytes_per_user` limits.
+    async fn media_bytes_of(&self, owner: UserId) -> StoreResult<i64>;
     /// The value stored under `name`, storing `candidate` first if there is
     /// none (so every node ends up with the same value).
     async fn secret(&self, name: &str, candidate: &str) -> StoreResult<String>;

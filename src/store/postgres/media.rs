@@ -98,6 +98,16 @@ impl MediaStore for PostgresStore {
             .await?)
     }
 
+    async fn media_bytes_of(&self, owner: UserId) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COALESCE(SUM(size), 0)::BIGINT FROM
+               (SELECT MAX(size) AS size FROM media WHERE owner_id = $1 AND backend = 'local' GROUP BY sha256) t",
+        )
+        .bind(owner.0)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     async fn secret(&self, name: &str, candidate: &str) -> StoreResult<String> {
         sqlx::query("INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(name)

@@ -100,6 +100,16 @@ impl MediaStore for SqliteStore {
             .await?)
     }
 
+    async fn media_bytes_of(&self, owner: UserId) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COALESCE(SUM(size), 0) FROM
+               (SELECT MAX(size) AS size FROM media WHERE owner_id = ? AND backend = 'local' GROUP BY sha256)",
+        )
+        .bind(owner.0)
+        .fetch_one(&self.reader)
+        .await?)
+    }
+
     async fn secret(&self, name: &str, candidate: &str) -> StoreResult<String> {
         sqlx::query("INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)")
             .bind(name)
