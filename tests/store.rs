@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use confab::domain::{ClientMsgId, ConversationId, SubscriptionId, UserId};
+use confab::domain::{ClientMsgId, ConversationId, MessageId, SubscriptionId, UserId};
 use confab::store::postgres::PostgresStore;
 use confab::store::sqlite::SqliteStore;
 use confab::store::*;
@@ -395,11 +395,11 @@ async fn live_receipts_in_one_batch(s: &dyn Store) {
     send(s, ab, a, "2", None).await;
     send(s, ac, a, "1", None).await;
     let marks = [
-        DeliveryMark { conversation: ab, user: b, seq: 1 },
-        DeliveryMark { conversation: ac, user: c, seq: 1 },
-        DeliveryMark { conversation: ab, user: b, seq: 2 },
+        DeliveryMark { conversation: ab, user: b, seq: 1, message: MessageId(0), notify: Some(a) },
+        DeliveryMark { conversation: ac, user: c, seq: 1, message: MessageId(0), notify: Some(a) },
+        DeliveryMark { conversation: ab, user: b, seq: 2, message: MessageId(0), notify: Some(a) },
         // A gap: c has not received seq 1 of `ab` — and is not a member of it anyway.
-        DeliveryMark { conversation: ab, user: c, seq: 2 },
+        DeliveryMark { conversation: ab, user: c, seq: 2, message: MessageId(0), notify: Some(a) },
     ];
     let moved = s.advance_delivered_many(&marks).await.expect("ok");
     let got: Vec<_> = moved.iter().map(|(m, adv)| (m.conversation, m.user, adv.old, adv.new)).collect();
@@ -407,8 +407,16 @@ async fn live_receipts_in_one_batch(s: &dyn Store) {
     // A live mark that would skip an undelivered message does not move.
     send(s, ac, a, "2", None).await;
     send(s, ac, a, "3", None).await;
-    let moved =
-        s.advance_delivered_many(&[DeliveryMark { conversation: ac, user: c, seq: 3 }]).await.expect("ok");
+    let moved = s
+        .advance_delivered_many(&[DeliveryMark {
+            conversation: ac,
+            user: c,
+            seq: 3,
+            message: MessageId(0),
+            notify: Some(a),
+        }])
+        .await
+        .expect("ok");
     assert!(moved.is_empty());
 }
 

@@ -8,11 +8,8 @@
 //! handle is dropped. A receipt lost in a crash only means the message is
 //! returned once more by `fetch_unread_messages`; clients de-duplicate by id.
 
-use super::receipts::announce;
-use crate::domain::{ConversationId, UserId};
-use crate::fanout::{Fanout, Receipt};
-use crate::store::{Advanced, DeliveryMark, Store};
-use std::collections::BTreeMap;
+use crate::fanout::{Event, Fanout, Receipt};
+use crate::store::{DeliveryMark, Store};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -53,7 +50,9 @@ async fn run(mut rx: mpsc::Receiver<DeliveryMark>, store: Arc<dyn Store>, fanout
 
 /// One step of the worker: write the marks in seq order per member (so an
 /// ack for seq 1 lets the ack for seq 2 through the gap check in the same
-/// transaction), then announce one merged move per member.
+/// transaction), then tell each moved message's sender. A mark moves only if
+/// no older message from someone else was skipped, so the messages a move
+/// covers are exactly the marks that moved: no read is needed to announce.
 pub(super) async fn write(batch: &[DeliveryMark], store: &dyn Store, fanout: &dyn Fanout) {
     let mut marks = batch.to_vec();
     marks.sort_unstable();
@@ -65,19 +64,15 @@ pub(super) async fn write(batch: &[DeliveryMark], store: &dyn Store, fanout: &dy
             return;
         }
     };
-    let mut merged: BTreeMap<(ConversationId, UserId), Advanced> = BTreeMap::new();
-    for (m, adv) in moved {
-        merged
-            .entry((m.conversation, m.user))
-            .and_modify(|a| {
-                a.old = a.old.min(adv.old);
-                a.new = a.new.max(adv.new);
-            })
-            .or_insert(adv);
-    }
-    for ((conversation, user), adv) in merged {
-        if let Err(e) = announce(store, fanout, conversation, user, Receipt::Delivered, adv).await {
-            tracing::debug!(error = %e, "could not announce a delivery");
-        }
+    for (m, _) in moved {
+        let Some(sender) = m.notify else { continue };
+        let event = Event::Status {
+            conversation_id: m.conversation,
+            message_id: m.message,
+            seq: m.seq,
+            status: Receipt::Delivered,
+            reader: m.user,
+        };
+        fanout.send(sender, event, None).await;
     }
 }

@@ -25,13 +25,14 @@ use crate::fanout::{Event, Fanout};
 use crate::media::{AttachmentRequest, Media};
 use crate::presence::PresenceService;
 use crate::store::{
-    ConversationKind, ConversationRow, ConversationSummary, DeliveryMark, NewMessage, Store, StoreError,
+    ConversationKind, ConversationRow, ConversationSummary, DeliveryMark, MessageKind, NewMessage, Store,
+    StoreError,
 };
 use futures_util::StreamExt;
 use futures_util::future::join_all;
 use futures_util::stream::FuturesUnordered;
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 /// Where a message goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +66,14 @@ pub struct Chat {
     /// How long a push waits for more messages to collapse into it.
     push_delay: Millis,
     deliveries: delivery::DeliveryQueue,
+    /// Direct conversations found so far, by ordered user pair. One exists
+    /// per pair forever once created, so a hit never goes stale; this saves
+    /// a read on every direct send.
+    directs: Arc<Mutex<HashMap<(UserId, UserId), ConversationId>>>,
 }
+
+/// The direct-conversation cache is emptied when it grows past this.
+const DIRECTS_MAX: usize = 100_000;
 
 /// Store errors that mean "you may not", as the domain says it.
 fn not_member(e: StoreError) -> Error {
@@ -88,7 +96,7 @@ impl Chat {
         push_delay: Millis,
     ) -> Self {
         let deliveries = delivery::DeliveryQueue::spawn(store.clone(), fanout.clone());
-        Self { store, presence, fanout, media, groups, push_delay, deliveries }
+        Self { store, presence, fanout, media, groups, push_delay, deliveries, directs: Default::default() }
     }
 
     /// Stores a message and delivers it. Returns once it is committed; the
@@ -141,15 +149,30 @@ impl Chat {
                 Err(Error::invalid("cannot send a message to yourself"))
             }
             Target::User(receiver) => {
-                if let Some(id) = self.store.find_direct(sender, receiver).await? {
+                let pair = (sender.min(receiver), sender.max(receiver));
+                if let Some(&id) = self.directs_lock().get(&pair) {
                     return Ok(id);
                 }
-                if self.store.user(receiver).await?.is_none() {
-                    return Err(Error::NotFound("receiver"));
+                let id = match self.store.find_direct(sender, receiver).await? {
+                    Some(id) => id,
+                    None if self.store.user(receiver).await?.is_none() => {
+                        return Err(Error::NotFound("receiver"));
+                    }
+                    None => self.store.direct_conversation(sender, receiver, now_millis()).await?,
+                };
+                let mut directs = self.directs_lock();
+                if directs.len() >= DIRECTS_MAX {
+                    directs.clear();
                 }
-                Ok(self.store.direct_conversation(sender, receiver, now_millis()).await?)
+                directs.insert(pair, id);
+                Ok(id)
             }
         }
+    }
+
+    fn directs_lock(&self) -> std::sync::MutexGuard<'_, HashMap<(UserId, UserId), ConversationId>> {
+        // Plain inserts and reads: a panic elsewhere cannot leave it inconsistent.
+        self.directs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The conversation, if `user` is a member; otherwise the same
@@ -206,7 +229,8 @@ impl Chat {
         // older message from someone else is still undelivered: then the
         // watermark waits for `fetch_unread_messages`. One task waits for them all.
         let deliveries = self.deliveries.clone();
-        let (conversation, seq) = (message.row.conversation_id, message.row.seq);
+        let (conversation, seq, id) = (message.row.conversation_id, message.row.seq, message.row.id);
+        let notify = (message.row.kind == MessageKind::Text).then_some(sender);
         tokio::spawn(async move {
             let mut receipts: FuturesUnordered<_> = handed
                 .into_iter()
@@ -214,7 +238,7 @@ impl Chat {
                 .collect();
             while let Some(done) = receipts.next().await {
                 if let Some(user) = done {
-                    deliveries.push(DeliveryMark { conversation, user, seq });
+                    deliveries.push(DeliveryMark { conversation, user, seq, message: id, notify });
                 }
             }
         });

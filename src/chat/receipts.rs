@@ -123,7 +123,7 @@ impl Chat {
 }
 
 /// Tells the senders of the messages in `adv` that `reader` got or read them.
-pub(super) async fn announce(
+async fn announce(
     store: &dyn Store,
     fanout: &dyn Fanout,
     conversation: ConversationId,

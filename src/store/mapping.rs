@@ -35,87 +35,87 @@ macro_rules! user_cols {
 }
 
 /// Defines `user_row`, `message_row`, `member_row` and `conversation_row`
-/// for a backend's row type.
+/// (and the rest) for a backend's row type, with the given visibility.
 macro_rules! row_mappers {
-    ($row:ty) => {
-        fn user_row(r: &$row) -> Result<UserRow, sqlx::Error> {
+    ($vis:vis $row:ty) => {
+        $vis fn user_row(r: &$row) -> Result<UserRow, sqlx::Error> {
             Ok(UserRow {
-                id: UserId(::sqlx::Row::try_get(r, "id")?),
-                username: ::sqlx::Row::try_get(r, "username")?,
-                display_name: ::sqlx::Row::try_get(r, "display_name")?,
-                created_at: ::sqlx::Row::try_get(r, "created_at")?,
-                last_seen_at: ::sqlx::Row::try_get(r, "last_seen_at")?,
+                id: UserId(crate::store::mapping::Col::col(r, "id")?),
+                username: crate::store::mapping::Col::col(r, "username")?,
+                display_name: crate::store::mapping::Col::col(r, "display_name")?,
+                created_at: crate::store::mapping::Col::col(r, "created_at")?,
+                last_seen_at: crate::store::mapping::Col::col(r, "last_seen_at")?,
             })
         }
 
-        fn message_row(r: &$row) -> Result<MessageRow, sqlx::Error> {
-            let client: Option<String> = ::sqlx::Row::try_get(r, "client_msg_id")?;
-            let kind: String = ::sqlx::Row::try_get(r, "kind")?;
+        $vis fn message_row(r: &$row) -> Result<MessageRow, sqlx::Error> {
+            let client: Option<String> = crate::store::mapping::Col::col(r, "client_msg_id")?;
+            let kind: String = crate::store::mapping::Col::col(r, "kind")?;
             Ok(MessageRow {
-                id: MessageId(::sqlx::Row::try_get(r, "id")?),
-                conversation_id: ConversationId(::sqlx::Row::try_get(r, "conversation_id")?),
-                seq: ::sqlx::Row::try_get(r, "seq")?,
-                sender_id: UserId(::sqlx::Row::try_get(r, "sender_id")?),
+                id: MessageId(crate::store::mapping::Col::col(r, "id")?),
+                conversation_id: ConversationId(crate::store::mapping::Col::col(r, "conversation_id")?),
+                seq: crate::store::mapping::Col::col(r, "seq")?,
+                sender_id: UserId(crate::store::mapping::Col::col(r, "sender_id")?),
                 client_msg_id: client.map(crate::domain::ClientMsgId::from_stored),
                 kind: MessageKind::from_db(&kind),
-                body: ::sqlx::Row::try_get(r, "body")?,
-                meta: ::sqlx::Row::try_get(r, "meta")?,
-                created_at: ::sqlx::Row::try_get(r, "created_at")?,
-                attachments: crate::store::mapping::attachments(::sqlx::Row::try_get(r, "attachments")?),
+                body: crate::store::mapping::Col::col(r, "body")?,
+                meta: crate::store::mapping::Col::col(r, "meta")?,
+                created_at: crate::store::mapping::Col::col(r, "created_at")?,
+                attachments: crate::store::mapping::attachments(crate::store::mapping::Col::col(r, "attachments")?),
             })
         }
 
-        fn member_row(r: &$row) -> Result<MemberRow, sqlx::Error> {
-            let role: String = ::sqlx::Row::try_get(r, "role")?;
+        $vis fn member_row(r: &$row) -> Result<MemberRow, sqlx::Error> {
+            let role: String = crate::store::mapping::Col::col(r, "role")?;
             Ok(MemberRow {
-                user_id: UserId(::sqlx::Row::try_get(r, "user_id")?),
+                user_id: UserId(crate::store::mapping::Col::col(r, "user_id")?),
                 role: Role::parse(&role).unwrap_or(Role::Member),
-                joined_at: ::sqlx::Row::try_get(r, "joined_at")?,
-                joined_seq: ::sqlx::Row::try_get(r, "joined_seq")?,
-                delivered_seq: ::sqlx::Row::try_get(r, "delivered_seq")?,
-                read_seq: ::sqlx::Row::try_get(r, "read_seq")?,
-                username: ::sqlx::Row::try_get(r, "username")?,
-                display_name: ::sqlx::Row::try_get(r, "display_name")?,
+                joined_at: crate::store::mapping::Col::col(r, "joined_at")?,
+                joined_seq: crate::store::mapping::Col::col(r, "joined_seq")?,
+                delivered_seq: crate::store::mapping::Col::col(r, "delivered_seq")?,
+                read_seq: crate::store::mapping::Col::col(r, "read_seq")?,
+                username: crate::store::mapping::Col::col(r, "username")?,
+                display_name: crate::store::mapping::Col::col(r, "display_name")?,
             })
         }
 
-        fn conversation_row(r: &$row, members: Vec<MemberRow>) -> Result<ConversationRow, sqlx::Error> {
-            let kind: String = ::sqlx::Row::try_get(r, "kind")?;
-            let created_by: Option<i64> = ::sqlx::Row::try_get(r, "created_by")?;
+        $vis fn conversation_row(r: &$row, members: Vec<MemberRow>) -> Result<ConversationRow, sqlx::Error> {
+            let kind: String = crate::store::mapping::Col::col(r, "kind")?;
+            let created_by: Option<i64> = crate::store::mapping::Col::col(r, "created_by")?;
             Ok(ConversationRow {
-                id: ConversationId(::sqlx::Row::try_get(r, "id")?),
+                id: ConversationId(crate::store::mapping::Col::col(r, "id")?),
                 kind: ConversationKind::from_db(&kind),
-                name: ::sqlx::Row::try_get(r, "name")?,
-                description: ::sqlx::Row::try_get(r, "description")?,
-                avatar_url: ::sqlx::Row::try_get(r, "avatar_url")?,
-                full_history: ::sqlx::Row::try_get(r, "full_history")?,
+                name: crate::store::mapping::Col::col(r, "name")?,
+                description: crate::store::mapping::Col::col(r, "description")?,
+                avatar_url: crate::store::mapping::Col::col(r, "avatar_url")?,
+                full_history: crate::store::mapping::Col::col(r, "full_history")?,
                 created_by: created_by.map(UserId),
-                created_at: ::sqlx::Row::try_get(r, "created_at")?,
-                last_seq: ::sqlx::Row::try_get(r, "last_seq")?,
-                last_message_at: ::sqlx::Row::try_get(r, "last_message_at")?,
+                created_at: crate::store::mapping::Col::col(r, "created_at")?,
+                last_seq: crate::store::mapping::Col::col(r, "last_seq")?,
+                last_message_at: crate::store::mapping::Col::col(r, "last_message_at")?,
                 members,
             })
         }
 
         /// A `conversations_of` row: `c.*`, `unread`, and the last message as `lm_*` columns.
-        fn summary_row(r: &$row, members: Vec<MemberRow>) -> Result<ConversationSummary, sqlx::Error> {
+        $vis fn summary_row(r: &$row, members: Vec<MemberRow>) -> Result<ConversationSummary, sqlx::Error> {
             let conversation = conversation_row(r, members)?;
-            let lm_id: Option<i64> = ::sqlx::Row::try_get(r, "lm_id")?;
+            let lm_id: Option<i64> = crate::store::mapping::Col::col(r, "lm_id")?;
             let last_message = match lm_id {
                 Some(mid) => {
-                    let client: Option<String> = ::sqlx::Row::try_get(r, "lm_client_msg_id")?;
-                    let kind: String = ::sqlx::Row::try_get(r, "lm_kind")?;
+                    let client: Option<String> = crate::store::mapping::Col::col(r, "lm_client_msg_id")?;
+                    let kind: String = crate::store::mapping::Col::col(r, "lm_kind")?;
                     Some(MessageRow {
                         id: MessageId(mid),
                         conversation_id: conversation.id,
-                        seq: ::sqlx::Row::try_get(r, "lm_seq")?,
-                        sender_id: UserId(::sqlx::Row::try_get(r, "lm_sender_id")?),
+                        seq: crate::store::mapping::Col::col(r, "lm_seq")?,
+                        sender_id: UserId(crate::store::mapping::Col::col(r, "lm_sender_id")?),
                         client_msg_id: client.map(crate::domain::ClientMsgId::from_stored),
                         kind: MessageKind::from_db(&kind),
-                        body: ::sqlx::Row::try_get(r, "lm_body")?,
-                        meta: ::sqlx::Row::try_get(r, "lm_meta")?,
-                        created_at: ::sqlx::Row::try_get(r, "lm_created_at")?,
-                        attachments: crate::store::mapping::attachments(::sqlx::Row::try_get(
+                        body: crate::store::mapping::Col::col(r, "lm_body")?,
+                        meta: crate::store::mapping::Col::col(r, "lm_meta")?,
+                        created_at: crate::store::mapping::Col::col(r, "lm_created_at")?,
+                        attachments: crate::store::mapping::attachments(crate::store::mapping::Col::col(
                             r,
                             "lm_attachments",
                         )?),
@@ -123,79 +123,110 @@ macro_rules! row_mappers {
                 }
                 None => None,
             };
-            Ok(ConversationSummary { conversation, unread: ::sqlx::Row::try_get(r, "unread")?, last_message })
+            Ok(ConversationSummary { conversation, unread: crate::store::mapping::Col::col(r, "unread")?, last_message })
         }
 
-        fn subscription_row(r: &$row) -> Result<SubscriptionRow, sqlx::Error> {
-            let kind: String = ::sqlx::Row::try_get(r, "kind")?;
+        $vis fn subscription_row(r: &$row) -> Result<SubscriptionRow, sqlx::Error> {
+            let kind: String = crate::store::mapping::Col::col(r, "kind")?;
             Ok(SubscriptionRow {
-                id: crate::domain::SubscriptionId(::sqlx::Row::try_get(r, "id")?),
-                user_id: UserId(::sqlx::Row::try_get(r, "user_id")?),
+                id: crate::domain::SubscriptionId(crate::store::mapping::Col::col(r, "id")?),
+                user_id: UserId(crate::store::mapping::Col::col(r, "user_id")?),
                 kind: PushKind::parse(&kind)
                     .ok_or_else(|| sqlx::Error::Decode("unknown push kind".into()))?,
-                address: ::sqlx::Row::try_get(r, "address")?,
-                p256dh: ::sqlx::Row::try_get(r, "p256dh")?,
-                auth: ::sqlx::Row::try_get(r, "auth")?,
-                environment: ::sqlx::Row::try_get(r, "environment")?,
-                created_at: ::sqlx::Row::try_get(r, "created_at")?,
+                address: crate::store::mapping::Col::col(r, "address")?,
+                p256dh: crate::store::mapping::Col::col(r, "p256dh")?,
+                auth: crate::store::mapping::Col::col(r, "auth")?,
+                environment: crate::store::mapping::Col::col(r, "environment")?,
+                created_at: crate::store::mapping::Col::col(r, "created_at")?,
             })
         }
 
         /// A job joined with its subscription (`push_job_cols!`).
-        fn push_job_row(r: &$row) -> Result<PushJob, sqlx::Error> {
+        $vis fn push_job_row(r: &$row) -> Result<PushJob, sqlx::Error> {
             Ok(PushJob {
-                id: ::sqlx::Row::try_get(r, "job_id")?,
+                id: crate::store::mapping::Col::col(r, "job_id")?,
                 subscription: subscription_row(r)?,
-                conversation_id: ConversationId(::sqlx::Row::try_get(r, "conversation_id")?),
-                message_id: MessageId(::sqlx::Row::try_get(r, "message_id")?),
-                pending: ::sqlx::Row::try_get(r, "pending")?,
-                version: ::sqlx::Row::try_get(r, "version")?,
-                attempts: ::sqlx::Row::try_get(r, "attempts")?,
+                conversation_id: ConversationId(crate::store::mapping::Col::col(r, "conversation_id")?),
+                message_id: MessageId(crate::store::mapping::Col::col(r, "message_id")?),
+                pending: crate::store::mapping::Col::col(r, "pending")?,
+                version: crate::store::mapping::Col::col(r, "version")?,
+                attempts: crate::store::mapping::Col::col(r, "attempts")?,
             })
         }
 
-        fn media_row(r: &$row) -> Result<MediaRow, sqlx::Error> {
+        $vis fn media_row(r: &$row) -> Result<MediaRow, sqlx::Error> {
             Ok(MediaRow {
-                id: ::sqlx::Row::try_get(r, "id")?,
-                owner_id: UserId(::sqlx::Row::try_get(r, "owner_id")?),
-                backend: ::sqlx::Row::try_get(r, "backend")?,
-                kind: ::sqlx::Row::try_get(r, "kind")?,
-                mime: ::sqlx::Row::try_get(r, "mime")?,
-                size: ::sqlx::Row::try_get(r, "size")?,
-                name: ::sqlx::Row::try_get(r, "name")?,
-                width: ::sqlx::Row::try_get(r, "width")?,
-                height: ::sqlx::Row::try_get(r, "height")?,
-                sha256: ::sqlx::Row::try_get(r, "sha256")?,
-                thumb_sha256: ::sqlx::Row::try_get(r, "thumb_sha256")?,
-                remote: ::sqlx::Row::try_get(r, "remote")?,
-                created_at: ::sqlx::Row::try_get(r, "created_at")?,
-                attached_at: ::sqlx::Row::try_get(r, "attached_at")?,
+                id: crate::store::mapping::Col::col(r, "id")?,
+                owner_id: UserId(crate::store::mapping::Col::col(r, "owner_id")?),
+                backend: crate::store::mapping::Col::col(r, "backend")?,
+                kind: crate::store::mapping::Col::col(r, "kind")?,
+                mime: crate::store::mapping::Col::col(r, "mime")?,
+                size: crate::store::mapping::Col::col(r, "size")?,
+                name: crate::store::mapping::Col::col(r, "name")?,
+                width: crate::store::mapping::Col::col(r, "width")?,
+                height: crate::store::mapping::Col::col(r, "height")?,
+                sha256: crate::store::mapping::Col::col(r, "sha256")?,
+                thumb_sha256: crate::store::mapping::Col::col(r, "thumb_sha256")?,
+                remote: crate::store::mapping::Col::col(r, "remote")?,
+                created_at: crate::store::mapping::Col::col(r, "created_at")?,
+                attached_at: crate::store::mapping::Col::col(r, "attached_at")?,
             })
         }
 
-        fn mute_row(r: &$row) -> Result<MuteRow, sqlx::Error> {
-            let conversation: i64 = ::sqlx::Row::try_get(r, "conversation_id")?;
+        $vis fn mute_row(r: &$row) -> Result<MuteRow, sqlx::Error> {
+            let conversation: i64 = crate::store::mapping::Col::col(r, "conversation_id")?;
             Ok(MuteRow {
                 conversation: (conversation != 0).then_some(ConversationId(conversation)),
-                until: ::sqlx::Row::try_get(r, "until")?,
+                until: crate::store::mapping::Col::col(r, "until")?,
             })
         }
 
         /// Joins `conversations_of`'s two result sets: conversations and all their members.
-        fn summaries(rows: &[$row], member_rows: &[$row]) -> Result<Vec<ConversationSummary>, sqlx::Error> {
+        $vis fn summaries(rows: &[$row], member_rows: &[$row]) -> Result<Vec<ConversationSummary>, sqlx::Error> {
             let mut by_conv: std::collections::HashMap<i64, Vec<MemberRow>> = Default::default();
             for r in member_rows {
-                let cid: i64 = ::sqlx::Row::try_get(r, "conversation_id")?;
+                let cid: i64 = crate::store::mapping::Col::col(r, "conversation_id")?;
                 by_conv.entry(cid).or_default().push(member_row(r)?);
             }
             rows.iter()
                 .map(|r| {
-                    let id: i64 = ::sqlx::Row::try_get(r, "id")?;
+                    let id: i64 = crate::store::mapping::Col::col(r, "id")?;
                     summary_row(r, by_conv.remove(&id).unwrap_or_default())
                 })
                 .collect()
         }
     };
+}
+
+/// One named column of a row. The mappers are written once against this, so
+/// they serve sqlx's row types and rusqlite's (the SQLite committer's own
+/// connection) alike.
+pub(crate) trait Col<T> {
+    fn col(&self, name: &str) -> Result<T, sqlx::Error>;
+}
+
+impl<T> Col<T> for sqlx::sqlite::SqliteRow
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+{
+    fn col(&self, name: &str) -> Result<T, sqlx::Error> {
+        sqlx::Row::try_get(self, name)
+    }
+}
+
+impl<T> Col<T> for sqlx::postgres::PgRow
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    fn col(&self, name: &str) -> Result<T, sqlx::Error> {
+        sqlx::Row::try_get(self, name)
+    }
+}
+
+impl<T: rusqlite::types::FromSql> Col<T> for rusqlite::Row<'_> {
+    fn col(&self, name: &str) -> Result<T, sqlx::Error> {
+        self.get(name).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+    }
 }
 
 pub(crate) use {member_cols, message_cols, push_job_cols, row_mappers, subscription_cols, user_cols};

@@ -34,6 +34,9 @@ pub enum StoreError {
     Closed,
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// From the SQLite committer's own connection (not sqlx's).
+    #[error("database error: {0}")]
+    Sqlite(#[source] rusqlite::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -44,6 +47,20 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
             sqlx::Error::PoolClosed => StoreError::Closed,
             _ => StoreError::Database(e),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ffi::{SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE};
+        match &e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(f.extended_code, SQLITE_CONSTRAINT_UNIQUE | SQLITE_CONSTRAINT_PRIMARYKEY) =>
+            {
+                StoreError::Conflict
+            }
+            _ => StoreError::Sqlite(e),
         }
     }
 }

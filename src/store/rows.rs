@@ -250,11 +250,16 @@ pub struct Advanced {
 }
 
 /// "`user` has received message `seq` of `conversation`" (a live receipt).
+/// Marks sort by conversation, user, seq: the order to apply them in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DeliveryMark {
     pub conversation: ConversationId,
     pub user: UserId,
     pub seq: Seq,
+    /// The message at `seq`, and who to tell it was delivered: its sender,
+    /// or nobody for a system message (the store reads neither).
+    pub message: MessageId,
+    pub notify: Option<UserId>,
 }
 
 /// A push provider.

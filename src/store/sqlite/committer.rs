@@ -1,23 +1,63 @@
-//! Group commit for message appends: concurrent sends are written in one
-//! transaction and made durable by one commit (one fsync), then each caller
-//! gets its own answer. Under light load a batch is a single message; under
-//! load the batch grows by itself to whatever queued while the previous
-//! commit ran, which is what lets durable throughput exceed the disk's
-//! fsync rate.
+//! Group commit for the message hot path: appends and live delivery
+//! receipts that arrive together are written in one transaction and made
+//! durable by one commit (one fsync), then each caller gets its own answer.
+//! Under light load a batch is a single job; under load it grows by itself
+//! to whatever queued while the previous commit ran, which is what lets
+//! durable throughput exceed the disk's fsync rate.
+//!
+//! It runs on its own thread with its own synchronous (rusqlite) connection.
+//! Through sqlx every statement is a round trip to a worker thread and back
+//! to an async task that waits for a turn on the busy runtime; a batch of
+//! messages costs dozens of those, and the single writer, not SQLite, was
+//! the limit. Here a batch runs start to finish without a thread switch.
 
-use super::media::link_media;
-use super::push::enqueue_pushes;
-use super::{Insert, insert_message, load_conversation, message_cols, message_row};
-use crate::domain::{ClientMsgId, ConversationId, Millis, UserId};
-use crate::store::{Appended, Attachment, NewMessage, StoreError, StoreResult};
-use sqlx::{SqliteConnection, SqlitePool};
+use super::messages::{SQL_GAP, SQL_SET_DELIVERED, SQL_WATERMARKS};
+use super::{SQL_CONVERSATION, SQL_INSERT_MESSAGE, SQL_MEMBERS, SQL_NEXT_SEQ};
+use crate::domain::{ClientMsgId, ConversationId, MessageId, Millis, UserId};
+use crate::store::mapping::{Insert, attachments_json, message_cols};
+use crate::store::{
+    Advanced, Appended, Attachment, ConversationRow, DeliveryMark, MessageKind, MessageRow, NewMessage,
+    StoreError, StoreResult,
+};
+use rows::{conversation_row, member_row, message_row};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-/// Most appends in one transaction.
+/// The shared row mappers, for rusqlite's rows (only some are used here).
+#[allow(dead_code)]
+mod rows {
+    use crate::domain::{ConversationId, MessageId, UserId};
+    use crate::store::*;
+    crate::store::mapping::row_mappers!(pub(super) rusqlite::Row<'_>);
+}
+
+/// Most jobs in one transaction.
 const BATCH_MAX: usize = 256;
 
+/// One push job per device of each offline member (`?4`, a JSON array),
+/// unless muted; a job already waiting for the same conversation absorbs it.
+const SQL_ENQUEUE_PUSHES: &str =
+    "INSERT INTO push_jobs (subscription_id, user_id, conversation_id, message_id, due_at)
+     SELECT s.id, s.user_id, ?1, ?2, ?3 FROM push_subscriptions s
+      WHERE s.user_id IN (SELECT value FROM json_each(?4))
+        AND NOT EXISTS (SELECT 1 FROM push_mutes x
+                         WHERE x.user_id = s.user_id AND x.conversation_id IN (0, ?1)
+                           AND (x.until IS NULL OR x.until > ?5))
+     ON CONFLICT (subscription_id, conversation_id) DO UPDATE
+        SET message_id = excluded.message_id, pending = push_jobs.pending + 1,
+            version = push_jobs.version + 1";
+/// Members of the conversation may now fetch the medium; it is no orphan.
+const SQL_LINK_MEDIA: &str =
+    "INSERT OR IGNORE INTO media_links (media_id, conversation_id, message_id) VALUES (?, ?, ?)";
+const SQL_MEDIA_ATTACHED: &str = "UPDATE media SET attached_at = COALESCE(attached_at, ?) WHERE id = ?";
+const SQL_BY_CLIENT_ID: &str =
+    concat!("SELECT ", message_cols!(), " FROM messages WHERE sender_id = ? AND client_msg_id = ?");
+
 /// An append waiting for the committer.
-struct Request {
+struct Append {
     conversation_id: ConversationId,
     sender_id: UserId,
     client_msg_id: Option<ClientMsgId>,
@@ -29,21 +69,61 @@ struct Request {
     reply: oneshot::Sender<StoreResult<Appended>>,
 }
 
-/// The handle the store keeps; the task stops when it is dropped.
+type Moved = Vec<(DeliveryMark, Advanced)>;
+
+enum Job {
+    Append(Box<Append>),
+    /// Live receipts, in the order to apply them (see `chat::delivery`).
+    Delivered(Vec<DeliveryMark>, oneshot::Sender<StoreResult<Moved>>),
+}
+
+/// What one job of a committed batch answers.
+enum Answer {
+    Appended(Box<StoreResult<Appended>>),
+    Delivered(Moved),
+}
+
+/// The handle the store keeps; the thread stops when it is dropped.
 pub(super) struct Committer {
-    tx: mpsc::Sender<Request>,
+    tx: mpsc::Sender<Job>,
+    /// Set by [`Committer::close`]: the store takes no more writes.
+    closed: AtomicBool,
 }
 
 impl Committer {
-    pub(super) fn spawn(writer: SqlitePool) -> Self {
+    /// Opens the committer's connection to the (already migrated) database
+    /// and starts its thread.
+    pub(super) fn open(path: &Path, synchronous_full: bool) -> StoreResult<Self> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "wal")?;
+        conn.pragma_update(None, "synchronous", if synchronous_full { "full" } else { "normal" })?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        conn.set_prepared_statement_cache_capacity(32);
         let (tx, rx) = mpsc::channel(BATCH_MAX * 8);
-        tokio::spawn(run(writer, rx));
-        Self { tx }
+        std::thread::Builder::new()
+            .name("sqlite-committer".into())
+            .spawn(move || run(conn, rx))
+            .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+        Ok(Self { tx, closed: AtomicBool::new(false) })
+    }
+
+    /// Refuses further jobs; those already queued are still written.
+    pub(super) fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+    }
+
+    async fn submit<T>(&self, job: Job, answer: oneshot::Receiver<StoreResult<T>>) -> StoreResult<T> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(StoreError::Closed);
+        }
+        self.tx.send(job).await.map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
     }
 
     pub(super) async fn append(&self, m: NewMessage<'_>) -> StoreResult<Appended> {
         let (reply, answer) = oneshot::channel();
-        let request = Request {
+        let job = Append {
             conversation_id: m.conversation_id,
             sender_id: m.sender_id,
             client_msg_id: m.client_msg_id.cloned(),
@@ -54,46 +134,65 @@ impl Committer {
             push_at: m.push_at,
             reply,
         };
-        self.tx.send(request).await.map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        self.submit(Job::Append(Box::new(job)), answer).await
+    }
+
+    /// Moves delivered watermarks (see [`crate::store::MessageStore::advance_delivered_many`]).
+    pub(super) async fn delivered(&self, marks: &[DeliveryMark]) -> StoreResult<Moved> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Delivered(marks.to_vec(), reply), answer).await
     }
 }
 
-async fn run(writer: SqlitePool, mut rx: mpsc::Receiver<Request>) {
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(BATCH_MAX);
-    while rx.recv_many(&mut batch, BATCH_MAX).await > 0 {
-        write_batch(&writer, &mut batch).await;
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < BATCH_MAX {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        write_batch(&mut conn, &mut batch);
     }
 }
 
 /// One transaction for the whole batch. Answers that are about the data
 /// (not a member) do not abort the others; a database failure fails them
 /// all, and nothing of the batch is stored (clients retry with the same
-/// `clientMsgId`).
-async fn write_batch(writer: &SqlitePool, batch: &mut Vec<Request>) {
-    let outcome: Result<Vec<StoreResult<Appended>>, sqlx::Error> = async {
-        let mut tx = writer.begin().await?;
-        let mut results = Vec::with_capacity(batch.len());
-        for r in batch.iter() {
-            results.push(append_in(&mut tx, r).await?);
-        }
-        tx.commit().await?;
-        Ok(results)
-    }
-    .await;
+/// `clientMsgId`; a lost receipt means a later fetch returns the message).
+fn write_batch(conn: &mut Connection, batch: &mut Vec<Job>) {
+    let outcome = (|| -> StoreResult<Vec<Answer>> {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let answers = batch
+            .iter()
+            .map(|job| match job {
+                Job::Append(a) => append_in(&tx, a).map(|r| Answer::Appended(Box::new(r))),
+                Job::Delivered(marks, _) => delivered_in(&tx, marks).map(Answer::Delivered),
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        tx.commit()?;
+        Ok(answers)
+    })();
     match outcome {
-        Ok(results) => {
-            for (r, result) in batch.drain(..).zip(results) {
-                let _ = r.reply.send(result);
+        Ok(answers) => {
+            for (job, answer) in batch.drain(..).zip(answers) {
+                match (job, answer) {
+                    (Job::Append(a), Answer::Appended(r)) => drop(a.reply.send(*r)),
+                    (Job::Delivered(_, reply), Answer::Delivered(moved)) => drop(reply.send(Ok(moved))),
+                    _ => unreachable!("answers are made from the batch in order"),
+                }
             }
         }
         Err(e) => {
-            tracing::error!(error = %e, count = batch.len(), "message batch failed; nothing of it was stored");
-            for r in batch.drain(..) {
-                let _ = r.reply.send(Err(match &e {
-                    sqlx::Error::PoolClosed => StoreError::Closed,
-                    _ => StoreError::Database(sqlx::Error::Protocol(format!("batch failed: {e}"))),
-                }));
+            tracing::error!(error = %e, count = batch.len(), "write batch failed; nothing of it was stored");
+            for job in batch.drain(..) {
+                let failed = || StoreError::Database(sqlx::Error::Protocol(format!("batch failed: {e}")));
+                match job {
+                    Job::Append(a) => drop(a.reply.send(Err(failed()))),
+                    Job::Delivered(_, reply) => drop(reply.send(Err(failed()))),
+                }
             }
         }
     }
@@ -101,22 +200,15 @@ async fn write_batch(writer: &SqlitePool, batch: &mut Vec<Request>) {
 
 /// Appends one message inside the batch's transaction. The outer error is a
 /// database failure (aborts the batch); the inner one an answer about the data.
-async fn append_in(conn: &mut SqliteConnection, m: &Request) -> Result<StoreResult<Appended>, sqlx::Error> {
-    let Some(conversation) = load_conversation(conn, m.conversation_id).await? else {
+fn append_in(conn: &Connection, m: &Append) -> StoreResult<StoreResult<Appended>> {
+    let Some(conversation) = load_conversation(conn, m.conversation_id)? else {
         return Ok(Err(StoreError::NotMember));
     };
     if let Some(client) = &m.client_msg_id {
-        let existing = sqlx::query(concat!(
-            "SELECT ",
-            message_cols!(),
-            " FROM messages WHERE sender_id = ? AND client_msg_id = ?"
-        ))
-        .bind(m.sender_id.0)
-        .bind(client.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some(r) = existing {
-            return Ok(Ok(Appended { message: message_row(&r)?, created: false, conversation }));
+        let mut stmt = conn.prepare_cached(SQL_BY_CLIENT_ID)?;
+        let mut rows = stmt.query(params![m.sender_id.0, client.as_str()])?;
+        if let Some(r) = rows.next()? {
+            return Ok(Ok(Appended { message: message_row(r)?, created: false, conversation }));
         }
     }
     if conversation.member(m.sender_id).is_none() {
@@ -132,8 +224,102 @@ async fn append_in(conn: &mut SqliteConnection, m: &Request) -> Result<StoreResu
         push_to: &m.push_to,
         push_at: m.push_at,
     };
-    let message = insert_message(conn, Insert::text(&new)).await?;
-    link_media(conn, &message).await?;
-    enqueue_pushes(conn, &new, &message).await?;
+    let message = insert_message(conn, Insert::text(&new), &m.attachments)?;
+    for a in &message.attachments {
+        conn.prepare_cached(SQL_LINK_MEDIA)?.execute(params![
+            a.id,
+            message.conversation_id.0,
+            message.id.0
+        ])?;
+        conn.prepare_cached(SQL_MEDIA_ATTACHED)?.execute(params![message.created_at, a.id])?;
+    }
+    if !m.push_to.is_empty() {
+        let users = serde_json::to_string(&m.push_to.iter().map(|u| u.0).collect::<Vec<_>>())
+            .map_err(|e| StoreError::Database(sqlx::Error::Encode(Box::new(e))))?;
+        conn.prepare_cached(SQL_ENQUEUE_PUSHES)?.execute(params![
+            message.conversation_id.0,
+            message.id.0,
+            m.push_at,
+            users,
+            message.created_at
+        ])?;
+    }
     Ok(Ok(Appended { message, created: true, conversation }))
+}
+
+fn load_conversation(conn: &Connection, id: ConversationId) -> StoreResult<Option<ConversationRow>> {
+    let mut members = Vec::new();
+    {
+        let mut stmt = conn.prepare_cached(SQL_MEMBERS)?;
+        let mut rows = stmt.query([id.0])?;
+        while let Some(r) = rows.next()? {
+            members.push(member_row(r)?);
+        }
+    }
+    let mut stmt = conn.prepare_cached(SQL_CONVERSATION)?;
+    let mut rows = stmt.query([id.0])?;
+    Ok(match rows.next()? {
+        Some(r) => Some(conversation_row(r, members)?),
+        None => None,
+    })
+}
+
+/// Takes the next seq and inserts the row; the row is built from what was
+/// written rather than read back.
+fn insert_message(conn: &Connection, m: Insert<'_>, attachments: &[Attachment]) -> StoreResult<MessageRow> {
+    let seq: i64 =
+        conn.prepare_cached(SQL_NEXT_SEQ)?.query_row(params![m.at, m.conversation.0], |r| r.get(0))?;
+    let id: i64 = conn.prepare_cached(SQL_INSERT_MESSAGE)?.query_row(
+        params![
+            m.conversation.0,
+            seq,
+            m.sender.0,
+            m.client_msg_id,
+            m.kind.as_str(),
+            m.body,
+            m.meta,
+            m.at,
+            m.attachments
+        ],
+        |r| r.get("id"),
+    )?;
+    debug_assert_eq!(m.attachments, attachments_json(attachments));
+    Ok(MessageRow {
+        id: MessageId(id),
+        conversation_id: m.conversation,
+        seq,
+        sender_id: m.sender,
+        client_msg_id: m.client_msg_id.map(|c| ClientMsgId::from_stored(c.to_string())),
+        kind: MessageKind::Text,
+        body: m.body.to_string(),
+        meta: m.meta.map(str::to_string),
+        created_at: m.at,
+        attachments: attachments.to_vec(),
+    })
+}
+
+/// Moves each member's delivered watermark up to the mark's seq, unless an
+/// older message from someone else is still undelivered (then it waits for
+/// `fetch_unread_messages`, which returns that message exactly once).
+fn delivered_in(conn: &Connection, marks: &[DeliveryMark]) -> StoreResult<Moved> {
+    let mut moved = Vec::new();
+    for &m in marks {
+        let old: Option<i64> = conn
+            .prepare_cached(SQL_WATERMARKS)?
+            .query_row(params![m.conversation.0, m.user.0], |r| r.get("delivered_seq"))
+            .optional()?;
+        let Some(old) = old else { continue };
+        if m.seq <= old {
+            continue;
+        }
+        let gap: bool = conn
+            .prepare_cached(SQL_GAP)?
+            .query_row(params![m.conversation.0, old, m.seq, m.user.0], |r| r.get(0))?;
+        if gap {
+            continue;
+        }
+        conn.prepare_cached(SQL_SET_DELIVERED)?.execute(params![m.seq, m.conversation.0, m.user.0])?;
+        moved.push((m, Advanced { old, new: m.seq }));
+    }
+    Ok(moved)
 }

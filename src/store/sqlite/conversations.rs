@@ -43,7 +43,7 @@ impl ConversationStore for SqliteStore {
 
     async fn direct_conversation(&self, a: UserId, b: UserId, now: Millis) -> StoreResult<ConversationId> {
         let key = direct_key(a, b);
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = ?")
             .bind(&key)
             .fetch_optional(&mut *tx)
@@ -66,7 +66,7 @@ impl ConversationStore for SqliteStore {
     }
 
     async fn create_group(&self, g: NewGroup<'_>) -> StoreResult<(ConversationRow, MessageRow)> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO conversations (kind, name, description, avatar_url, full_history, created_by, created_at)
              VALUES ('group', ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -154,7 +154,7 @@ impl ConversationStore for SqliteStore {
         at: Millis,
         describe: &(dyn for<'x> Fn(&'x [UserId]) -> (String, String) + Send + Sync),
     ) -> StoreResult<Option<(Vec<UserId>, MessageRow)>> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         let current = load_conversation(&mut tx, conversation).await?.ok_or(StoreError::NotMember)?;
         if current.member(actor).is_none() {
             return Err(StoreError::NotMember);
@@ -182,7 +182,7 @@ impl ConversationStore for SqliteStore {
         user: UserId,
         note: SystemNote<'_>,
     ) -> StoreResult<Option<(MessageRow, Option<UserId>)>> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         let Some(current) = load_conversation(&mut tx, conversation).await? else { return Ok(None) };
         if current.member(user).is_none() {
             return Ok(None);
@@ -206,7 +206,7 @@ impl ConversationStore for SqliteStore {
     }
 
     async fn set_role(&self, conversation: ConversationId, user: UserId, role: Role) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         if role == Role::Owner {
             sqlx::query("UPDATE members SET role = 'admin' WHERE conversation_id = ? AND role = 'owner' AND user_id != ?")
                 .bind(conversation.0)
@@ -234,7 +234,7 @@ impl ConversationStore for SqliteStore {
         patch: &GroupPatch,
         note: Option<SystemNote<'_>>,
     ) -> StoreResult<Option<MessageRow>> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "UPDATE conversations SET
                  name = COALESCE(?1, name),
@@ -261,7 +261,7 @@ impl ConversationStore for SqliteStore {
     }
 
     async fn delete_conversation(&self, conversation: ConversationId) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         for sql in [
             "DELETE FROM messages WHERE conversation_id = ?",
             "DELETE FROM members WHERE conversation_id = ?",

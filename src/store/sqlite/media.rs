@@ -1,31 +1,10 @@
-//! [`MediaStore`] on SQLite, and linking a message's media inside its transaction.
+//! [`MediaStore`] on SQLite (a message's media are linked by the committer,
+//! inside the message's transaction).
 
 use super::{SqliteStore, media_row};
 use crate::domain::{Millis, UserId};
 use crate::store::*;
 use async_trait::async_trait;
-use sqlx::SqliteConnection;
-
-/// Records that `message` carries its attachments: members of its
-/// conversation may now fetch them, and they are no longer orphans.
-pub(super) async fn link_media(conn: &mut SqliteConnection, message: &MessageRow) -> Result<(), sqlx::Error> {
-    for a in &message.attachments {
-        sqlx::query(
-            "INSERT OR IGNORE INTO media_links (media_id, conversation_id, message_id) VALUES (?, ?, ?)",
-        )
-        .bind(&a.id)
-        .bind(message.conversation_id.0)
-        .bind(message.id.0)
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query("UPDATE media SET attached_at = COALESCE(attached_at, ?) WHERE id = ?")
-            .bind(message.created_at)
-            .bind(&a.id)
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
-}
 
 #[async_trait]
 impl MediaStore for SqliteStore {
@@ -86,7 +65,7 @@ impl MediaStore for SqliteStore {
     }
 
     async fn delete_media(&self, id: &str) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM media_links WHERE media_id = ?").bind(id).execute(&mut *tx).await?;
         let done = sqlx::query("DELETE FROM media WHERE id = ?").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;

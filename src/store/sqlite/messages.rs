@@ -96,7 +96,7 @@ impl MessageStore for SqliteStore {
         up_to: Seq,
         contiguous: bool,
     ) -> StoreResult<Option<Advanced>> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         let moved = advance_in(&mut tx, conversation, user, mark, up_to, contiguous).await?;
         tx.commit().await?;
         Ok(moved)
@@ -106,19 +106,17 @@ impl MessageStore for SqliteStore {
         &self,
         marks: &[DeliveryMark],
     ) -> StoreResult<Vec<(DeliveryMark, Advanced)>> {
-        let mut tx = self.writer.begin().await?;
-        let mut moved = Vec::new();
-        for &m in marks {
-            if let Some(adv) =
-                advance_in(&mut tx, m.conversation, m.user, Watermark::Delivered, m.seq, true).await?
-            {
-                moved.push((m, adv));
-            }
-        }
-        tx.commit().await?;
-        Ok(moved)
+        self.committer.delivered(marks).await
     }
 }
+
+// Shared with the committer, which moves delivered watermarks in batches.
+pub(super) const SQL_WATERMARKS: &str =
+    "SELECT delivered_seq, read_seq FROM members WHERE conversation_id = ? AND user_id = ?";
+/// Is a message from someone else than `?4` between `?2` and `?3` (exclusive)?
+pub(super) const SQL_GAP: &str = "SELECT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ? AND seq > ? AND seq < ? AND sender_id != ?)";
+pub(super) const SQL_SET_DELIVERED: &str =
+    "UPDATE members SET delivered_seq = ?1 WHERE conversation_id = ?2 AND user_id = ?3";
 
 /// [`MessageStore::advance`] inside an open write transaction.
 async fn advance_in(
@@ -130,11 +128,7 @@ async fn advance_in(
     contiguous: bool,
 ) -> Result<Option<Advanced>, sqlx::Error> {
     let Some(row) =
-        sqlx::query("SELECT delivered_seq, read_seq FROM members WHERE conversation_id = ? AND user_id = ?")
-            .bind(conversation.0)
-            .bind(user.0)
-            .fetch_optional(&mut *conn)
-            .await?
+        sqlx::query(SQL_WATERMARKS).bind(conversation.0).bind(user.0).fetch_optional(&mut *conn).await?
     else {
         return Ok(None);
     };
@@ -146,23 +140,19 @@ async fn advance_in(
         return Ok(None);
     }
     if contiguous && mark == Watermark::Delivered {
-        let gap: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ? AND seq > ? AND seq < ? AND sender_id != ?)",
-        )
-        .bind(conversation.0)
-        .bind(old)
-        .bind(up_to)
-        .bind(user.0)
-        .fetch_one(&mut *conn)
-        .await?;
+        let gap: bool = sqlx::query_scalar(SQL_GAP)
+            .bind(conversation.0)
+            .bind(old)
+            .bind(up_to)
+            .bind(user.0)
+            .fetch_one(&mut *conn)
+            .await?;
         if gap {
             return Ok(None);
         }
     }
     let sql = match mark {
-        Watermark::Delivered => {
-            "UPDATE members SET delivered_seq = ?1 WHERE conversation_id = ?2 AND user_id = ?3"
-        }
+        Watermark::Delivered => SQL_SET_DELIVERED,
         Watermark::Read => {
             "UPDATE members SET read_seq = ?1, delivered_seq = MAX(delivered_seq, ?1)
               WHERE conversation_id = ?2 AND user_id = ?3"

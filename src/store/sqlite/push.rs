@@ -4,42 +4,6 @@ use super::{SqliteStore, push_job_cols, push_job_row, subscription_cols, subscri
 use crate::domain::{ConversationId, Millis, SubscriptionId, UserId};
 use crate::store::*;
 use async_trait::async_trait;
-use sqlx::SqliteConnection;
-
-/// Records the push jobs of a new message inside its transaction: one per
-/// device of each user in `m.push_to` not muting the conversation; a job
-/// already waiting for that device and conversation takes the newer message
-/// instead (the burst collapses into one push).
-pub(super) async fn enqueue_pushes(
-    conn: &mut SqliteConnection,
-    m: &NewMessage<'_>,
-    message: &MessageRow,
-) -> Result<(), sqlx::Error> {
-    if m.push_to.is_empty() {
-        return Ok(());
-    }
-    let users = serde_json::to_string(&m.push_to.iter().map(|u| u.0).collect::<Vec<_>>())
-        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    sqlx::query(
-        "INSERT INTO push_jobs (subscription_id, user_id, conversation_id, message_id, due_at)
-         SELECT s.id, s.user_id, ?1, ?2, ?3 FROM push_subscriptions s
-          WHERE s.user_id IN (SELECT value FROM json_each(?4))
-            AND NOT EXISTS (SELECT 1 FROM push_mutes x
-                             WHERE x.user_id = s.user_id AND x.conversation_id IN (0, ?1)
-                               AND (x.until IS NULL OR x.until > ?5))
-         ON CONFLICT (subscription_id, conversation_id) DO UPDATE
-            SET message_id = excluded.message_id, pending = push_jobs.pending + 1,
-                version = push_jobs.version + 1",
-    )
-    .bind(message.conversation_id.0)
-    .bind(message.id.0)
-    .bind(m.push_at)
-    .bind(users)
-    .bind(message.created_at)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
 
 #[async_trait]
 impl PushStore for SqliteStore {
@@ -125,7 +89,7 @@ impl PushStore for SqliteStore {
         limit: i64,
     ) -> StoreResult<Vec<PushJob>> {
         let claim: i64 = rand::random::<i64>() | 1;
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "UPDATE push_jobs SET claimed_until = ?1, claim = ?2
               WHERE id IN (SELECT id FROM push_jobs WHERE due_at <= ?3 AND claimed_until <= ?3
@@ -150,7 +114,7 @@ impl PushStore for SqliteStore {
     }
 
     async fn finish_push_job(&self, job: &PushJob, next_at: Millis) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         let deleted = sqlx::query("DELETE FROM push_jobs WHERE id = ? AND version = ?")
             .bind(job.id)
             .bind(job.version)
@@ -184,7 +148,7 @@ impl PushStore for SqliteStore {
 
     async fn drop_push_job(&self, job: &PushJob) -> StoreResult<()> {
         // A newer message that collapsed into the job meanwhile keeps it alive.
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM push_jobs WHERE id = ? AND version = ?")
             .bind(job.id)
             .bind(job.version)
