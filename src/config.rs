@@ -83,7 +83,13 @@ pub struct Limits {
     pub group_max_members: usize,
     /// Packets (replies and events) queued for one socket before further
     /// ones are dropped: bounds the memory a client that stops reading costs.
+    /// Such a client is then disconnected at the next heartbeat.
     pub socket_buffer: usize,
+    /// Engine.IO heartbeat: a ping every `heartbeat_interval_ms`; a socket
+    /// that does not answer within `heartbeat_timeout_ms`, or whose queue is
+    /// too full to take the ping, is closed.
+    pub heartbeat_interval_ms: u64,
+    pub heartbeat_timeout_ms: u64,
     /// Open Socket.IO connections one user may have across the cluster
     /// (devices and tabs); one more is refused at the handshake.
     pub connections_per_user: usize,
@@ -98,6 +104,9 @@ pub struct Limits {
 pub struct AuthConfig {
     /// How long a login token stays valid, in hours.
     pub token_ttl_hours: u64,
+    /// Password hashes (logins, registrations) computed at once on this
+    /// node; each holds ~19 MiB while it runs, the rest wait. 0: one per core.
+    pub password_hashes_at_once: usize,
 }
 
 /// Media attachments (see `docs/MEDIA.md`).
@@ -322,6 +331,8 @@ impl Default for Limits {
             page_max: 500,
             group_max_members: 1000,
             socket_buffer: 1024,
+            heartbeat_interval_ms: 25_000,
+            heartbeat_timeout_ms: 20_000,
             connections_per_user: 50,
             connections_per_address: 200,
         }
@@ -330,7 +341,7 @@ impl Default for Limits {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self { token_ttl_hours: 24 * 30 }
+        Self { token_ttl_hours: 24 * 30, password_hashes_at_once: 0 }
     }
 }
 
@@ -441,6 +452,8 @@ impl Config {
             ("limits.page_max", l.page_max.max(0) as u64),
             ("limits.group_max_members", l.group_max_members as u64),
             ("limits.socket_buffer", l.socket_buffer as u64),
+            ("limits.heartbeat_interval_ms", l.heartbeat_interval_ms),
+            ("limits.heartbeat_timeout_ms", l.heartbeat_timeout_ms),
             ("limits.connections_per_user", l.connections_per_user as u64),
             ("auth.token_ttl_hours", self.auth.token_ttl_hours),
             ("cluster.node_ttl_secs", self.cluster.node_ttl_secs),

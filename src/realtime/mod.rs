@@ -25,6 +25,7 @@ use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
 use socketioxide_core::adapter::DefinedAdapter;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub(crate) fn user_room(u: UserId) -> String {
     format!("u:{u}")
@@ -55,6 +56,8 @@ pub fn build<A: Adapter + DefinedAdapter>(
         .ws_max_message_size(max_packet)
         .ws_max_frame_size(max_packet)
         .max_buffer_size(limits.socket_buffer)
+        .ping_interval(Duration::from_millis(limits.heartbeat_interval_ms))
+        .ping_timeout(Duration::from_millis(limits.heartbeat_timeout_ms))
         .with_state(addresses::AddressLimit::new(limits.connections_per_address))
         .with_state(state)
         .with_adapter::<A>(adapter)

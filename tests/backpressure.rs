@@ -1,0 +1,95 @@
+//! A client that stops reading: the server holds a bounded queue for it,
+//! closes it at the next heartbeat, never slows its peers down, and keeps
+//! every message for the client's next fetch.
+
+mod common;
+use common::{Sio, spawn_app_with};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Connects over a raw WebSocket, completes the Socket.IO handshake, and
+/// returns the connection without ever reading it again. The small receive
+/// buffer makes the kernel's share of the backlog small.
+async fn connect_and_stop_reading(
+    addr: std::net::SocketAddr,
+    token: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("small receive buffer");
+    let tcp = socket.connect(addr).await.expect("tcp connect");
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+    let (mut ws, _) = tokio_tungstenite::client_async(url, tcp).await.expect("websocket");
+    let open = ws.next().await.expect("open").expect("open");
+    assert!(open.to_text().expect("text").starts_with('0'));
+    ws.send(Message::text(format!("40{}", json!({ "token": token })))).await.expect("auth");
+    loop {
+        let reply = ws.next().await.expect("reply").expect("reply");
+        if reply.to_text().expect("text").starts_with("40") {
+            return ws;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_dropped_and_loses_nothing() {
+    let app = spawn_app_with(|c| {
+        c.limits.socket_buffer = 32;
+        c.limits.heartbeat_interval_ms = 300;
+        c.limits.heartbeat_timeout_ms = 300;
+        c.limits.events_per_second = 100_000;
+        c.limits.events_burst = 100_000;
+    })
+    .await;
+    let (_, ta) = app.user("ana").await;
+    let (bob, tb) = app.user("bob").await;
+    let mut ana = app.socket(&ta).await;
+    // The conversation exists before bob connects, so ana hears his presence.
+    let first =
+        ana.call("send_message", json!({"receiverId": bob, "message": "hello", "clientMsgId": "m-0"})).await;
+    let mut sent = vec![first["message"]["id"].as_i64().expect("acked")];
+    let stalled = connect_and_stop_reading(app.addr, &tb).await;
+    let online = ana.recv("presence").await.data;
+    assert_eq!(online["online"], true);
+
+    // Big messages fill the backlog quickly. ana keeps sending until the
+    // server gives up on bob; every send must be acknowledged promptly.
+    let text = "x".repeat(4000);
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    let mut dropped = false;
+    while started.elapsed() < Duration::from_secs(60) {
+        let at = Instant::now();
+        let id = format!("m-{}", sent.len());
+        let ack =
+            ana.call("send_message", json!({"receiverId": bob, "message": text, "clientMsgId": id})).await;
+        slowest = slowest.max(at.elapsed());
+        sent.push(ack["message"]["id"].as_i64().unwrap_or_else(|| panic!("send not acked: {ack}")));
+        if let Some(p) = ana.try_recv("presence", Duration::ZERO).await {
+            assert_eq!(p.data["online"], false, "{}", p.data);
+            dropped = true;
+            break;
+        }
+    }
+    assert!(dropped, "the stalled socket was still open after {} messages", sent.len());
+    assert!(slowest < Duration::from_secs(2), "a send waited {slowest:?} behind the stalled client");
+    drop(stalled);
+
+    // Nothing was acknowledged by bob, so everything is waiting for him, once.
+    let mut b = Sio::connect(app.addr, Some(&tb)).await.expect("bob reconnects");
+    let mut fetched = Vec::new();
+    loop {
+        let page = b.call("fetch_unread_messages", json!({})).await;
+        let messages = page["messages"].as_array().expect("messages").clone();
+        fetched.extend(messages.iter().map(|m| m["id"].as_i64().expect("id")));
+        if page["hasMore"] != true {
+            break;
+        }
+    }
+    let unique: HashSet<i64> = fetched.iter().copied().collect();
+    assert_eq!(unique.len(), fetched.len(), "a message was fetched twice");
+    assert_eq!(unique, sent.iter().copied().collect::<HashSet<_>>());
+    eprintln!("stalled client dropped after {} messages; slowest send {slowest:?}", sent.len());
+}
