@@ -17,7 +17,7 @@ use crate::presence::{LocalPresence, PresenceService};
 use crate::realtime::{self, SocketFanout};
 use crate::store::postgres::PostgresStore;
 use crate::store::{Store, StoreError, sqlite::SqliteStore};
-use crate::users::{NoOtherNodes, Revocations, Users};
+use crate::users::{Hasher, NoOtherNodes, Revocations, Users};
 use futures_util::future::BoxFuture;
 use socketioxide::adapter::{Adapter, Emitter, LocalAdapter};
 use socketioxide_core::adapter::DefinedAdapter;
@@ -203,7 +203,8 @@ fn services(
 ) -> Result<AppState, StartError> {
     let presence = Arc::new(PresenceService::new(mode.presence, store.clone(), fanout.clone()));
     let token_ttl = Duration::from_secs(config.auth.token_ttl_hours.saturating_mul(3600));
-    let users = Arc::new(Users::new(store.clone(), fanout.clone(), mode.revocations, token_ttl));
+    let hasher = Hasher::new(config.auth.password_hashes_at_once);
+    let users = Arc::new(Users::new(store.clone(), fanout.clone(), mode.revocations, hasher, token_ttl));
     // Ends when the users service is dropped or the store closes.
     Users::watch_disabled(Arc::downgrade(&users), DISABLED_POLL);
     let groups = GroupSettings { max_members: config.limits.group_max_members };

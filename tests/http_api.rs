@@ -310,3 +310,40 @@ async fn cors_is_off_unless_origins_are_configured() {
     let res = preflight(&open, "https://evil.example.net").await.expect("sent");
     assert!(res.headers().get("access-control-allow-origin").is_none());
 }
+
+/// A burst of 64 logins at once against a node that hashes 2 at a time:
+/// the others wait their turn (memory stays at 2 × ~19 MiB of Argon2 state;
+/// `users::password` counts the peak in its unit tests) and all succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_logins_waits_for_hashing_permits_and_all_succeed() {
+    let app = common::spawn_app_with(|c| c.auth.password_hashes_at_once = 2).await;
+    let names: Vec<String> = (0..8).map(|i| format!("burst{i}")).collect();
+    for name in &names {
+        app.user(name).await;
+    }
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..64 {
+        let (http, url) = (app.http.clone(), app.url("/api/auth/login"));
+        let name = names[i % names.len()].clone();
+        set.spawn(async move {
+            let res = http
+                .post(url)
+                .json(&json!({"username": name, "password": "password123"}))
+                .send()
+                .await
+                .expect("request sent");
+            let status = res.status().as_u16();
+            (status, res.json::<serde_json::Value>().await.unwrap_or_default())
+        });
+    }
+    let mut tokens = Vec::new();
+    while let Some(done) = set.join_next().await {
+        let (status, body) = done.expect("task ran");
+        assert_eq!(status, 200, "{body}");
+        tokens.push(body["token"].as_str().expect("token").to_string());
+    }
+    assert_eq!(tokens.len(), 64);
+    for token in tokens.iter().step_by(7) {
+        assert_eq!(app.get("/api/users/me", Some(token)).await.0, 200);
+    }
+}

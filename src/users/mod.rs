@@ -18,6 +18,7 @@ mod tokens;
 use crate::domain::{DisplayName, Error, Millis, Password, TokenId, UserId, Username, now_millis};
 use crate::fanout::Fanout;
 use crate::store::{NewUser, Store, StoreError, UserRow};
+pub use password::Hasher;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,6 +58,8 @@ pub struct Users {
     revocations: Arc<dyn Revocations>,
     tokens: tokens::TokenCache,
     throttle: throttle::LoginThrottle,
+    /// Bounds the memory of concurrent password hashing (see [`password`]).
+    hasher: Hasher,
     token_ttl: Duration,
 }
 
@@ -65,6 +68,7 @@ impl Users {
         store: Arc<dyn Store>,
         fanout: Arc<dyn Fanout>,
         revocations: Arc<dyn Revocations>,
+        hasher: Hasher,
         token_ttl: Duration,
     ) -> Self {
         Self {
@@ -73,6 +77,7 @@ impl Users {
             revocations,
             tokens: tokens::TokenCache::default(),
             throttle: throttle::LoginThrottle::default(),
+            hasher,
             token_ttl,
         }
     }
@@ -90,7 +95,7 @@ impl Users {
         password: Password,
         display_name: Option<DisplayName>,
     ) -> Result<(UserRow, String), Error> {
-        let hash = password::hash(password).await?;
+        let hash = self.hasher.hash(password).await?;
         let display =
             display_name.map(|d| d.as_str().to_string()).unwrap_or_else(|| username.as_str().to_string());
         let user = self
@@ -136,7 +141,7 @@ impl Users {
             Some(c) => (Some(c.user), Some(c.password_hash), c.disabled),
             None => (None, None, false),
         };
-        let ok = password::verify(password.to_string(), stored_hash).await?;
+        let ok = self.hasher.verify(password.to_string(), stored_hash).await?;
         match (user, ok) {
             // Said only to whoever knows the password, so it reveals nothing to guessers.
             (Some(_), true) if disabled => Err(Error::AccountDisabled),
