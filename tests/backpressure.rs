@@ -2,6 +2,8 @@
 //! closes it at the next heartbeat, never slows its peers down, and keeps
 //! every message for the client's next fetch.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 use common::{Sio, spawn_app_with};
 use futures_util::{SinkExt, StreamExt};

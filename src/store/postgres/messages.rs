@@ -1,8 +1,6 @@
 //! [`MessageStore`] on PostgreSQL: appending, reading, and the watermarks.
 
-use super::media::link_media;
-use super::push::enqueue_pushes;
-use super::{Insert, PostgresStore, insert_message, load_conversation, message_cols, message_row};
+use super::{PostgresStore, message_cols, message_row};
 use crate::domain::{ConversationId, MessageId, Seq, UserId};
 use crate::store::*;
 use async_trait::async_trait;
@@ -11,31 +9,7 @@ use sqlx::{PgConnection, Row};
 #[async_trait]
 impl MessageStore for PostgresStore {
     async fn append_message(&self, m: NewMessage<'_>) -> StoreResult<Appended> {
-        let mut tx = self.pool.begin().await?;
-        let conversation =
-            load_conversation(&mut tx, m.conversation_id, true).await?.ok_or(StoreError::NotMember)?;
-        if let Some(client) = m.client_msg_id {
-            let existing = sqlx::query(concat!(
-                "SELECT ",
-                message_cols!(),
-                " FROM messages WHERE sender_id = $1 AND client_msg_id = $2"
-            ))
-            .bind(m.sender_id.0)
-            .bind(client.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(r) = existing {
-                return Ok(Appended { message: message_row(&r)?, created: false, conversation });
-            }
-        }
-        if conversation.member(m.sender_id).is_none() {
-            return Err(StoreError::NotMember);
-        }
-        let message = insert_message(&mut tx, Insert::text(&m)).await?;
-        link_media(&mut tx, &message).await?;
-        enqueue_pushes(&mut tx, &m, &message).await?;
-        tx.commit().await?;
-        Ok(Appended { message, created: true, conversation })
+        self.committer.append(m).await
     }
 
     async fn message(&self, id: MessageId) -> StoreResult<Option<MessageRow>> {

@@ -7,6 +7,7 @@
 //! checks race-free and the member cap exact. Different conversations never
 //! wait for each other.
 
+mod committer;
 mod conversations;
 mod media;
 mod messages;
@@ -22,6 +23,8 @@ use std::time::Duration;
 /// PostgreSQL implementation of [`Store`].
 pub struct PostgresStore {
     pool: PgPool,
+    /// Batches message appends into group commits (see [`committer`]).
+    committer: committer::Committer,
 }
 
 impl PostgresStore {
@@ -38,10 +41,11 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        let committer = committer::Committer::spawn(options)?;
+        Ok(Self { pool, committer })
     }
 }
 
