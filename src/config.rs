@@ -77,6 +77,9 @@ pub struct Limits {
     pub events_per_second: u32,
     /// Events a socket may send in a burst above the sustained rate.
     pub events_burst: u32,
+    /// The same for all of one user's sockets on a node together.
+    pub events_per_second_per_user: u32,
+    pub events_burst_per_user: u32,
     /// Most messages in one history page or unread fetch.
     pub page_max: i64,
     /// Most members in one group, owner included.
@@ -328,6 +331,8 @@ impl Default for Limits {
             http_body_max: 256 * 1024,
             events_per_second: 20,
             events_burst: 40,
+            events_per_second_per_user: 100,
+            events_burst_per_user: 200,
             page_max: 500,
             group_max_members: 1000,
             socket_buffer: 1024,
@@ -449,6 +454,8 @@ impl Config {
             ("limits.http_body_max", l.http_body_max as u64),
             ("limits.events_per_second", u64::from(l.events_per_second)),
             ("limits.events_burst", u64::from(l.events_burst)),
+            ("limits.events_per_second_per_user", u64::from(l.events_per_second_per_user)),
+            ("limits.events_burst_per_user", u64::from(l.events_burst_per_user)),
             ("limits.page_max", l.page_max.max(0) as u64),
             ("limits.group_max_members", l.group_max_members as u64),
             ("limits.socket_buffer", l.socket_buffer as u64),

@@ -43,6 +43,8 @@ async fn a_client_that_stops_reading_is_dropped_and_loses_nothing() {
         c.limits.heartbeat_timeout_ms = 300;
         c.limits.events_per_second = 100_000;
         c.limits.events_burst = 100_000;
+        c.limits.events_per_second_per_user = 100_000;
+        c.limits.events_burst_per_user = 100_000;
     })
     .await;
     let (_, ta) = app.user("ana").await;

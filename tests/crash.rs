@@ -46,7 +46,16 @@ async fn crash_kill(args: Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let http = reqwest::Client::new();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let start = || Process::start(dir.path(), &args, &[("CONFAB_LIMITS__EVENTS_PER_SECOND", "100000")]);
+    let start = || {
+        Process::start(
+            dir.path(),
+            &args,
+            &[
+                ("CONFAB_LIMITS__EVENTS_PER_SECOND", "100000"),
+                ("CONFAB_LIMITS__EVENTS_PER_SECOND_PER_USER", "100000"),
+            ],
+        )
+    };
     let mut server = start();
     let register = |name: &str| json!({"username": name, "password": "password123"});
     let (_, ana) = post(&http, &server.url, "/api/auth/register", None, &register("ana")).await.unwrap();

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-use common::{Sio, WAIT, spawn_app};
+use common::{Sio, WAIT, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -231,6 +231,31 @@ async fn floods_are_rate_limited_per_socket() {
 }
 
 #[tokio::test]
+async fn floods_are_rate_limited_per_user_across_sockets() {
+    let app = spawn_app_with(|c| {
+        c.limits.events_per_second = 1000;
+        c.limits.events_burst = 1000;
+        c.limits.events_per_second_per_user = 1;
+        c.limits.events_burst_per_user = 6;
+    })
+    .await;
+    let (_, ta) = app.user("ana").await;
+    let (_, tb) = app.user("bob").await;
+    let mut a1 = app.socket(&ta).await;
+    let mut a2 = app.socket(&ta).await;
+    let mut b = app.socket(&tb).await;
+    // Three (invalid, but admitted) events from each of ana's sockets use up her burst of six...
+    for _ in 0..3 {
+        assert_eq!(code(&a1.call("typing", json!({})).await), Some("invalid"));
+        assert_eq!(code(&a2.call("typing", json!({})).await), Some("invalid"));
+    }
+    // ...so the next one is refused, whichever socket sends it, while bob is unaffected.
+    assert_eq!(code(&a1.call("typing", json!({})).await), Some("rate_limited"));
+    assert_eq!(code(&a2.call("typing", json!({})).await), Some("rate_limited"));
+    assert_ne!(code(&b.call("typing", json!({})).await), Some("rate_limited"));
+}
+
+#[tokio::test]
 async fn messages_from_one_socket_keep_their_order() {
     let app = spawn_app().await;
     let (_, ta) = app.user("ana").await;
@@ -392,6 +417,18 @@ async fn connections_per_address_are_limited_and_never_leak() {
         }
     };
     let _again = reconnect(&tokens[3]).await;
+    // The second closed connection may still be on its way out: wait until
+    // a bad token is refused for being bad, not for the address.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match Sio::connect(app.addr, Some("not-a-token")).await {
+            Err(e) if e.starts_with("rate_limited") => {
+                assert!(tokio::time::Instant::now() < deadline, "still refused: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            _ => break,
+        }
+    }
     for _ in 0..5 {
         let e = Sio::connect(app.addr, Some("not-a-token")).await.err().expect("bad token refused");
         assert!(e.starts_with("unauthorized"), "{e}");

@@ -8,9 +8,9 @@
 //! state. The rate limit is checked at the same moment, per arrival.
 
 use crate::config::Limits;
-use crate::domain::{ConnectionId, Error};
+use crate::domain::{ConnectionId, Error, UserId};
 use crate::users::Session;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use socketioxide::adapter::Adapter;
 use socketioxide::handler::FromMessageParts;
 use socketioxide::socket::Socket;
@@ -28,20 +28,57 @@ pub struct Conn {
     /// This connection made its user go online (their contacts are told).
     pub first_device: bool,
     limiter: DefaultDirectRateLimiter,
+    user_rates: Arc<UserRates>,
     turnstile: Turnstile,
 }
 
 impl Conn {
-    pub fn new(session: Session, id: ConnectionId, first_device: bool, limits: &Limits) -> Self {
-        let rate = NonZeroU32::new(limits.events_per_second).unwrap_or(NonZeroU32::MIN);
-        let burst = NonZeroU32::new(limits.events_burst).unwrap_or(NonZeroU32::MIN);
+    pub fn new(
+        session: Session,
+        id: ConnectionId,
+        first_device: bool,
+        limits: &Limits,
+        user_rates: Arc<UserRates>,
+    ) -> Self {
         Self {
             session,
             id,
             first_device,
-            limiter: RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
+            limiter: RateLimiter::direct(quota(limits.events_per_second, limits.events_burst)),
+            user_rates,
             turnstile: Turnstile::new(),
         }
+    }
+
+    /// Whether one more event fits both this socket's rate and its user's.
+    fn within_rate(&self) -> bool {
+        self.limiter.check().is_ok() && self.user_rates.check(self.session.user_id)
+    }
+}
+
+fn quota(per_second: u32, burst: u32) -> Quota {
+    let rate = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
+    Quota::per_second(rate).allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
+}
+
+/// Event rates per user, across all their sockets on this node: many
+/// sockets of one user do not multiply what they may send.
+pub struct UserRates {
+    limiter: DefaultKeyedRateLimiter<UserId>,
+    checks: AtomicU64,
+}
+
+impl UserRates {
+    pub fn new(limits: &Limits) -> Self {
+        let quota = quota(limits.events_per_second_per_user, limits.events_burst_per_user);
+        Self { limiter: RateLimiter::keyed(quota), checks: AtomicU64::new(0) }
+    }
+
+    fn check(&self, user: UserId) -> bool {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
+            self.limiter.retain_recent(); // forget users whose allowance is full again
+        }
+        self.limiter.check_key(&user).is_ok()
     }
 }
 
@@ -114,7 +151,7 @@ impl<A: Adapter> FromMessageParts<A> for Ctx {
 
     fn from_message_parts(s: &Arc<Socket<A>>, _: &mut SioValue, _: &Option<i64>) -> Result<Self, NoSession> {
         let conn = s.extensions.get::<Arc<Conn>>().ok_or(NoSession)?;
-        let within_rate = conn.limiter.check().is_ok();
+        let within_rate = conn.within_rate();
         let ticket = conn.turnstile.take();
         Ok(Ctx { conn, ticket, within_rate })
     }

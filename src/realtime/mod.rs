@@ -59,6 +59,7 @@ pub fn build<A: Adapter + DefinedAdapter>(
         .ping_interval(Duration::from_millis(limits.heartbeat_interval_ms))
         .ping_timeout(Duration::from_millis(limits.heartbeat_timeout_ms))
         .with_state(addresses::AddressLimit::new(limits.connections_per_address))
+        .with_state(Arc::new(conn::UserRates::new(limits)))
         .with_state(state)
         .with_adapter::<A>(adapter)
         .build_layer();
@@ -100,6 +101,7 @@ async fn authenticate<A: Adapter>(
     s: SocketRef<A>,
     State(app): State<AppState>,
     State(addresses): State<addresses::AddressLimit>,
+    State(user_rates): State<Arc<conn::UserRates>>,
     TryData(auth): TryData<Value>,
 ) -> Result<(), Refused> {
     // Taken first and given back when dropped: on any refusal below, or
@@ -125,7 +127,7 @@ async fn authenticate<A: Adapter>(
     s.join([user_room(session.user_id), token_room(session.token_id), socket_room(&id)]);
     handlers::register(&s);
     let first_device = app.presence.register(session.user_id, &id).await;
-    s.extensions.insert(Arc::new(Conn::new(session, id, first_device, &app.config.limits)));
+    s.extensions.insert(Arc::new(Conn::new(session, id, first_device, &app.config.limits, user_rates)));
     if let Some(slot) = slot {
         s.extensions.insert(Arc::new(slot));
     }
