@@ -277,6 +277,20 @@ impl Sio {
             .unwrap_or_else(|| panic!("no ack for {args} within {WAIT:?}"))
     }
 
+    /// Emits with an ack and waits at most `within` (and 5 s); `None` if no
+    /// ack came or the connection closed.
+    pub async fn try_call(&mut self, event: &str, data: Value, within: Duration) -> Option<Value> {
+        let id = self.next_ack;
+        self.next_ack += 1;
+        let _ = self.out.send(format!("42{id}{}", json!([event, data])));
+        tokio::time::timeout(within, self.wait_for(|inbox| inbox.acks.remove(&id))).await.ok().flatten()
+    }
+
+    /// True once the server closed this connection (or it broke).
+    pub fn is_closed(&self) -> bool {
+        lock(&self.inbox).closed
+    }
+
     /// Sends an event with an explicit ack id, without waiting for the ack.
     pub fn emit_raw_with_id(&self, id: u64, args: Value) {
         let _ = self.out.send(format!("42{id}{args}"));
@@ -442,6 +456,64 @@ impl Process {
 }
 
 impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A private Redis server for a test that kills (SIGKILL) and restarts it
+/// (the shared one must stay up for the other tests).
+pub struct OwnRedis {
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    pub fn start() -> OwnRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut r = OwnRedis { port, child: None };
+        r.restart();
+        r
+    }
+
+    pub fn restart(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        self.child = Some(child);
+        for _ in 0..50 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("redis-server did not start");
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for OwnRedis {
     fn drop(&mut self) {
         self.kill();
     }
