@@ -128,7 +128,12 @@ fn compute(
     if blocks.len() < params.block_count() {
         blocks.resize(params.block_count(), Block::new());
     }
-    Argon2::new(algorithm, version, params).hash_password_into_with_memory(password, salt, out, blocks.as_mut_slice())
+    Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+        password,
+        salt,
+        out,
+        blocks.as_mut_slice(),
+    )
 }
 
 /// A PHC string (`$argon2id$v=19$m=…`) for `password` with a random salt.
