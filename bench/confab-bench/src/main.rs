@@ -12,6 +12,7 @@
 
 mod connections;
 mod sio;
+mod soak;
 mod stats;
 
 use anyhow::Context;
@@ -73,6 +74,9 @@ enum Scenario {
         #[arg(long)]
         server_pid: Option<u32>,
     },
+    /// Connection churn for `--duration`: pairs connect, exchange direct
+    /// messages, disconnect (some abruptly); watches the server for leaks.
+    Soak(soak::Options),
 }
 
 /// Microseconds since the run started: carried in each message body, so a
@@ -243,6 +247,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Connections { sockets, users, concurrency, server_pid } => {
             connections::run(&urls, sockets, users, concurrency, measure, server_pid).await?
         }
+        Scenario::Soak(o) => soak::run(&urls, o, measure).await?,
     };
     println!("{report}");
     let failed = report["lost"].as_u64().unwrap_or(1)

@@ -28,7 +28,12 @@ pub enum Incoming {
 #[derive(Clone)]
 pub struct Sender {
     out: mpsc::UnboundedSender<String>,
+    /// Tells the reader to let go of the connection (see [`Sender::abort`]).
+    kill: std::sync::Arc<tokio::sync::Notify>,
 }
+
+/// Tells the writer to drop its half without a close frame.
+const ABORT: &str = "\0abort";
 
 impl Sender {
     pub fn emit_with_ack(&self, id: u64, event: &str, data: &Value) {
@@ -41,6 +46,13 @@ impl Sender {
 
     pub fn close(&self) {
         let _ = self.out.send(String::new());
+    }
+
+    /// Drops the connection like a vanished client: the TCP connection is
+    /// closed with neither a WebSocket close frame nor a Socket.IO disconnect.
+    pub fn abort(&self) {
+        let _ = self.out.send(ABORT.into());
+        self.kill.notify_one();
     }
 }
 
@@ -110,6 +122,9 @@ pub async fn connect_from(
     }
     tokio::spawn(async move {
         while let Some(s) = out_rx.recv().await {
+            if s == ABORT {
+                break;
+            }
             if s.is_empty() || sink.send(Message::text(s)).await.is_err() {
                 let _ = sink.close().await;
                 break;
@@ -117,8 +132,15 @@ pub async fn connect_from(
         }
     });
     let pong = out.clone();
+    let kill = std::sync::Arc::new(tokio::sync::Notify::new());
+    let killed = kill.clone();
     tokio::spawn(async move {
-        while let Some(Ok(msg)) = stream.next().await {
+        loop {
+            let msg = tokio::select! {
+                _ = killed.notified() => break,
+                msg = stream.next() => msg,
+            };
+            let Some(Ok(msg)) = msg else { break };
             let Message::Text(text) = msg else { continue };
             let text = text.as_str();
             if text == "2" {
@@ -142,7 +164,7 @@ pub async fn connect_from(
         }
         let _ = in_tx.send(Incoming::Closed);
     });
-    Ok((Sender { out }, in_rx))
+    Ok((Sender { out, kill }, in_rx))
 }
 
 fn split_id(s: &str) -> (Option<u64>, &str) {
