@@ -426,9 +426,14 @@ pub struct Process {
 
 impl Process {
     pub fn start(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Process {
+        Process::start_at("127.0.0.1:0", dir, args, env)
+    }
+
+    /// Like [`Process::start`] on a given address (a restart on the same port).
+    pub fn start_at(listen: &str, dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Process {
         use std::io::BufRead;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
             .args(args)
             .arg("--data-dir")
             .arg(dir)
@@ -446,6 +451,28 @@ impl Process {
         std::io::BufReader::new(stdout).read_line(&mut line).expect("address line");
         let url = line.trim().strip_prefix("confab listening on ").expect("address line").to_string();
         Process { child, url }
+    }
+
+    /// SIGTERM (what a service manager sends to stop it), then waits up to
+    /// `within` for it to exit by itself: its exit status, or `None` if it
+    /// is still running (it is then left to [`Process::kill`] or the drop).
+    pub async fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        // `kill(1)` rather than a new dependency for one signal.
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill(1) runs");
+        assert!(sent.success(), "SIGTERM sent to {}", self.child.id());
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// SIGKILL: no shutdown of any kind.
