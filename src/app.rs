@@ -213,19 +213,27 @@ fn services(
     Ok(AppState { config: Arc::new(config), users, chat, presence, push, media })
 }
 
+/// Longest wait at shutdown for socket events being handled to answer.
+const SHUTDOWN_DRAIN: Duration = Duration::from_secs(10);
+
 /// The HTTP router with the Socket.IO layer for adapter `A`, and the future
-/// that closes every socket at shutdown.
+/// that closes every socket at shutdown (once the events in flight answered).
 fn serve_sockets<A: Adapter + DefinedAdapter>(
     state: AppState,
     adapter: A::State,
     fanout: &SocketFanout<A>,
 ) -> (axum::Router, BoxFuture<'static, ()>, A::InitRes) {
-    let (layer, io, init) = realtime::build::<A>(state.clone(), adapter);
+    let drain = Arc::new(realtime::Drain::default());
+    let (layer, io, init) = realtime::build::<A>(state.clone(), adapter, drain.clone());
     fanout.attach(io.clone());
     let cors = crate::http::cors(&state.config.cors_origins);
     let router = crate::http::router(state)
         .layer(layer)
         .layer(cors)
         .layer(tower_http::trace::TraceLayer::new_for_http());
-    (router, Box::pin(async move { io.close().await }), init)
+    let close = async move {
+        drain.close(SHUTDOWN_DRAIN).await;
+        io.close().await
+    };
+    (router, Box::pin(close), init)
 }

@@ -30,6 +30,8 @@ pub struct Conn {
     limiter: DefaultDirectRateLimiter,
     user_rates: Arc<UserRates>,
     turnstile: Turnstile,
+    /// Counts this socket's events in flight for a graceful shutdown.
+    pub drain: Arc<super::drain::Drain>,
 }
 
 impl Conn {
@@ -39,6 +41,7 @@ impl Conn {
         first_device: bool,
         limits: &Limits,
         user_rates: Arc<UserRates>,
+        drain: Arc<super::drain::Drain>,
     ) -> Self {
         Self {
             session,
@@ -47,6 +50,7 @@ impl Conn {
             limiter: RateLimiter::direct(quota(limits.events_per_second, limits.events_burst)),
             user_rates,
             turnstile: Turnstile::new(),
+            drain,
         }
     }
 

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 use serde_json::Value;
 use socketioxide::adapter::Adapter;
+use socketioxide::operators::BroadcastOperators;
 use socketioxide::{AckError, SocketIo};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -39,17 +40,19 @@ impl<A: Adapter> SocketFanout<A> {
         let _ = self.io.set(io);
     }
 
-    fn io(&self) -> Option<&SocketIo<A>> {
-        self.io.get()
+    /// Broadcast operators for `room`; `None` before the layer is attached
+    /// and once shutdown has closed the namespace (`SocketIo::to` would
+    /// panic then, and disconnect handlers still running at shutdown emit).
+    fn to(&self, room: String) -> Option<BroadcastOperators<A>> {
+        Some(self.io.get()?.of("/")?.to(room))
     }
 }
 
 #[async_trait]
 impl<A: Adapter> Fanout for SocketFanout<A> {
     async fn send(&self, user: UserId, event: Event, except: Option<&ConnectionId>) {
-        let Some(io) = self.io() else { return };
+        let Some(mut op) = self.to(user_room(user)) else { return };
         let (name, payload) = wire::event(&event);
-        let mut op = io.to(user_room(user));
         if let Some(c) = except {
             op = op.except(socket_room(c));
         }
@@ -62,12 +65,9 @@ impl<A: Adapter> Fanout for SocketFanout<A> {
 
     async fn deliver(&self, recipient: UserId, message: &Message) -> oneshot::Receiver<()> {
         let (tx, rx) = oneshot::channel();
-        let Some(io) = self.io() else { return rx };
+        let Some(op) = self.to(user_room(recipient)) else { return rx };
         let view = MessageView::live(message);
-        let acks = io
-            .to(user_room(recipient))
-            .timeout(RECEIPT_TIMEOUT)
-            .emit_with_ack::<_, Value>("receive_message", &view);
+        let acks = op.timeout(RECEIPT_TIMEOUT).emit_with_ack::<_, Value>("receive_message", &view);
         let Ok(acks) = tokio::time::timeout(EMIT_TIMEOUT, acks).await else {
             tracing::warn!("receive_message emit timed out");
             return rx;
@@ -91,8 +91,8 @@ impl<A: Adapter> Fanout for SocketFanout<A> {
     }
 
     async fn disconnect_token(&self, token: TokenId) {
-        let Some(io) = self.io() else { return };
-        if let Err(e) = io.to(token_room(token)).disconnect().await {
+        let Some(op) = self.to(token_room(token)) else { return };
+        if let Err(e) = op.disconnect().await {
             tracing::warn!(error = %e, "could not disconnect the sockets of a revoked token");
         }
     }

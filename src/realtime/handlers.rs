@@ -31,6 +31,11 @@ where
     F: FnOnce(AppState, Arc<super::conn::Conn>) -> Fut,
     Fut: Future<Output = Result<Value, Error>>,
 {
+    // Held until the reply is written: a shutdown waits for it.
+    let Some(_working) = ctx.conn.drain.enter() else {
+        drop(ctx);
+        return reply(&s, ack, Err(Error::Unavailable("the server is shutting down")));
+    };
     let result = match ctx.admit(&app.users).await {
         Ok(()) => f(app, ctx.conn.clone()).await,
         Err(e) => Err(e),

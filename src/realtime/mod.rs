@@ -9,6 +9,7 @@
 
 mod addresses;
 mod conn;
+mod drain;
 mod fanout;
 mod handlers;
 
@@ -17,6 +18,7 @@ pub use fanout::SocketFanout;
 use crate::app::AppState;
 use crate::domain::{ConnectionId, TokenId, UserId};
 use conn::Conn;
+pub use drain::Drain;
 use serde_json::Value;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
@@ -46,6 +48,7 @@ pub(crate) fn socket_room(c: &ConnectionId) -> String {
 pub fn build<A: Adapter + DefinedAdapter>(
     state: AppState,
     adapter: A::State,
+    drain: Arc<Drain>,
 ) -> (SocketIoLayer<A>, SocketIo<A>, A::InitRes) {
     let limits = &state.config.limits;
     // The same packet limit on both transports (socketioxide's max_payload
@@ -60,6 +63,7 @@ pub fn build<A: Adapter + DefinedAdapter>(
         .ping_timeout(Duration::from_millis(limits.heartbeat_timeout_ms))
         .with_state(addresses::AddressLimit::new(limits.connections_per_address))
         .with_state(Arc::new(conn::UserRates::new(limits)))
+        .with_state(drain)
         .with_state(state)
         .with_adapter::<A>(adapter)
         .build_layer();
@@ -102,6 +106,7 @@ async fn authenticate<A: Adapter>(
     State(app): State<AppState>,
     State(addresses): State<addresses::AddressLimit>,
     State(user_rates): State<Arc<conn::UserRates>>,
+    State(drain): State<Arc<Drain>>,
     TryData(auth): TryData<Value>,
 ) -> Result<(), Refused> {
     // Taken first and given back when dropped: on any refusal below, or
@@ -127,7 +132,14 @@ async fn authenticate<A: Adapter>(
     s.join([user_room(session.user_id), token_room(session.token_id), socket_room(&id)]);
     handlers::register(&s);
     let first_device = app.presence.register(session.user_id, &id).await;
-    s.extensions.insert(Arc::new(Conn::new(session, id, first_device, &app.config.limits, user_rates)));
+    s.extensions.insert(Arc::new(Conn::new(
+        session,
+        id,
+        first_device,
+        &app.config.limits,
+        user_rates,
+        drain,
+    )));
     if let Some(slot) = slot {
         s.extensions.insert(Arc::new(slot));
     }
