@@ -33,6 +33,7 @@ cleanup() {
 trap cleanup EXIT
 
 export CONFAB_LIMITS__EVENTS_PER_SECOND=1000000 CONFAB_LIMITS__EVENTS_BURST=1000000 CONFAB_LOG=warn
+export CONFAB_LIMITS__EVENTS_PER_SECOND_PER_USER=1000000 CONFAB_LIMITS__EVENTS_BURST_PER_USER=1000000
 # `connections` opens hundreds of sockets per user.
 export CONFAB_LIMITS__CONNECTIONS_PER_USER=1000000
 export CONFAB_LIMITS__CONNECTIONS_PER_ADDRESS=0
@@ -55,6 +56,7 @@ start_node() {
 if [ "$mode" = smoke ]; then
   start_node single
   "$bench" --url "$addr" --duration 1 direct --pairs 4 --window 4
+  "$bench" --url "$addr" --duration 1 direct --pairs 4 --rate 200
   "$bench" --url "$addr" --duration 1 offline --pairs 4 --window 4
   "$bench" --url "$addr" --duration 1 group --members 20 --window 2
   "$bench" --url "$addr" --duration 1 connections --sockets 200 --users 10 --server-pid "$pid"
@@ -79,7 +81,11 @@ start_node single
 single="$addr"
 "$bench" --url "$single" --duration 10 connections --sockets 19000 --users 100 --concurrency 128 --server-pid "$pid"
 "$bench" --url "$single" --duration 10 direct --pairs 50 --window 8
+# Open loop: latency at a fixed 1,000 msgs/s and at about half the closed-loop maximum.
+"$bench" --url "$single" --duration 10 direct --pairs 50 --rate 1000
+"$bench" --url "$single" --duration 10 direct --pairs 50 --rate 3000
 "$bench" --url "$single" --duration 10 offline --pairs 50 --window 8
+"$bench" --url "$single" --duration 10 group --members 99 --window 4
 "$bench" --url "$single" --duration 10 group --members 999 --window 4
 
 db="confab_bench_$$"

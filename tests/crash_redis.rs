@@ -224,13 +224,12 @@ async fn acknowledged_messages_survive_redis_sigkill_in_a_cluster() {
     // Stored exactly once: every acknowledged message, nothing else.
     let pool = sqlx::PgPool::connect(&db).await.expect("PostgreSQL reachable");
     let sender_ids: Vec<i64> = senders.iter().map(|s| s.0).collect();
-    let rows: Vec<(Option<String>, i64)> = sqlx::query_as(
-        "SELECT client_msg_id, id FROM messages WHERE kind = 'text' AND sender_id = ANY($1)",
-    )
-    .bind(&sender_ids)
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let rows: Vec<(Option<String>, i64)> =
+        sqlx::query_as("SELECT client_msg_id, id FROM messages WHERE kind = 'text' AND sender_id = ANY($1)")
+            .bind(&sender_ids)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     pool.close().await;
     let stored: HashMap<String, i64> = rows.iter().map(|(c, id)| (c.clone().unwrap(), *id)).collect();
     assert_eq!(stored.len(), rows.len(), "no clientMsgId stored twice");

@@ -40,12 +40,18 @@ struct Cli {
 
 #[derive(Subcommand, Clone, Copy)]
 enum Scenario {
-    /// P online pairs; each sender keeps W messages in flight.
+    /// P online pairs; each sender keeps W messages in flight (closed
+    /// loop), or with `--rate` sends on a fixed schedule (open loop).
     Direct {
         #[arg(long, default_value_t = 50)]
         pairs: usize,
         #[arg(long, default_value_t = 8)]
         window: usize,
+        /// Open loop: this many msgs/s in total, spread evenly over the
+        /// pairs, whatever the acks do; latency counts from the scheduled
+        /// send time (no coordinated omission). 0: closed loop.
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
     },
     /// P senders write to P offline recipients, who then connect and fetch.
     Offline {
@@ -123,31 +129,66 @@ struct Sent {
     ack_latency: hdrhistogram::Histogram<u64>,
 }
 
-/// Sends to `target` (a `receiverId` or `conversationId` field) with `window`
-/// messages in flight until `until`, then waits for the outstanding acks.
+/// How a sender paces itself.
+#[derive(Clone, Copy)]
+enum Pace {
+    /// Keep this many messages in flight.
+    Window(usize),
+    /// Send one message every interval, starting at the offset.
+    Every(Duration, Duration),
+}
+
+/// Sends to `target` (a `receiverId` or `conversationId` field) until
+/// `until`, paced by `pace`, then waits for the outstanding acks.
 async fn send_loop(
     tx: sio::Sender,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Incoming>,
     target: (&'static str, i64),
-    window: usize,
+    pace: Pace,
     start: Instant,
     until: Instant,
 ) -> Sent {
     let mut sent = Sent { acked: Vec::new(), errors: 0, ack_latency: stats::histogram() };
     let mut in_flight: HashMap<u64, Instant> = HashMap::new();
     let mut next = 0u64;
-    let send = |id: u64, in_flight: &mut HashMap<u64, Instant>| {
-        in_flight.insert(id, Instant::now());
-        let body = json!({ target.0: target.1, "message": micros(start).to_string(), "clientMsgId": format!("c{id}") });
+    // `at`: when the message was due, which is what latency counts from.
+    let send = |id: u64, at: Instant, in_flight: &mut HashMap<u64, Instant>| {
+        in_flight.insert(id, at);
+        let due = at.duration_since(start).as_micros() as u64;
+        let body = json!({ target.0: target.1, "message": due.to_string(), "clientMsgId": format!("c{id}") });
         tx.emit_with_ack(id, "send_message", &body);
     };
-    for _ in 0..window {
-        send(next, &mut in_flight);
-        next += 1;
-    }
+    let mut due = match pace {
+        Pace::Window(window) => {
+            for _ in 0..window {
+                send(next, Instant::now(), &mut in_flight);
+                next += 1;
+            }
+            None
+        }
+        Pace::Every(_, offset) => Some(start + offset),
+    };
     let grace = until + Duration::from_secs(10);
-    while !in_flight.is_empty() {
-        let Ok(Some(msg)) = tokio::time::timeout_at(grace.into(), rx.recv()).await else { break };
+    loop {
+        if due.is_none() && in_flight.is_empty() {
+            break;
+        }
+        let wake = due.unwrap_or(grace);
+        let msg = tokio::select! {
+            m = rx.recv() => m,
+            _ = tokio::time::sleep_until(wake.into()) => {
+                match (due, pace) {
+                    (Some(at), Pace::Every(interval, _)) => {
+                        send(next, at, &mut in_flight);
+                        next += 1;
+                        due = Some(at + interval).filter(|&t| t < until);
+                        continue;
+                    }
+                    _ => break, // the grace period is over
+                }
+            }
+        };
+        let Some(msg) = msg else { break };
         match msg {
             Incoming::Ack { id, data } => {
                 if let Some(t0) = in_flight.remove(&id) {
@@ -157,8 +198,8 @@ async fn send_loop(
                     Some(mid) => sent.acked.push(mid),
                     None => sent.errors += 1,
                 }
-                if Instant::now() < until {
-                    send(next, &mut in_flight);
+                if matches!(pace, Pace::Window(_)) && Instant::now() < until {
+                    send(next, Instant::now(), &mut in_flight);
                     next += 1;
                 }
             }
@@ -241,7 +282,7 @@ async fn main() -> anyhow::Result<()> {
     let urls = cli.urls.clone();
     let measure = Duration::from_secs_f64(cli.duration);
     let report = match cli.scenario {
-        Scenario::Direct { pairs, window } => direct(&urls, pairs, window, measure).await?,
+        Scenario::Direct { pairs, window, rate } => direct(&urls, pairs, window, rate, measure).await?,
         Scenario::Offline { pairs, window } => offline(&urls, pairs, window, measure).await?,
         Scenario::Group { members, window } => group(&urls, members, window, measure).await?,
         Scenario::Connections { sockets, users, concurrency, server_pid } => {
@@ -265,6 +306,7 @@ async fn direct(
     urls: &[SocketAddr],
     pairs: usize,
     window: usize,
+    open_rate: f64,
     measure: Duration,
 ) -> anyhow::Result<Value> {
     let people = users(urls, pairs * 2, "d").await?;
@@ -281,9 +323,15 @@ async fn direct(
             (p, receive_loop(rtx, rrx, start, until + Duration::from_secs(3), None).await)
         });
         let target = r.0;
-        senders.spawn(
-            async move { (p, send_loop(stx, srx, ("receiverId", target), window, start, until).await) },
-        );
+        let pace = if open_rate > 0.0 {
+            // Each pair sends every pairs/rate seconds; the pairs are staggered.
+            let interval = Duration::from_secs_f64(pairs as f64 / open_rate);
+            Pace::Every(interval, interval.mul_f64(p as f64 / pairs as f64))
+        } else {
+            Pace::Window(window)
+        };
+        senders
+            .spawn(async move { (p, send_loop(stx, srx, ("receiverId", target), pace, start, until).await) });
     }
     let mut acked: HashMap<usize, Sent> = HashMap::new();
     while let Some(j) = senders.join_next().await {
@@ -303,14 +351,16 @@ async fn direct(
         ack_lat.add(&s.ack_latency).ok();
     }
     let rate = delivered as f64 / elapsed;
-    eprintln!("direct: {pairs} pairs, window {window}, {elapsed:.1} s, {} node(s)", urls.len());
+    let pacing =
+        if open_rate > 0.0 { format!("open loop at {open_rate} msgs/s") } else { format!("window {window}") };
+    eprintln!("direct: {pairs} pairs, {pacing}, {elapsed:.1} s, {} node(s)", urls.len());
     eprintln!(
         "  delivered {delivered} msgs = {rate:.0} msgs/s; lost {lost}, duplicated {dups}, out of order {ooo}, refused {errors}"
     );
     eprintln!("{}", stats::line("ack latency", &ack_lat));
     eprintln!("{}", stats::line("end-to-end latency", &e2e));
     Ok(
-        json!({"scenario": "direct", "nodes": urls.len(), "pairs": pairs, "window": window, "seconds": elapsed,
+        json!({"scenario": "direct", "nodes": urls.len(), "pairs": pairs, "window": window, "rate": open_rate, "seconds": elapsed,
         "delivered": delivered, "msgs_per_sec": rate, "lost": lost, "duplicated": dups + ooo, "errors": errors,
         "ack_ms": stats::summary(&ack_lat), "e2e_ms": stats::summary(&e2e)}),
     )
@@ -330,9 +380,9 @@ async fn offline(
         let (s, r) = (&people[2 * p], &people[2 * p + 1]);
         let (stx, srx) = sio::connect(urls[(2 * p) % urls.len()], &s.1).await?;
         let target = r.0;
-        senders.spawn(
-            async move { (p, send_loop(stx, srx, ("receiverId", target), window, start, until).await) },
-        );
+        senders.spawn(async move {
+            (p, send_loop(stx, srx, ("receiverId", target), Pace::Window(window), start, until).await)
+        });
     }
     let mut acked: HashMap<usize, Sent> = HashMap::new();
     while let Some(j) = senders.join_next().await {
@@ -423,7 +473,7 @@ async fn group(
         receivers.spawn(receive_loop(tx, rx, start, until + Duration::from_secs(5), Some(f)));
     }
     let (stx, srx) = sio::connect(urls[0], &owner.1).await?;
-    let sent = send_loop(stx, srx, ("conversationId", gid), window, start, until).await;
+    let sent = send_loop(stx, srx, ("conversationId", gid), Pace::Window(window), start, until).await;
     let elapsed = start.elapsed().as_secs_f64();
     let (mut lost, mut dups, mut deliveries) = (0, 0, 0u64);
     let mut e2e = stats::histogram();
