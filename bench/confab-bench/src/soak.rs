@@ -141,15 +141,16 @@ async fn side(
     let mut received = Vec::new();
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        if answered == n {
-            if let Some(out) = acked_out.take() {
-                let _ = out.send(acked.clone());
-            }
+        if answered == n
+            && let Some(out) = acked_out.take()
+        {
+            let _ = out.send(acked.clone());
         }
-        if let Some(want) = &expected {
-            if answered == n && want.iter().all(|id| received.contains(id)) {
-                break;
-            }
+        if let Some(want) = &expected
+            && answered == n
+            && want.iter().all(|id| received.contains(id))
+        {
+            break;
         }
         let msg = tokio::select! {
             got = async { expect.as_mut()?.await.ok() }, if expect.is_some() => {
