@@ -246,7 +246,9 @@ async function trySend(clientMsgId) {
       }
       renderList();
       renderOpen();
-    } else if (ack.error?.code === 'rate_limited') {
+    } else if (ack.error?.code === 'rate_limited' || ack.error?.code === 'unavailable') {
+      // Passing refusals (a flood, a server shutting down): the same clientMsgId
+      // again later, or on reconnect, stores it once.
       setTimeout(() => trySend(clientMsgId), 1500);
     } else {
       // Refused for good: keep it visible, marked failed, and stop retrying.
