@@ -46,7 +46,8 @@ start_node() {
   pid=$!
   pids+=($pid)
   for _ in $(seq 1 100); do
-    addr="$(sed -n 's/^confab listening on http:\/\///p' "$work/$name.out")"
+    # The node may not have created its output file yet (and set -e would stop here).
+    addr="$(sed -n 's/^confab listening on http:\/\///p' "$work/$name.out" 2>/dev/null || true)"
     [ -n "$addr" ] && return 0
     sleep 0.1
   done
