@@ -40,6 +40,11 @@ impl Drain {
         (!self.closing.load(Ordering::SeqCst)).then_some(working)
     }
 
+    /// Whether shutdown has begun (new connections are refused too).
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
+    }
+
     /// Refuses new events, then waits (at most `limit`) for those in flight.
     pub async fn close(&self, limit: Duration) {
         self.closing.store(true, Ordering::SeqCst);

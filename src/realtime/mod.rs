@@ -79,6 +79,7 @@ enum Refused {
     Unauthorized(&'static str),
     TooManyConnections,
     TooManyFromAddress,
+    ShuttingDown,
 }
 
 impl std::fmt::Display for Refused {
@@ -91,6 +92,7 @@ impl std::fmt::Display for Refused {
             Refused::TooManyFromAddress => f.write_str(
                 "rate_limited: too many open connections from this address (limits.connections_per_address)",
             ),
+            Refused::ShuttingDown => f.write_str("unavailable: the server is shutting down"),
         }
     }
 }
@@ -109,6 +111,9 @@ async fn authenticate<A: Adapter>(
     State(drain): State<Arc<Drain>>,
     TryData(auth): TryData<Value>,
 ) -> Result<(), Refused> {
+    if drain.is_closing() {
+        return Err(Refused::ShuttingDown);
+    }
     // Taken first and given back when dropped: on any refusal below, or
     // with the socket once it is gone.
     let peer = s.req_parts().extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
