@@ -14,10 +14,10 @@
 use super::messages::{SQL_GAP, SQL_SET_DELIVERED, SQL_WATERMARKS};
 use super::{SQL_CONVERSATION, SQL_INSERT_MESSAGE, SQL_MEMBERS, SQL_NEXT_SEQ};
 use crate::domain::{ClientMsgId, ConversationId, MessageId, Millis, UserId};
-use crate::store::mapping::{Insert, attachments_json, message_cols};
+use crate::store::mapping::{Insert, message_cols};
 use crate::store::{
-    Advanced, Appended, Attachment, ConversationRow, DeliveryMark, MessageKind, MessageRow, NewMessage,
-    StoreError, StoreResult,
+    Advanced, Appended, Attachment, ConversationRow, DeliveryMark, MessageRow, NewMessage, StoreError,
+    StoreResult,
 };
 use rows::{conversation_row, member_row, message_row};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -265,7 +265,8 @@ fn load_conversation(conn: &Connection, id: ConversationId) -> StoreResult<Optio
 }
 
 /// Takes the next seq and inserts the row; the row is built from what was
-/// written rather than read back.
+/// written rather than read back (`attachments` are `m`'s, before their
+/// JSON encoding).
 fn insert_message(conn: &Connection, m: Insert<'_>, attachments: &[Attachment]) -> StoreResult<MessageRow> {
     let seq: i64 =
         conn.prepare_cached(SQL_NEXT_SEQ)?.query_row(params![m.at, m.conversation.0], |r| r.get(0))?;
@@ -283,14 +284,13 @@ fn insert_message(conn: &Connection, m: Insert<'_>, attachments: &[Attachment]) 
         ],
         |r| r.get("id"),
     )?;
-    debug_assert_eq!(m.attachments, attachments_json(attachments));
     Ok(MessageRow {
         id: MessageId(id),
         conversation_id: m.conversation,
         seq,
         sender_id: m.sender,
         client_msg_id: m.client_msg_id.map(|c| ClientMsgId::from_stored(c.to_string())),
-        kind: MessageKind::Text,
+        kind: m.kind,
         body: m.body.to_string(),
         meta: m.meta.map(str::to_string),
         created_at: m.at,
