@@ -18,6 +18,7 @@ use crate::realtime::{self, SocketFanout};
 use crate::store::postgres::PostgresStore;
 use crate::store::{Store, StoreError, sqlite::SqliteStore};
 use crate::users::{Hasher, NoOtherNodes, Revocations, Users};
+use axum::serve::ListenerExt;
 use futures_util::future::BoxFuture;
 use socketioxide::adapter::{Adapter, Emitter, LocalAdapter};
 use socketioxide_core::adapter::DefinedAdapter;
@@ -78,6 +79,8 @@ pub struct App {
     /// Deletes uploads that were never sent.
     sweeper: tokio::task::JoinHandle<()>,
     store: Arc<dyn Store>,
+    /// `limits.write_timeout_ms`, set on every accepted connection.
+    write_timeout: Duration,
 }
 
 /// The Socket.IO adapter in cluster mode: socketioxide's Redis adapter on
@@ -98,6 +101,7 @@ impl App {
         let sweeper = media.spawn_sweeper(Duration::from_secs(600));
         let (stop_push, push_stopped) = tokio::sync::watch::channel(false);
         let addr = config.listen;
+        let write_timeout = Duration::from_millis(config.limits.write_timeout_ms);
         let (router, close_sockets, maintenance, push) = match config.redis_url.clone() {
             None => {
                 let mode = Mode {
@@ -140,7 +144,17 @@ impl App {
         };
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
         let push_worker = push.spawn_worker(push_stopped);
-        Ok(App { listener, router, close_sockets, maintenance, push_worker, stop_push, sweeper, store })
+        Ok(App {
+            listener,
+            router,
+            close_sockets,
+            maintenance,
+            push_worker,
+            stop_push,
+            sweeper,
+            store,
+            write_timeout,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -154,7 +168,9 @@ impl App {
         let close_sockets = self.close_sockets;
         // The peer address is used to throttle failed logins per address.
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, service)
+        let write_timeout = self.write_timeout;
+        let listener = self.listener.tap_io(move |tcp| limit_unread(tcp, write_timeout));
+        let result = axum::serve(listener, service)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 tracing::info!("shutting down: closing sockets");
@@ -175,6 +191,19 @@ impl App {
         tracing::info!("stopped");
         result
     }
+}
+
+/// A client that stops reading fills the kernel's buffers, and then the
+/// socket's writer waits forever: no heartbeat or close can get through.
+/// With TCP_USER_TIMEOUT the kernel drops a connection whose data stays
+/// unacknowledged this long, so its socket is closed like any other.
+fn limit_unread(tcp: &mut tokio::net::TcpStream, timeout: Duration) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Err(e) = socket2::SockRef::from(&*tcp).set_tcp_user_timeout(Some(timeout)) {
+        tracing::debug!(error = %e, "cannot set TCP_USER_TIMEOUT");
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = (tcp, timeout);
 }
 
 /// Opens (and migrates) the configured database; also used by `confab admin`.

@@ -86,13 +86,17 @@ pub struct Limits {
     pub group_max_members: usize,
     /// Packets (replies and events) queued for one socket before further
     /// ones are dropped: bounds the memory a client that stops reading costs.
-    /// Such a client is then disconnected at the next heartbeat.
+    /// Such a client is then dropped after `write_timeout_ms`.
     pub socket_buffer: usize,
     /// Engine.IO heartbeat: a ping every `heartbeat_interval_ms`; a socket
     /// that does not answer within `heartbeat_timeout_ms`, or whose queue is
     /// too full to take the ping, is closed.
     pub heartbeat_interval_ms: u64,
     pub heartbeat_timeout_ms: u64,
+    /// A connection whose sent data stays unacknowledged this long is
+    /// dropped by the kernel (TCP_USER_TIMEOUT): a client that stopped
+    /// reading, once its buffers are full.
+    pub write_timeout_ms: u64,
     /// Open Socket.IO connections one user may have across the cluster
     /// (devices and tabs); one more is refused at the handshake.
     pub connections_per_user: usize,
@@ -338,6 +342,7 @@ impl Default for Limits {
             socket_buffer: 1024,
             heartbeat_interval_ms: 25_000,
             heartbeat_timeout_ms: 20_000,
+            write_timeout_ms: 30_000,
             connections_per_user: 50,
             connections_per_address: 200,
         }
@@ -461,6 +466,7 @@ impl Config {
             ("limits.socket_buffer", l.socket_buffer as u64),
             ("limits.heartbeat_interval_ms", l.heartbeat_interval_ms),
             ("limits.heartbeat_timeout_ms", l.heartbeat_timeout_ms),
+            ("limits.write_timeout_ms", l.write_timeout_ms),
             ("limits.connections_per_user", l.connections_per_user as u64),
             ("auth.token_ttl_hours", self.auth.token_ttl_hours),
             ("cluster.node_ttl_secs", self.cluster.node_ttl_secs),
