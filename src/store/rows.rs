@@ -189,6 +189,46 @@ pub struct NewMessage<'a> {
     pub push_at: Millis,
 }
 
+/// A [`NewMessage`] that owns its parts, to wait in a committer's queue.
+pub(crate) struct QueuedMessage {
+    pub(crate) conversation_id: ConversationId,
+    pub(crate) sender_id: UserId,
+    pub(crate) client_msg_id: Option<ClientMsgId>,
+    pub(crate) body: String,
+    pub(crate) created_at: Millis,
+    pub(crate) attachments: Vec<Attachment>,
+    pub(crate) push_to: Vec<UserId>,
+    pub(crate) push_at: Millis,
+}
+
+impl QueuedMessage {
+    pub(crate) fn of(m: &NewMessage<'_>) -> Self {
+        Self {
+            conversation_id: m.conversation_id,
+            sender_id: m.sender_id,
+            client_msg_id: m.client_msg_id.cloned(),
+            body: m.body.to_string(),
+            created_at: m.created_at,
+            attachments: m.attachments.to_vec(),
+            push_to: m.push_to.to_vec(),
+            push_at: m.push_at,
+        }
+    }
+
+    pub(crate) fn as_new(&self) -> NewMessage<'_> {
+        NewMessage {
+            conversation_id: self.conversation_id,
+            sender_id: self.sender_id,
+            client_msg_id: self.client_msg_id.as_ref(),
+            body: &self.body,
+            created_at: self.created_at,
+            attachments: &self.attachments,
+            push_to: &self.push_to,
+            push_at: self.push_at,
+        }
+    }
+}
+
 /// A system message to record along with a membership or profile change.
 #[derive(Debug, Clone, Copy)]
 pub struct SystemNote<'a> {

@@ -18,9 +18,11 @@
 use super::media::link_media;
 use super::push::enqueue_pushes;
 use super::{conversation_row, member_row};
-use crate::domain::{ClientMsgId, ConversationId, Millis, UserId};
+use crate::domain::{ConversationId, Millis, UserId};
 use crate::store::mapping::{Insert, member_cols, message_cols};
-use crate::store::{Appended, Attachment, ConversationRow, MessageRow, NewMessage, StoreError, StoreResult};
+use crate::store::{
+    Appended, ConversationRow, MessageRow, NewMessage, QueuedMessage, StoreError, StoreResult,
+};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgConnection, PgPool, Row};
 use std::collections::HashMap;
@@ -32,30 +34,8 @@ const BATCH_MAX: usize = 256;
 
 /// An append waiting for the committer.
 struct Request {
-    conversation_id: ConversationId,
-    sender_id: UserId,
-    client_msg_id: Option<ClientMsgId>,
-    body: String,
-    created_at: Millis,
-    attachments: Vec<Attachment>,
-    push_to: Vec<UserId>,
-    push_at: Millis,
+    message: QueuedMessage,
     reply: oneshot::Sender<StoreResult<Appended>>,
-}
-
-impl Request {
-    fn new_message(&self) -> NewMessage<'_> {
-        NewMessage {
-            conversation_id: self.conversation_id,
-            sender_id: self.sender_id,
-            client_msg_id: self.client_msg_id.as_ref(),
-            body: &self.body,
-            created_at: self.created_at,
-            attachments: &self.attachments,
-            push_to: &self.push_to,
-            push_at: self.push_at,
-        }
-    }
 }
 
 /// The handle the store keeps; the task stops when it is dropped.
@@ -85,17 +65,7 @@ impl Committer {
 
     pub(super) async fn append(&self, m: NewMessage<'_>) -> StoreResult<Appended> {
         let (reply, answer) = oneshot::channel();
-        let request = Request {
-            conversation_id: m.conversation_id,
-            sender_id: m.sender_id,
-            client_msg_id: m.client_msg_id.cloned(),
-            body: m.body.to_string(),
-            created_at: m.created_at,
-            attachments: m.attachments.to_vec(),
-            push_to: m.push_to.to_vec(),
-            push_at: m.push_at,
-            reply,
-        };
+        let request = Request { message: QueuedMessage::of(&m), reply };
         self.tx.send(request).await.map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
@@ -146,11 +116,11 @@ async fn write_batch(
     let mut new_rows: Vec<(usize, i64)> = Vec::new(); // (request index, seq)
     let mut pending: HashMap<(UserId, &str), usize> = HashMap::new(); // first request of a clientMsgId
     for (i, r) in batch.iter().enumerate() {
-        let Some(c) = conversations.get_mut(&r.conversation_id) else {
+        let Some(c) = conversations.get_mut(&r.message.conversation_id) else {
             results.push(Some(Err(StoreError::NotMember)));
             continue;
         };
-        let client = r.client_msg_id.as_ref().map(|c| (r.sender_id, c.as_str()));
+        let client = r.message.client_msg_id.as_ref().map(|c| (r.message.sender_id, c.as_str()));
         if let Some(message) = client.and_then(|(u, c)| existing.get(&(u, c.to_string()))) {
             // Stored earlier: answer with the original (the chat service
             // refuses it if it was for another conversation).
@@ -165,12 +135,12 @@ async fn write_batch(
             results.push(None); // answered once the first one is inserted
             continue;
         }
-        if c.member(r.sender_id).is_none() {
+        if c.member(r.message.sender_id).is_none() {
             results.push(Some(Err(StoreError::NotMember)));
             continue;
         }
         c.last_seq += 1;
-        c.last_message_at = Some(r.created_at);
+        c.last_message_at = Some(r.message.created_at);
         new_rows.push((i, c.last_seq));
         if let Some(k) = client {
             pending.insert(k, i);
@@ -182,7 +152,7 @@ async fn write_batch(
     update_seqs(tx, &conversations, &new_rows, batch).await?;
     let mut by_request: HashMap<usize, MessageRow> = HashMap::new();
     for ((i, _), message) in new_rows.iter().zip(inserted) {
-        let m = batch[*i].new_message();
+        let m = batch[*i].message.as_new();
         link_media(tx, &message).await?;
         enqueue_pushes(tx, &m, &message).await?;
         by_request.insert(*i, message);
@@ -196,12 +166,17 @@ async fn write_batch(
                 return answer;
             }
             let r = &batch[i];
-            let conversation = conversations.get(&r.conversation_id).cloned().ok_or(StoreError::NotMember)?;
+            let conversation =
+                conversations.get(&r.message.conversation_id).cloned().ok_or(StoreError::NotMember)?;
             if let Some(message) = by_request.get(&i) {
                 return Ok(Appended { message: message.clone(), created: true, conversation });
             }
             // A repeat of a clientMsgId first used earlier in this batch.
-            let first = r.client_msg_id.as_ref().and_then(|c| pending.get(&(r.sender_id, c.as_str())));
+            let first = r
+                .message
+                .client_msg_id
+                .as_ref()
+                .and_then(|c| pending.get(&(r.message.sender_id, c.as_str())));
             let message = first.and_then(|f| by_request.get(f)).cloned().ok_or(StoreError::NotMember)?;
             Ok(Appended { message, created: false, conversation })
         })
@@ -213,7 +188,7 @@ async fn lock_conversations(
     tx: &mut PgConnection,
     batch: &[Request],
 ) -> Result<HashMap<ConversationId, ConversationRow>, sqlx::Error> {
-    let mut ids: Vec<i64> = batch.iter().map(|r| r.conversation_id.0).collect();
+    let mut ids: Vec<i64> = batch.iter().map(|r| r.message.conversation_id.0).collect();
     ids.sort_unstable();
     ids.dedup();
     let rows = sqlx::query("SELECT * FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE")
@@ -246,8 +221,10 @@ async fn retried(
     tx: &mut PgConnection,
     batch: &[Request],
 ) -> Result<HashMap<(UserId, String), MessageRow>, sqlx::Error> {
-    let (senders, clients): (Vec<i64>, Vec<&str>) =
-        batch.iter().filter_map(|r| r.client_msg_id.as_ref().map(|c| (r.sender_id.0, c.as_str()))).unzip();
+    let (senders, clients): (Vec<i64>, Vec<&str>) = batch
+        .iter()
+        .filter_map(|r| r.message.client_msg_id.as_ref().map(|c| (r.message.sender_id.0, c.as_str())))
+        .unzip();
     if senders.is_empty() {
         return Ok(HashMap::new());
     }
@@ -280,7 +257,7 @@ async fn insert_messages(
         return Ok(Vec::new());
     }
     let inserts: Vec<Insert<'_>> =
-        new_rows.iter().map(|&(i, _)| Insert::text(&batch[i].new_message())).collect();
+        new_rows.iter().map(|&(i, _)| Insert::text(&batch[i].message.as_new())).collect();
     let conversations: Vec<i64> = inserts.iter().map(|m| m.conversation.0).collect();
     let seqs: Vec<i64> = new_rows.iter().map(|&(_, seq)| seq).collect();
     let senders: Vec<i64> = inserts.iter().map(|m| m.sender.0).collect();
@@ -325,7 +302,8 @@ async fn update_seqs(
     new_rows: &[(usize, i64)],
     batch: &[Request],
 ) -> Result<(), sqlx::Error> {
-    let mut touched: Vec<ConversationId> = new_rows.iter().map(|&(i, _)| batch[i].conversation_id).collect();
+    let mut touched: Vec<ConversationId> =
+        new_rows.iter().map(|&(i, _)| batch[i].message.conversation_id).collect();
     touched.sort_unstable();
     touched.dedup();
     if touched.is_empty() {

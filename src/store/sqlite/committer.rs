@@ -13,11 +13,11 @@
 
 use super::messages::{SQL_GAP, SQL_SET_DELIVERED, SQL_WATERMARKS};
 use super::{SQL_CONVERSATION, SQL_INSERT_MESSAGE, SQL_MEMBERS, SQL_NEXT_SEQ};
-use crate::domain::{ClientMsgId, ConversationId, MessageId, Millis, UserId};
+use crate::domain::{ClientMsgId, ConversationId, MessageId};
 use crate::store::mapping::{Insert, message_cols};
 use crate::store::{
-    Advanced, Appended, Attachment, ConversationRow, DeliveryMark, MessageRow, NewMessage, StoreError,
-    StoreResult,
+    Advanced, Appended, Attachment, ConversationRow, DeliveryMark, MessageRow, NewMessage, QueuedMessage,
+    StoreError, StoreResult,
 };
 use rows::{conversation_row, member_row, message_row};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -58,14 +58,7 @@ const SQL_BY_CLIENT_ID: &str =
 
 /// An append waiting for the committer.
 struct Append {
-    conversation_id: ConversationId,
-    sender_id: UserId,
-    client_msg_id: Option<ClientMsgId>,
-    body: String,
-    created_at: Millis,
-    attachments: Vec<Attachment>,
-    push_to: Vec<UserId>,
-    push_at: Millis,
+    message: QueuedMessage,
     reply: oneshot::Sender<StoreResult<Appended>>,
 }
 
@@ -123,17 +116,7 @@ impl Committer {
 
     pub(super) async fn append(&self, m: NewMessage<'_>) -> StoreResult<Appended> {
         let (reply, answer) = oneshot::channel();
-        let job = Append {
-            conversation_id: m.conversation_id,
-            sender_id: m.sender_id,
-            client_msg_id: m.client_msg_id.cloned(),
-            body: m.body.to_string(),
-            created_at: m.created_at,
-            attachments: m.attachments.to_vec(),
-            push_to: m.push_to.to_vec(),
-            push_at: m.push_at,
-            reply,
-        };
+        let job = Append { message: QueuedMessage::of(&m), reply };
         self.submit(Job::Append(Box::new(job)), answer).await
     }
 
@@ -200,11 +183,12 @@ fn write_batch(conn: &mut Connection, batch: &mut Vec<Job>) {
 
 /// Appends one message inside the batch's transaction. The outer error is a
 /// database failure (aborts the batch); the inner one an answer about the data.
-fn append_in(conn: &Connection, m: &Append) -> StoreResult<StoreResult<Appended>> {
+fn append_in(conn: &Connection, append: &Append) -> StoreResult<StoreResult<Appended>> {
+    let m = append.message.as_new();
     let Some(conversation) = load_conversation(conn, m.conversation_id)? else {
         return Ok(Err(StoreError::NotMember));
     };
-    if let Some(client) = &m.client_msg_id {
+    if let Some(client) = m.client_msg_id {
         let mut stmt = conn.prepare_cached(SQL_BY_CLIENT_ID)?;
         let mut rows = stmt.query(params![m.sender_id.0, client.as_str()])?;
         if let Some(r) = rows.next()? {
@@ -214,17 +198,7 @@ fn append_in(conn: &Connection, m: &Append) -> StoreResult<StoreResult<Appended>
     if conversation.member(m.sender_id).is_none() {
         return Ok(Err(StoreError::NotMember));
     }
-    let new = NewMessage {
-        conversation_id: m.conversation_id,
-        sender_id: m.sender_id,
-        client_msg_id: m.client_msg_id.as_ref(),
-        body: &m.body,
-        created_at: m.created_at,
-        attachments: &m.attachments,
-        push_to: &m.push_to,
-        push_at: m.push_at,
-    };
-    let message = insert_message(conn, Insert::text(&new), &m.attachments)?;
+    let message = insert_message(conn, Insert::text(&m), m.attachments)?;
     for a in &message.attachments {
         conn.prepare_cached(SQL_LINK_MEDIA)?.execute(params![
             a.id,
