@@ -13,8 +13,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-use common::{OwnRedis, Process, Sio};
-use serde_json::{Value, json};
+use common::{OwnRedis, Process, Sio, register_at};
+use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,22 +23,6 @@ use std::time::Duration;
 
 const KILLS: usize = 3;
 const PAIRS: usize = 4;
-
-fn addr(p: &Process) -> SocketAddr {
-    p.url.trim_start_matches("http://").parse().unwrap()
-}
-
-async fn register(http: &reqwest::Client, node: SocketAddr, name: &str) -> (i64, String) {
-    let res = http
-        .post(format!("http://{node}/api/auth/register"))
-        .json(&json!({"username": name, "password": "password123"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 201, "register {name}");
-    let body: Value = res.json().await.unwrap();
-    (body["user"]["id"].as_i64().unwrap(), body["token"].as_str().unwrap().to_string())
-}
 
 async fn connect(node: SocketAddr, token: &str) -> Sio {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
@@ -102,15 +86,15 @@ async fn acknowledged_messages_survive_redis_sigkill_in_a_cluster() {
         ("CONFAB_LIMITS__EVENTS_BURST_PER_USER", "100000"),
     ];
     let nodes = [Process::start(dir.path(), &args, &env), Process::start(dir.path(), &args, &env)];
-    let at = |i: usize| addr(&nodes[i % 2]);
+    let at = |i: usize| nodes[i % 2].addr();
     let http = reqwest::Client::new();
 
     // Pair i: the sender on node i % 2, its recipient on the other node.
     let mut senders = Vec::new();
     let mut receivers = Vec::new();
     for i in 0..PAIRS {
-        senders.push(register(&http, at(i), &format!("sender{i}")).await);
-        receivers.push(register(&http, at(i + 1), &format!("receiver{i}")).await);
+        senders.push(register_at(&http, at(i), &format!("sender{i}")).await);
+        receivers.push(register_at(&http, at(i + 1), &format!("receiver{i}")).await);
     }
     // Recipients stay online (live delivery crosses nodes through Redis) but
     // never acknowledge, so all their messages stay unread for the final fetch.
@@ -185,8 +169,8 @@ async fn acknowledged_messages_survive_redis_sigkill_in_a_cluster() {
     assert!(acked_during_load > 50, "the run sent messages ({acked_during_load} acknowledged under load)");
 
     // The nodes recover: new users, new sockets, live chat across nodes.
-    let x = register(&http, at(0), "after0").await;
-    let y = register(&http, at(1), "after1").await;
+    let x = register_at(&http, at(0), "after0").await;
+    let y = register_at(&http, at(1), "after1").await;
     let (mut sx, sy) = (connect(at(0), &x.1).await, connect(at(1), &y.1).await);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     let mut tries = 0;
@@ -222,21 +206,8 @@ async fn acknowledged_messages_survive_redis_sigkill_in_a_cluster() {
     }
 
     // Stored exactly once: every acknowledged message, nothing else.
-    let pool = sqlx::PgPool::connect(&db).await.expect("PostgreSQL reachable");
     let sender_ids: Vec<i64> = senders.iter().map(|s| s.0).collect();
-    let rows: Vec<(Option<String>, i64)> =
-        sqlx::query_as("SELECT client_msg_id, id FROM messages WHERE kind = 'text' AND sender_id = ANY($1)")
-            .bind(&sender_ids)
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-    pool.close().await;
-    let stored: HashMap<String, i64> = rows.iter().map(|(c, id)| (c.clone().unwrap(), *id)).collect();
-    assert_eq!(stored.len(), rows.len(), "no clientMsgId stored twice");
-    for (client, (_, id)) in &acked {
-        assert_eq!(stored.get(client), Some(id), "acknowledged {client} is stored as {id}");
-    }
-    assert_eq!(stored.len(), acked.len(), "nothing stored that was not eventually acknowledged");
+    common::assert_stored_once(&db, &sender_ids, &acked).await;
 
     // Each recipient fetches each of its messages exactly once.
     let (mut live_seen, mut live_dups) = (0, 0);

@@ -25,8 +25,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-use common::{Process, Sio};
-use serde_json::{Value, json};
+use common::{Process, Sio, register_at};
+use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,10 +46,6 @@ const GIVE_UP: Duration = Duration::from_secs(25);
 /// fixed DNS name or load balancer entry.
 type Nodes = [SocketAddr; 2];
 
-fn addr(p: &Process) -> SocketAddr {
-    p.url.trim_start_matches("http://").parse().unwrap()
-}
-
 #[derive(Default)]
 struct Counts {
     reconnects: AtomicUsize,
@@ -57,18 +53,6 @@ struct Counts {
     /// Sends answered `unavailable` by a node shutting down (then retried).
     unavailable: AtomicUsize,
     lost_fetches: AtomicUsize,
-}
-
-async fn register(http: &reqwest::Client, node: SocketAddr, name: &str) -> (i64, String) {
-    let res = http
-        .post(format!("http://{node}/api/auth/register"))
-        .json(&json!({"username": name, "password": "password123"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 201, "register {name}");
-    let body: Value = res.json().await.unwrap();
-    (body["user"]["id"].as_i64().unwrap(), body["token"].as_str().unwrap().to_string())
 }
 
 /// Connects to `nodes[*at]`, switching to the other node each time one
@@ -200,7 +184,7 @@ async fn recipient(
 
 /// SIGTERM, the drain bound and a clean exit, then the same node again on its address.
 async fn roll(node: &mut Process, name: &str, dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) {
-    let at = addr(node).to_string();
+    let at = node.addr().to_string();
     let started = Instant::now();
     let status = node.terminate(DRAIN).await;
     let took = started.elapsed();
@@ -236,15 +220,15 @@ async fn rolling_restart_under_load_loses_no_acknowledged_message() {
     ];
     let mut a = Process::start(dir.path(), &args, &env);
     let mut b = Process::start(dir.path(), &args, &env);
-    let nodes: Nodes = [addr(&a), addr(&b)];
+    let nodes: Nodes = [a.addr(), b.addr()];
     let http = reqwest::Client::new();
 
     // Pair i: the sender on node i % 2, its recipient on the other one.
     let mut senders = Vec::new();
     let mut receivers = Vec::new();
     for i in 0..PAIRS {
-        senders.push(register(&http, nodes[i % 2], &format!("sender{i}")).await);
-        receivers.push(register(&http, nodes[(i + 1) % 2], &format!("receiver{i}")).await);
+        senders.push(register_at(&http, nodes[i % 2], &format!("sender{i}")).await);
+        receivers.push(register_at(&http, nodes[(i + 1) % 2], &format!("receiver{i}")).await);
     }
     let counts = Arc::new(Counts::default());
     let stop_receiving = Arc::new(AtomicBool::new(false));
@@ -284,21 +268,8 @@ async fn rolling_restart_under_load_loses_no_acknowledged_message() {
     assert!(acked.len() > 100, "the run sent messages ({} acknowledged)", acked.len());
 
     // Stored exactly once: every acknowledged message, nothing else.
-    let pool = sqlx::PgPool::connect(&db).await.expect("PostgreSQL reachable");
     let sender_ids: Vec<i64> = senders.iter().map(|s| s.0).collect();
-    let rows: Vec<(Option<String>, i64)> =
-        sqlx::query_as("SELECT client_msg_id, id FROM messages WHERE kind = 'text' AND sender_id = ANY($1)")
-            .bind(&sender_ids)
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-    pool.close().await;
-    let stored: HashMap<String, i64> = rows.iter().map(|(c, id)| (c.clone().unwrap(), *id)).collect();
-    assert_eq!(stored.len(), rows.len(), "no clientMsgId stored twice");
-    for (client_id, (_, id)) in &acked {
-        assert_eq!(stored.get(client_id), Some(id), "acknowledged {client_id} is stored as {id}");
-    }
-    assert_eq!(stored.len(), acked.len(), "nothing stored that no client sent");
+    common::assert_stored_once(&db, &sender_ids, &acked).await;
 
     // Each recipient: every message at least once (live or fetched), no
     // repeat within live delivery nor within fetches, nothing foreign.

@@ -416,6 +416,40 @@ pub async fn fresh_postgres() -> String {
     format!("{base}/{name}")
 }
 
+/// Registers `name` on `node` over HTTP: its user id and token.
+pub async fn register_at(http: &reqwest::Client, node: SocketAddr, name: &str) -> (i64, String) {
+    let res = http
+        .post(format!("http://{node}/api/auth/register"))
+        .json(&json!({"username": name, "password": "password123"}))
+        .send()
+        .await
+        .expect("register request");
+    assert_eq!(res.status().as_u16(), 201, "register {name}");
+    let body: Value = res.json().await.expect("register answer");
+    (body["user"]["id"].as_i64().expect("user id"), body["token"].as_str().expect("token").to_string())
+}
+
+/// Checks the cluster tests' durability promise in PostgreSQL `db`: every
+/// acknowledged message (`acked`: clientMsgId → (pair, message id)) of
+/// `senders` is stored exactly once under its id, and nothing else is.
+pub async fn assert_stored_once(db: &str, senders: &[i64], acked: &HashMap<String, (usize, i64)>) {
+    let pool = sqlx::PgPool::connect(db).await.expect("PostgreSQL reachable");
+    let rows: Vec<(Option<String>, i64)> =
+        sqlx::query_as("SELECT client_msg_id, id FROM messages WHERE kind = 'text' AND sender_id = ANY($1)")
+            .bind(senders)
+            .fetch_all(&pool)
+            .await
+            .expect("messages read");
+    pool.close().await;
+    let stored: HashMap<String, i64> =
+        rows.iter().map(|(c, id)| (c.clone().expect("every test send has a clientMsgId"), *id)).collect();
+    assert_eq!(stored.len(), rows.len(), "no clientMsgId stored twice");
+    for (client_id, (_, id)) in acked {
+        assert_eq!(stored.get(client_id), Some(id), "acknowledged {client_id} is stored as {id}");
+    }
+    assert_eq!(stored.len(), acked.len(), "nothing stored that was not acknowledged");
+}
+
 /// A `confab serve` process (the real binary) on a data directory, for tests
 /// that kill it: dropped, it is killed (SIGKILL) and reaped.
 pub struct Process {
@@ -425,6 +459,11 @@ pub struct Process {
 }
 
 impl Process {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.url.trim_start_matches("http://").parse().expect("a socket address")
+    }
+
     pub fn start(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Process {
         Process::start_at("127.0.0.1:0", dir, args, env)
     }
