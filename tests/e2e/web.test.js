@@ -146,6 +146,8 @@ test('a group of three', T, async () => {
   await ana.page.locator('#members li', { hasText: cyd.username }).locator('button', { hasText: 'Remove' }).click();
   await bubble(bob, 'removed').waitFor();
   await cyd.page.locator('#conversations li', { hasText: 'Trio' }).waitFor({ state: 'detached' });
+  // ana's member list is redrawn when the change reaches her; wait for that, then count.
+  await ana.page.locator('#members li', { hasText: cyd.username }).waitFor({ state: 'detached' });
   assert.equal(await ana.page.locator('#members li[data-user-id]').count(), 2);
   for (const p of [ana, bob, cyd]) await p.context.close();
 });
