@@ -97,7 +97,9 @@ impl App {
     pub async fn build(config: Config) -> Result<App, StartError> {
         crate::install_tls_provider();
         let store = open_store(&config).await?;
-        let media = Arc::new(Media::new(&config, store.clone()).await.map_err(StartError::Media)?);
+        let media =
+            Media::new(&config.media, config.media_dir(), store.clone()).await.map_err(StartError::Media)?;
+        let media = Arc::new(media);
         let sweeper = media.spawn_sweeper(Duration::from_secs(600));
         let (stop_push, push_stopped) = tokio::sync::watch::channel(false);
         let addr = config.listen;
@@ -214,7 +216,7 @@ pub(crate) async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartE
                 std::fs::create_dir_all(dir)
                     .map_err(|source| StartError::DataDir { path: dir.display().to_string(), source })?;
             }
-            Arc::new(SqliteStore::open(&path, config.sqlite_synchronous_full()?).await?)
+            Arc::new(SqliteStore::open(&path, config.storage.sqlite_synchronous).await?)
         }
         Database::Postgres(url) => {
             Arc::new(PostgresStore::open(&url, config.cluster.postgres_max_connections).await?)
@@ -237,7 +239,7 @@ fn services(
     // Ends when the users service is dropped or the store closes.
     Users::watch_disabled(Arc::downgrade(&users), DISABLED_POLL);
     let groups = GroupSettings { max_members: config.limits.group_max_members };
-    let push = Arc::new(Push::new(&config, store.clone(), presence.clone())?);
+    let push = Arc::new(Push::new(&config.push, &config.vapid_key_file(), store.clone(), presence.clone())?);
     let chat = Chat::new(store, presence.clone(), fanout, media.clone(), groups, push.delay());
     Ok(AppState { config: Arc::new(config), users, chat, presence, push, media })
 }

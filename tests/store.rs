@@ -17,7 +17,9 @@ struct Db {
 
 async fn sqlite() -> Db {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(&dir.path().join("t.db"), false).await.expect("open");
+    let store = SqliteStore::open(&dir.path().join("t.db"), confab::config::SqliteSynchronous::Normal)
+        .await
+        .expect("open");
     Db { store: Arc::new(store), _dir: dir, cleanup: None }
 }
 

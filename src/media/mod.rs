@@ -18,7 +18,7 @@ pub mod cloudinary;
 mod local;
 pub mod sniff;
 
-use crate::config::{Config, MediaConfig};
+use crate::config::MediaConfig;
 use crate::domain::{Error, Millis, UserId, now_millis};
 use crate::store::{Attachment, MediaRow, Store};
 use base64::Engine;
@@ -61,9 +61,9 @@ pub struct Media {
 }
 
 impl Media {
-    pub async fn new(config: &Config, store: Arc<dyn Store>) -> Result<Self, Error> {
-        let settings = config.media.clone();
-        let dir = settings.dir.clone().unwrap_or_else(|| config.data_dir.join("media"));
+    /// The service over `settings`, keeping local uploads under `dir`.
+    pub async fn new(settings: &MediaConfig, dir: PathBuf, store: Arc<dyn Store>) -> Result<Self, Error> {
+        let settings = settings.clone();
         let files = local::LocalFiles::new(dir.clone()).map_err(|e| {
             tracing::error!(dir = %dir.display(), error = %e, "cannot create the media directory");
             Error::Internal

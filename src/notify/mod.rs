@@ -20,13 +20,13 @@ mod worker;
 
 pub use content::Notification;
 
-use crate::config::{Config, PushConfig};
+use crate::config::PushConfig;
 use crate::domain::{ConversationId, Error, Millis, SubscriptionId, UserId, now_millis};
 use crate::presence::PresenceService;
 use crate::store::{MuteRow, PushKind, Store, SubscriptionRow};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -133,16 +133,13 @@ pub struct Push {
 
 impl Push {
     pub fn new(
-        config: &Config,
+        settings: &PushConfig,
+        vapid_key_file: &Path,
         store: Arc<dyn Store>,
         presence: Arc<PresenceService>,
     ) -> Result<Self, SetupError> {
-        let settings = config.push.clone();
-        let key_file = settings
-            .vapid_private_key_file
-            .clone()
-            .unwrap_or_else(|| default_vapid_key_file(&config.data_dir));
-        let vapid = Arc::new(webpush::Vapid::load_or_create(&key_file, &settings.vapid_subject)?);
+        let settings = settings.clone();
+        let vapid = Arc::new(webpush::Vapid::load_or_create(vapid_key_file, &settings.vapid_subject)?);
         let timeout = Duration::from_secs(15);
         let client = reqwest::Client::builder()
             .timeout(timeout)
@@ -323,9 +320,4 @@ fn check_token(token: &str, max: usize, ok: impl Fn(char) -> bool) -> Result<(),
         return Err(Error::invalid(format!("`token` must be a device token of at most {max} characters")));
     }
     Ok(())
-}
-
-/// Where the VAPID key lives when `push.vapid_private_key_file` is unset.
-pub fn default_vapid_key_file(data_dir: &Path) -> PathBuf {
-    data_dir.join("vapid_private_key.pem")
 }

@@ -54,7 +54,7 @@ async fn start(data_dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> 
         ..Config::default()
     };
     // Tests need crash safety, not power-loss safety; skip the fsyncs.
-    config.storage.sqlite_synchronous = "normal".into();
+    config.storage.sqlite_synchronous = confab::config::SqliteSynchronous::Normal;
     tweak(&mut config);
     let app = App::build(config).await.expect("app builds");
     let addr = app.local_addr().expect("bound");

@@ -19,6 +19,7 @@ mod users;
 
 use super::*;
 
+use crate::config::SqliteSynchronous as Durability;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -38,9 +39,10 @@ use crate::store::mapping::{Insert, member_cols, message_cols, push_job_cols, su
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file and runs migrations.
-    /// `synchronous_full` makes every commit survive power loss, not only a
-    /// process crash.
-    pub async fn open(path: &Path, synchronous_full: bool) -> StoreResult<Self> {
+    /// `synchronous` says whether every commit survives power loss, or only
+    /// a crash of the process.
+    pub async fn open(path: &Path, synchronous: Durability) -> StoreResult<Self> {
+        let synchronous_full = synchronous == Durability::Full;
         let base = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)

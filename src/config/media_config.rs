@@ -1,0 +1,118 @@
+//! `[media]`: upload sizes, thumbnails, quotas, signed links and
+//! Cloudinary. The media service receives this section (and the directory
+//! resolved from it), never the whole configuration.
+
+use super::ConfigError;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Media attachments (see `docs/MEDIA.md`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Where uploaded files live. Unset: `DATA_DIR/media`.
+    pub dir: Option<PathBuf>,
+    /// Largest image upload, in bytes (the kind is sniffed from the bytes).
+    pub max_image_bytes: u64,
+    /// Largest video upload, in bytes.
+    pub max_video_bytes: u64,
+    /// Largest audio upload, in bytes.
+    pub max_audio_bytes: u64,
+    /// Largest upload of any other kind, in bytes.
+    pub max_file_bytes: u64,
+    /// Longest side of generated image thumbnails, in pixels.
+    pub thumbnail_px: u32,
+    /// Uploads never sent in a message are deleted after this many hours.
+    pub orphan_hours: u64,
+    /// How long a signed media link stays valid, in seconds.
+    pub link_ttl_secs: u64,
+    /// Most attachments on one message.
+    pub max_attachments: usize,
+    /// Bytes of local uploads one user may keep (the same content twice
+    /// counts once); 0: unlimited.
+    pub quota_bytes_per_user: u64,
+    /// Uploads one user may start per minute on one node (a burst of as
+    /// many is allowed); 0: unlimited.
+    pub uploads_per_minute: u32,
+    /// Direct uploads to Cloudinary.
+    pub cloudinary: CloudinaryConfig,
+}
+
+/// Cloudinary direct uploads; on when `cloud_name`, `api_key` and `api_secret` are set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CloudinaryConfig {
+    /// The Cloudinary account ("cloud") name.
+    pub cloud_name: Option<String>,
+    /// The API key (Cloudinary's are digits: read as text, never as a number).
+    pub api_key: Option<String>,
+    /// The API secret that signs uploads.
+    pub api_secret: Option<String>,
+    /// Upload/Admin API base URL.
+    pub api_url: String,
+    /// Delivery (CDN) base URL.
+    pub delivery_url: String,
+    /// Folder every signed upload goes to.
+    pub folder: String,
+    /// File formats a signed upload may have.
+    pub allowed_formats: Vec<String>,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        const MIB: u64 = 1024 * 1024;
+        Self {
+            dir: None,
+            max_image_bytes: 20 * MIB,
+            max_video_bytes: 200 * MIB,
+            max_audio_bytes: 50 * MIB,
+            max_file_bytes: 100 * MIB,
+            thumbnail_px: 320,
+            orphan_hours: 24,
+            link_ttl_secs: 3600,
+            max_attachments: 10,
+            quota_bytes_per_user: 1024 * MIB,
+            uploads_per_minute: 30,
+            cloudinary: CloudinaryConfig::default(),
+        }
+    }
+}
+
+impl Default for CloudinaryConfig {
+    fn default() -> Self {
+        let formats = [
+            "jpg", "jpeg", "png", "gif", "webp", "heic", "mp4", "mov", "webm", "mp3", "m4a", "ogg", "wav",
+            "pdf",
+        ];
+        Self {
+            cloud_name: None,
+            api_key: None,
+            api_secret: None,
+            api_url: "https://api.cloudinary.com".into(),
+            delivery_url: "https://res.cloudinary.com".into(),
+            folder: "confab".into(),
+            allowed_formats: formats.map(String::from).to_vec(),
+        }
+    }
+}
+
+impl MediaConfig {
+    /// `allow_http`: `push.allow_http_endpoints`, which also admits http:// provider URLs.
+    pub(super) fn validate(&self, allow_http: bool) -> Result<(), ConfigError> {
+        super::positive(&[
+            ("media.thumbnail_px", u64::from(self.thumbnail_px)),
+            ("media.link_ttl_secs", self.link_ttl_secs),
+            ("media.max_attachments", self.max_attachments as u64),
+        ])?;
+        let c = &self.cloudinary;
+        super::provider_url("media.cloudinary.api_url", &c.api_url, allow_http)?;
+        super::provider_url("media.cloudinary.delivery_url", &c.delivery_url, allow_http)?;
+        let set = [&c.cloud_name, &c.api_key, &c.api_secret].iter().filter(|v| v.is_some()).count();
+        if set != 0 && set != 3 {
+            return Err(ConfigError::new(
+                "`media.cloudinary` needs all of cloud_name, api_key and api_secret (or none)",
+            ));
+        }
+        Ok(())
+    }
+}
