@@ -15,6 +15,7 @@ use crate::notify::{Push, SetupError};
 use crate::presence::PresenceStore;
 use crate::presence::{LocalPresence, PresenceService};
 use crate::realtime::{self, SocketFanout};
+use crate::state::AppState;
 use crate::store::postgres::PostgresStore;
 use crate::store::{Store, StoreError, sqlite::SqliteStore};
 use crate::users::{Hasher, NoOtherNodes, Revocations, Users};
@@ -32,17 +33,6 @@ use tokio::net::TcpListener;
 /// How often each node looks for accounts disabled by `confab admin`
 /// (another process), to drop their sessions and sockets.
 pub const DISABLED_POLL: Duration = Duration::from_secs(1);
-
-/// Everything a request or event handler may need. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub users: Arc<Users>,
-    pub chat: Chat,
-    pub presence: Arc<PresenceService>,
-    pub push: Arc<Push>,
-    pub media: Arc<Media>,
-}
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]

@@ -1,12 +1,14 @@
-//! The domain's way out to live connections.
+//! The services' way out to live connections (a port).
 //!
-//! Domain services describe *what* a user should be told ([`Event`]); the
-//! realtime layer implements [`Fanout`] and decides *how* (Socket.IO rooms,
-//! and later the Redis adapter). Nothing in the domain touches a socket.
+//! Owns: what a user may be told ([`Event`]) and the [`Fanout`] trait.
+//! May not touch: sockets, storage or any service — it depends on the domain
+//! only. Services describe *what* a user should be told; the realtime layer
+//! implements [`Fanout`] and decides *how* (`realtime::SocketFanout`:
+//! Socket.IO rooms, across nodes through the Redis adapter in cluster mode).
 
-use crate::chat::Message;
-use crate::domain::{ConnectionId, ConversationId, MessageId, Millis, Seq, TokenId, UserId};
-use crate::store::ConversationRow;
+use crate::domain::{
+    ConnectionId, Conversation, ConversationId, Envelope, MessageId, Millis, Receipt, Seq, TokenId, UserId,
+};
 use async_trait::async_trait;
 use tokio::sync::oneshot;
 
@@ -15,55 +17,69 @@ use tokio::sync::oneshot;
 pub enum Event {
     /// A new message (`receive_message`), sent without asking for a receipt:
     /// used for the sender's own other devices.
-    Message(Message),
-    /// A message the user sent changed state for `reader` (`message_status`).
-    Status {
+    Message(Envelope),
+    /// A message the user sent was delivered to or read by `reader` (`message_status`).
+    Receipt {
+        /// Where.
         conversation_id: ConversationId,
+        /// Which message.
         message_id: MessageId,
+        /// Its seq.
         seq: Seq,
-        status: Receipt,
+        /// Delivered or read.
+        receipt: Receipt,
+        /// By whom.
         reader: UserId,
     },
     /// Someone in a shared conversation started or stopped typing (`typing`).
-    Typing { conversation_id: ConversationId, user: UserId, display_name: String, is_typing: bool },
+    Typing {
+        /// Where.
+        conversation_id: ConversationId,
+        /// Who.
+        user: UserId,
+        /// Their display name.
+        display_name: String,
+        /// Started (true) or stopped.
+        is_typing: bool,
+    },
     /// A contact came online or went offline (`presence`).
-    Presence { user: UserId, online: bool, last_seen: Option<Millis> },
+    Presence {
+        /// Who.
+        user: UserId,
+        /// Online now.
+        online: bool,
+        /// When they went offline.
+        last_seen: Option<Millis>,
+    },
     /// A group's profile or member list changed (`conversation_updated`).
-    ConversationUpdated(Box<ConversationRow>),
+    ConversationUpdated(Box<Conversation>),
     /// The user is no longer in the conversation (`conversation_removed`).
-    ConversationRemoved { conversation_id: ConversationId, reason: Removal },
+    ConversationRemoved {
+        /// Which.
+        conversation_id: ConversationId,
+        /// Why.
+        reason: Removal,
+    },
 }
 
 /// Why a user is no longer in a conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Removal {
+    /// They left.
     Left,
+    /// An owner or admin removed them.
     Removed,
+    /// The owner deleted the group.
     Deleted,
 }
 
 impl Removal {
+    /// The API's name for it.
     pub fn as_str(self) -> &'static str {
         match self {
             Removal::Left => "left",
             Removal::Removed => "removed",
             Removal::Deleted => "deleted",
-        }
-    }
-}
-
-/// The receipts a recipient produces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Receipt {
-    Delivered,
-    Read,
-}
-
-impl Receipt {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Receipt::Delivered => "delivered",
-            Receipt::Read => "read",
         }
     }
 }
@@ -78,7 +94,7 @@ pub trait Fanout: Send + Sync + 'static {
     /// Sends a new message to every live connection of `recipient`, asking
     /// each for an acknowledgement. The receiver resolves when the first
     /// device acknowledges; it is dropped unresolved if none does in time.
-    async fn deliver(&self, recipient: UserId, message: &Message) -> oneshot::Receiver<()>;
+    async fn deliver(&self, recipient: UserId, message: &Envelope) -> oneshot::Receiver<()>;
 
     /// Closes every connection that was opened with this token.
     async fn disconnect_token(&self, token: TokenId);

@@ -29,6 +29,7 @@ pub mod media;
 pub mod notify;
 pub mod presence;
 pub mod realtime;
+pub mod state;
 pub mod store;
 pub mod users;
 pub mod wire;

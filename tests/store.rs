@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use confab::domain::{ClientMsgId, ConversationId, MessageId, SubscriptionId, UserId};
+use confab::domain::*;
 use confab::store::postgres::PostgresStore;
 use confab::store::sqlite::SqliteStore;
 use confab::store::*;
@@ -262,23 +262,23 @@ async fn watermarks_only_rise_and_respect_gaps(s: &dyn Store) {
     send(s, c, b, "reply", None).await; // seq 4, b's own
     send(s, c, a, "m4", None).await; // seq 5
     // A live ack of seq 3 cannot skip undelivered seqs 1 and 2.
-    assert_eq!(s.advance(c, b, Watermark::Delivered, 3, true).await.expect("ok"), None);
+    assert_eq!(s.advance(c, b, Receipt::Delivered, 3, true).await.expect("ok"), None);
     assert_eq!(
-        s.advance(c, b, Watermark::Delivered, 3, false).await.expect("ok"),
+        s.advance(c, b, Receipt::Delivered, 3, false).await.expect("ok"),
         Some(Advanced { old: 0, new: 3 })
     );
     // b's own message at seq 4 is not a gap for b.
     assert_eq!(
-        s.advance(c, b, Watermark::Delivered, 5, true).await.expect("ok"),
+        s.advance(c, b, Receipt::Delivered, 5, true).await.expect("ok"),
         Some(Advanced { old: 3, new: 5 })
     );
-    assert_eq!(s.advance(c, b, Watermark::Delivered, 2, false).await.expect("ok"), None, "never lowers");
+    assert_eq!(s.advance(c, b, Receipt::Delivered, 2, false).await.expect("ok"), None, "never lowers");
     assert_eq!(
-        s.advance(c, b, Watermark::Read, 2, false).await.expect("ok"),
+        s.advance(c, b, Receipt::Read, 2, false).await.expect("ok"),
         Some(Advanced { old: 0, new: 2 })
     );
     let stranger = user(s, "z3").await;
-    assert_eq!(s.advance(c, stranger, Watermark::Read, 2, false).await.expect("ok"), None);
+    assert_eq!(s.advance(c, stranger, Receipt::Read, 2, false).await.expect("ok"), None);
     let m = s.conversation(c).await.expect("ok").expect("found");
     let bm = m.members.iter().find(|m| m.user_id == b).expect("member");
     assert_eq!((bm.delivered_seq, bm.read_seq), (5, 2));
@@ -306,7 +306,7 @@ async fn undelivered_history_and_summaries(s: &dyn Store) {
     assert_eq!(list[0].unread, 2);
     assert_eq!(list[0].last_message.as_ref().map(|m| m.body.as_str()), Some("b's own"));
     assert_eq!(list[1].unread, 1);
-    s.advance(ab, b, Watermark::Read, 3, false).await.expect("ok");
+    s.advance(ab, b, Receipt::Read, 3, false).await.expect("ok");
     assert_eq!(s.conversations_of(b).await.expect("ok")[0].unread, 0);
     assert_eq!(s.conversations_of(a).await.expect("ok")[0].unread, 1);
 }
@@ -425,7 +425,7 @@ async fn live_receipts_in_one_batch(s: &dyn Store) {
 async fn push_outbox_collapses_claims_once_and_respects_mutes(s: &dyn Store) {
     let (a, b, c) = (user(s, "pa").await, user(s, "pb").await, user(s, "pc").await);
     let conv = s.direct_conversation(a, b, 1).await.unwrap();
-    let device = |u: UserId, address: &str| SubscriptionRow {
+    let device = |u: UserId, address: &str| Subscription {
         id: SubscriptionId(0),
         user_id: u,
         kind: PushKind::Fcm,
@@ -482,13 +482,13 @@ async fn push_outbox_collapses_claims_once_and_respects_mutes(s: &dyn Store) {
     assert_eq!(s.pending_push_jobs().await.unwrap(), 0);
 
     // Muted: no job. An expired mute or another conversation's: a job.
-    s.set_mute(b, &MuteRow { conversation: Some(conv), until: None }).await.unwrap();
+    s.set_mute(b, &Mute { conversation: Some(conv), until: None }).await.unwrap();
     s.append_message(send(900, to_b)).await.unwrap();
     assert_eq!(s.pending_push_jobs().await.unwrap(), 0);
-    s.set_mute(b, &MuteRow { conversation: Some(conv), until: Some(950) }).await.unwrap();
+    s.set_mute(b, &Mute { conversation: Some(conv), until: Some(950) }).await.unwrap();
     s.append_message(send(960, to_b)).await.unwrap();
     assert_eq!(s.pending_push_jobs().await.unwrap(), 2);
-    s.set_mute(b, &MuteRow { conversation: None, until: None }).await.unwrap();
+    s.set_mute(b, &Mute { conversation: None, until: None }).await.unwrap();
     assert_eq!(s.mutes_of(b).await.unwrap().len(), 2);
     assert!(s.delete_mute(b, None).await.unwrap());
     assert!(!s.delete_mute(b, None).await.unwrap());
@@ -526,7 +526,7 @@ async fn push_outbox_collapses_claims_once_and_respects_mutes(s: &dyn Store) {
 
 async fn media_is_visible_to_its_owner_and_the_conversations_it_was_sent_in(s: &dyn Store) {
     let (a, b, c) = (user(s, "ma").await, user(s, "mb").await, user(s, "mc").await);
-    let item = |id: &str, sha: &str, at: i64| MediaRow {
+    let item = |id: &str, sha: &str, at: i64| MediaItem {
         id: id.into(),
         owner_id: a,
         backend: "local".into(),
@@ -551,7 +551,7 @@ async fn media_is_visible_to_its_owner_and_the_conversations_it_was_sent_in(s: &
     assert_eq!(s.files_in_use("thumb").await.unwrap(), 2);
     // The quota counts the same content once, and only the owner's.
     assert_eq!(s.media_bytes_of(a).await.unwrap(), 10);
-    s.insert_media(&MediaRow { size: 7, ..item("m3", "sha3", 25) }).await.unwrap();
+    s.insert_media(&MediaItem { size: 7, ..item("m3", "sha3", 25) }).await.unwrap();
     assert_eq!(s.media_bytes_of(a).await.unwrap(), 17);
     assert_eq!(s.media_bytes_of(b).await.unwrap(), 0);
     assert!(s.delete_media("m3").await.unwrap());

@@ -8,8 +8,9 @@
 //! handle is dropped. A receipt lost in a crash only means the message is
 //! returned once more by `fetch_unread_messages`; clients de-duplicate by id.
 
-use crate::fanout::{Event, Fanout, Receipt};
-use crate::store::{DeliveryMark, Store};
+use crate::domain::{DeliveryMark, Receipt};
+use crate::fanout::{Event, Fanout};
+use crate::store::Store;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -66,11 +67,11 @@ pub(super) async fn write(batch: &[DeliveryMark], store: &dyn Store, fanout: &dy
     };
     for (m, _) in moved {
         let Some(sender) = m.notify else { continue };
-        let event = Event::Status {
+        let event = Event::Receipt {
             conversation_id: m.conversation,
             message_id: m.message,
             seq: m.seq,
-            status: Receipt::Delivered,
+            receipt: Receipt::Delivered,
             reader: m.user,
         };
         fanout.send(sender, event, None).await;

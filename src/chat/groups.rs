@@ -9,12 +9,13 @@
 //! Roles: the owner may do everything; admins manage members (but not other
 //! admins or the owner) and the profile; members may only leave.
 
-use super::{Chat, Message, not_member};
-use crate::domain::{ConversationId, Error, UserId, now_millis};
-use crate::fanout::{Event, Removal};
-use crate::store::{
-    ConversationKind, ConversationRow, GroupPatch, MessageRow, NewGroup, Role, StoreError, SystemNote,
+use super::{Chat, not_member};
+use crate::domain::{
+    Conversation, ConversationId, ConversationKind, Envelope, Error, GroupPatch, Message, Role, UserId,
+    now_millis,
 };
+use crate::fanout::{Event, Removal};
+use crate::store::{NewGroup, StoreError, SystemNote};
 use serde_json::json;
 
 /// Limits for groups, from the configuration.
@@ -42,7 +43,7 @@ fn group_full(max: usize) -> Error {
 impl Chat {
     /// Creates a group owned by `req.creator`.
     #[tracing::instrument(skip_all, fields(creator = %req.creator))]
-    pub async fn create_group(&self, req: NewGroupRequest) -> Result<ConversationRow, Error> {
+    pub async fn create_group(&self, req: NewGroupRequest) -> Result<Conversation, Error> {
         let mut members: Vec<UserId> = Vec::new();
         for u in req.members.iter().copied().filter(|&u| u != req.creator) {
             if !members.contains(&u) {
@@ -70,7 +71,7 @@ impl Chat {
                 note: SystemNote { actor: req.creator, body: &body, meta: &meta, at: now_millis() },
             })
             .await?;
-        let message = Message::new(note, &group);
+        let message = Envelope::new(note, &group);
         self.fan_out(&group, &message, None, None).await;
         self.announce_update(&group).await;
         Ok(group)
@@ -82,7 +83,7 @@ impl Chat {
         actor: UserId,
         id: ConversationId,
         patch: GroupPatch,
-    ) -> Result<ConversationRow, Error> {
+    ) -> Result<Conversation, Error> {
         let group = self.group_for(actor, id, Role::Admin).await?;
         let renamed = patch.name.as_ref().filter(|n| Some(*n) != group.name.as_ref());
         let note_text = renamed.map(|name| {
@@ -104,7 +105,7 @@ impl Chat {
         actor: UserId,
         id: ConversationId,
         users: Vec<UserId>,
-    ) -> Result<ConversationRow, Error> {
+    ) -> Result<Conversation, Error> {
         let group = self.group_for(actor, id, Role::Admin).await?;
         let mut new: Vec<UserId> = Vec::new();
         for u in users {
@@ -185,7 +186,7 @@ impl Chat {
         id: ConversationId,
         target: UserId,
         role: Role,
-    ) -> Result<ConversationRow, Error> {
+    ) -> Result<Conversation, Error> {
         self.group_for(actor, id, Role::Owner).await?;
         if target == actor && role != Role::Owner {
             return Err(Error::invalid("hand ownership to another member first"));
@@ -208,12 +209,7 @@ impl Chat {
     }
 
     /// The group, if `actor` is a member with at least `role`.
-    async fn group_for(
-        &self,
-        actor: UserId,
-        id: ConversationId,
-        role: Role,
-    ) -> Result<ConversationRow, Error> {
+    async fn group_for(&self, actor: UserId, id: ConversationId, role: Role) -> Result<Conversation, Error> {
         let c = self.member_view(actor, id).await?;
         if c.kind != ConversationKind::Group {
             return Err(Error::invalid("this is a direct conversation, not a group"));
@@ -236,27 +232,23 @@ impl Chat {
     }
 
     /// Delivers the change's system message and the new member list.
-    async fn after_change(
-        &self,
-        id: ConversationId,
-        note: Option<MessageRow>,
-    ) -> Result<ConversationRow, Error> {
+    async fn after_change(&self, id: ConversationId, note: Option<Message>) -> Result<Conversation, Error> {
         let group = self.store.conversation(id).await?.ok_or(Error::NotFound("conversation"))?;
         if let Some(row) = note {
-            let message = Message::new(row, &group);
+            let message = Envelope::new(row, &group);
             self.fan_out(&group, &message, None, None).await;
         }
         self.announce_update(&group).await;
         Ok(group)
     }
 
-    async fn announce_update(&self, group: &ConversationRow) {
+    async fn announce_update(&self, group: &Conversation) {
         for m in &group.members {
             self.fanout.send(m.user_id, Event::ConversationUpdated(Box::new(group.clone())), None).await;
         }
     }
 }
 
-fn display_name(c: &ConversationRow, user: UserId) -> String {
+fn display_name(c: &Conversation, user: UserId) -> String {
     c.member(user).map(|m| m.display_name.clone()).unwrap_or_else(|| format!("user {user}"))
 }

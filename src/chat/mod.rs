@@ -11,23 +11,19 @@
 
 mod delivery;
 mod groups;
-mod message;
 mod receipts;
 
 pub use groups::{GroupSettings, NewGroupRequest};
-pub use message::{Message, MessageStatus};
-pub use receipts::Receipt as MemberReceipt;
+pub use receipts::MemberReceipt;
 
 use crate::domain::{
-    ClientMsgId, ConnectionId, ConversationId, Error, MessageId, MessageText, Millis, Seq, UserId, now_millis,
+    ClientMsgId, ConnectionId, Conversation, ConversationId, ConversationSummary, DeliveryMark, Envelope,
+    Error, MessageId, MessageKind, MessageText, Millis, UserId, now_millis,
 };
 use crate::fanout::{Event, Fanout};
 use crate::media::{AttachmentRequest, Media};
 use crate::presence::PresenceService;
-use crate::store::{
-    ConversationKind, ConversationRow, ConversationSummary, DeliveryMark, MessageKind, NewMessage, Store,
-    StoreError,
-};
+use crate::store::{NewMessage, Store, StoreError};
 use futures_util::StreamExt;
 use futures_util::future::join_all;
 use futures_util::stream::FuturesUnordered;
@@ -103,7 +99,7 @@ impl Chat {
     /// same `(sender, clientMsgId)` returns the original message and delivers
     /// nothing again.
     #[tracing::instrument(skip_all, fields(sender = %cmd.sender))]
-    pub async fn send(&self, cmd: SendMessage) -> Result<Message, Error> {
+    pub async fn send(&self, cmd: SendMessage) -> Result<Envelope, Error> {
         let conversation_id = self.resolve(cmd.sender, cmd.target).await?;
         let attachments = self.media.attachments(cmd.sender, &cmd.attachments).await?;
         // Who gets a push is decided before the commit, so that the push job
@@ -135,7 +131,7 @@ impl Chat {
             // A clientMsgId is the sender's promise that this is the same message.
             return Err(Error::Conflict("clientMsgId was already used for another conversation".into()));
         }
-        let message = Message::new(appended.message, &appended.conversation);
+        let message = Envelope::new(appended.message, &appended.conversation);
         if appended.created {
             self.fan_out(&appended.conversation, &message, cmd.origin.as_ref(), Some(&offline)).await;
         }
@@ -177,7 +173,7 @@ impl Chat {
 
     /// The conversation, if `user` is a member; otherwise the same
     /// `forbidden` whether or not it exists.
-    async fn member_view(&self, user: UserId, id: ConversationId) -> Result<ConversationRow, Error> {
+    async fn member_view(&self, user: UserId, id: ConversationId) -> Result<Conversation, Error> {
         match self.store.conversation(id).await? {
             Some(c) if c.member(user).is_some() => Ok(c),
             _ => Err(NOT_A_MEMBER),
@@ -198,12 +194,12 @@ impl Chat {
     /// missed the message. Otherwise everyone is asked.
     async fn fan_out(
         &self,
-        conversation: &ConversationRow,
-        message: &Message,
+        conversation: &Conversation,
+        message: &Envelope,
         origin: Option<&ConnectionId>,
         offline: Option<&[UserId]>,
     ) {
-        let sender = message.row.sender_id;
+        let sender = message.message.sender_id;
         self.fanout.send(sender, Event::Message(message.clone()), origin).await;
         let others = conversation.members.iter().map(|m| m.user_id).filter(|&u| u != sender);
         let (mut recipients, ask): (Vec<UserId>, Vec<UserId>) = match offline {
@@ -229,8 +225,9 @@ impl Chat {
         // older message from someone else is still undelivered: then the
         // watermark waits for `fetch_unread_messages`. One task waits for them all.
         let deliveries = self.deliveries.clone();
-        let (conversation, seq, id) = (message.row.conversation_id, message.row.seq, message.row.id);
-        let notify = (message.row.kind == MessageKind::Text).then_some(sender);
+        let (conversation, seq, id) =
+            (message.message.conversation_id, message.message.seq, message.message.id);
+        let notify = (message.message.kind == MessageKind::Text).then_some(sender);
         tokio::spawn(async move {
             let mut receipts: FuturesUnordered<_> = handed
                 .into_iter()
@@ -274,10 +271,10 @@ impl Chat {
         conversation: ConversationId,
         before: Option<MessageId>,
         limit: i64,
-    ) -> Result<Vec<Message>, Error> {
+    ) -> Result<Vec<Envelope>, Error> {
         let c = self.member_view(user, conversation).await?;
-        let rows = self.store.history(conversation, before, visible_after(&c, user), limit).await?;
-        Ok(rows.into_iter().map(|r| Message::new(r, &c)).collect())
+        let rows = self.store.history(conversation, before, c.visible_after(user), limit).await?;
+        Ok(rows.into_iter().map(|r| Envelope::new(r, &c)).collect())
     }
 
     /// The caller's conversations, most recent activity first.
@@ -286,23 +283,7 @@ impl Chat {
     }
 
     /// One conversation, for members only.
-    pub async fn conversation(&self, user: UserId, id: ConversationId) -> Result<ConversationRow, Error> {
+    pub async fn conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation, Error> {
         self.member_view(user, id).await
-    }
-}
-
-/// The seq after which `user` may read `c`'s history.
-fn visible_after(c: &ConversationRow, user: UserId) -> Seq {
-    match (c.kind, c.full_history, c.member(user)) {
-        (ConversationKind::Group, false, Some(m)) => m.joined_seq,
-        _ => 0,
-    }
-}
-
-/// The other member of a direct conversation, seen from `me`.
-pub fn direct_peer(c: &ConversationRow, me: UserId) -> Option<UserId> {
-    match c.kind {
-        ConversationKind::Direct => c.members.iter().map(|m| m.user_id).find(|&u| u != me),
-        ConversationKind::Group => None,
     }
 }

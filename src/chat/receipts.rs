@@ -1,9 +1,9 @@
 //! Delivered and read: moving the per-member watermarks and telling senders.
 
-use super::{Chat, Message};
-use crate::domain::{ConversationId, Error, MessageId, Seq, UserId};
-use crate::fanout::{Event, Fanout, Receipt as Status};
-use crate::store::{Advanced, Store, Watermark};
+use super::Chat;
+use crate::domain::{Advanced, ConversationId, Envelope, Error, MessageId, Receipt, Seq, UserId};
+use crate::fanout::{Event, Fanout};
+use crate::store::Store;
 use std::collections::BTreeMap;
 
 /// At most this many `message_status` events are sent for one watermark
@@ -13,7 +13,7 @@ const STATUS_EVENTS_CAP: i64 = 100;
 
 /// One member's state for one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Receipt {
+pub struct MemberReceipt {
     pub user: UserId,
     pub delivered: bool,
     pub read: bool,
@@ -29,7 +29,7 @@ impl Chat {
         user: UserId,
         conversation: Option<ConversationId>,
         limit: i64,
-    ) -> Result<(Vec<Message>, bool), Error> {
+    ) -> Result<(Vec<Envelope>, bool), Error> {
         if let Some(id) = conversation {
             self.member_view(user, id).await?;
         }
@@ -45,8 +45,8 @@ impl Chat {
         let mut conversations = BTreeMap::new();
         for (&conv, &seq) in &up_to {
             // Every message from others up to `seq` is in this batch, so no gap check.
-            if let Some(adv) = self.store.advance(conv, user, Watermark::Delivered, seq, false).await? {
-                self.announce(conv, user, Status::Delivered, adv).await?;
+            if let Some(adv) = self.store.advance(conv, user, Receipt::Delivered, seq, false).await? {
+                self.announce(conv, user, Receipt::Delivered, adv).await?;
             }
             if let Some(c) = self.store.conversation(conv).await? {
                 conversations.insert(conv, c);
@@ -56,7 +56,7 @@ impl Chat {
             .into_iter()
             .filter_map(|r| {
                 let c = conversations.get(&r.conversation_id)?;
-                Some(Message::new(r, c))
+                Some(Envelope::new(r, c))
             })
             .collect();
         Ok((messages, has_more))
@@ -77,8 +77,8 @@ impl Chat {
             .await?
             .filter(|m| m.conversation_id == conversation)
             .ok_or(Error::NotFound("message"))?;
-        if let Some(adv) = self.store.advance(conversation, user, Watermark::Read, row.seq, false).await? {
-            self.announce(conversation, user, Status::Read, adv).await?;
+        if let Some(adv) = self.store.advance(conversation, user, Receipt::Read, row.seq, false).await? {
+            self.announce(conversation, user, Receipt::Read, adv).await?;
         }
         Ok(())
     }
@@ -90,35 +90,35 @@ impl Chat {
         user: UserId,
         conversation: ConversationId,
         message: MessageId,
-    ) -> Result<(Message, Vec<Receipt>), Error> {
+    ) -> Result<(Envelope, Vec<MemberReceipt>), Error> {
         let c = self.member_view(user, conversation).await?;
         let row = self
             .store
             .message(message)
             .await?
-            .filter(|m| m.conversation_id == conversation && m.seq > super::visible_after(&c, user))
+            .filter(|m| m.conversation_id == conversation && m.seq > c.visible_after(user))
             .ok_or(Error::NotFound("message"))?;
         let receipts = c
             .members
             .iter()
             .filter(|m| m.user_id != row.sender_id)
-            .map(|m| Receipt {
+            .map(|m| MemberReceipt {
                 user: m.user_id,
                 delivered: m.delivered_seq >= row.seq,
                 read: m.read_seq >= row.seq,
             })
             .collect();
-        Ok((Message::new(row, &c), receipts))
+        Ok((Envelope::new(row, &c), receipts))
     }
 
     async fn announce(
         &self,
         conversation: ConversationId,
         reader: UserId,
-        status: Status,
+        receipt: Receipt,
         adv: Advanced,
     ) -> Result<(), Error> {
-        announce(&*self.store, &*self.fanout, conversation, reader, status, adv).await
+        announce(&*self.store, &*self.fanout, conversation, reader, receipt, adv).await
     }
 }
 
@@ -128,7 +128,7 @@ async fn announce(
     fanout: &dyn Fanout,
     conversation: ConversationId,
     reader: UserId,
-    status: Status,
+    receipt: Receipt,
     adv: Advanced,
 ) -> Result<(), Error> {
     let mut rows =
@@ -138,7 +138,7 @@ async fn announce(
     }
     for r in rows.into_iter().rev() {
         let event =
-            Event::Status { conversation_id: conversation, message_id: r.id, seq: r.seq, status, reader };
+            Event::Receipt { conversation_id: conversation, message_id: r.id, seq: r.seq, receipt, reader };
         fanout.send(r.sender_id, event, None).await;
     }
     Ok(())

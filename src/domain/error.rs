@@ -1,8 +1,10 @@
 //! The domain error: what went wrong, in words a client can act on.
 //!
-//! Transports map it once each: `http::error` to an HTTP status and
-//! `realtime::error` to a Socket.IO error payload. Internal causes are logged
-//! where they happen and never reach a client.
+//! Transports map it once each: `http::error` to an HTTP status, and
+//! `realtime::handlers` (through `wire`) to a Socket.IO error payload. Lower
+//! layers convert their own errors into it where they are defined (storage
+//! failures in `store`). Internal causes are logged where they happen and
+//! never reach a client.
 
 use std::fmt;
 
@@ -96,17 +98,5 @@ impl Error {
 
     pub fn invalid(msg: impl Into<String>) -> Self {
         Error::Invalid(msg.into())
-    }
-}
-
-impl From<crate::store::StoreError> for Error {
-    fn from(e: crate::store::StoreError) -> Self {
-        match e {
-            crate::store::StoreError::Closed => Error::Unavailable("the server is shutting down"),
-            other => {
-                tracing::error!(error = %other, "storage failure");
-                Error::Internal
-            }
-        }
     }
 }

@@ -2,9 +2,8 @@
 
 use super::ApiError;
 use super::extract::{Auth, JsonBody};
-use crate::app::AppState;
-use crate::domain::{DisplayName, Error, Password, Username};
-use crate::store::UserRow;
+use crate::domain::{DisplayName, Error, Password, User, Username};
+use crate::state::AppState;
 use crate::wire::UserView;
 use axum::extract::ConnectInfo;
 use axum::http::StatusCode;
@@ -27,7 +26,7 @@ fn text<'a>(body: &'a Value, field: &str) -> Result<&'a str, Error> {
         .ok_or_else(|| Error::invalid(format!("`{field}` must be a string")))
 }
 
-fn authenticated(user: &UserRow, token: String) -> Json<Value> {
+fn authenticated(user: &User, token: String) -> Json<Value> {
     Json(json!({ "user": UserView::new(user), "token": token }))
 }
 

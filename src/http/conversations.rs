@@ -2,8 +2,8 @@
 
 use super::ApiError;
 use super::extract::Auth;
-use crate::app::AppState;
 use crate::domain::{ConversationId, Error, MessageId};
+use crate::state::AppState;
 use crate::wire::{ConversationView, MessageView};
 use axum::extract::{Path, Query, State};
 use axum::routing::get;

@@ -2,8 +2,8 @@
 //! axum's plain-text rejections.
 
 use super::ApiError;
-use crate::app::AppState;
 use crate::domain::Error;
+use crate::state::AppState;
 use crate::users::Session;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};

@@ -3,8 +3,8 @@
 
 use super::ApiError;
 use super::extract::{Auth, JsonBody};
-use crate::app::AppState;
 use crate::domain::{ConversationId, Error, MessageId, UserId};
+use crate::state::AppState;
 use crate::wire::{self, ConversationView, MemberView, input};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -26,7 +26,7 @@ pub(super) fn path_id(s: &str, what: &'static str) -> Result<i64, ApiError> {
     s.parse::<i64>().ok().filter(|&n| n > 0).ok_or(ApiError(Error::NotFound(what)))
 }
 
-fn conversation_json(c: &crate::store::ConversationRow, me: UserId) -> Json<Value> {
+fn conversation_json(c: &crate::domain::Conversation, me: UserId) -> Json<Value> {
     Json(json!({ "conversation": ConversationView::new(c, Some(me)) }))
 }
 

@@ -4,10 +4,9 @@
 
 use super::ApiError;
 use super::extract::Auth;
-use crate::app::AppState;
-use crate::domain::Error;
+use crate::domain::{Error, MediaItem};
 use crate::media::attachment_of;
-use crate::store::MediaRow;
+use crate::state::AppState;
 use crate::wire::{AttachmentView, timestamp};
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
@@ -29,7 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/media/{id}/link", get(link))
 }
 
-fn media_json(m: &MediaRow) -> Value {
+fn media_json(m: &MediaItem) -> Value {
     let mut v = serde_json::to_value(AttachmentView::new(&attachment_of(m))).unwrap_or_default();
     v["createdAt"] = json!(timestamp(m.created_at));
     json!({ "media": v })
@@ -93,7 +92,7 @@ async fn authorized(
     headers: HeaderMap,
     id: &str,
     q: &LinkQuery,
-) -> Result<MediaRow, ApiError> {
+) -> Result<MediaItem, ApiError> {
     if headers.contains_key(header::AUTHORIZATION) {
         let mut parts = Request::new(()).into_parts().0;
         parts.headers = headers;
@@ -138,7 +137,7 @@ async fn file(
 
 /// The file with range support, labelled by what Confab sniffed, never by
 /// what the uploader claimed; anything not safe to show is a download.
-async fn serve(app: &AppState, m: &MediaRow, thumbnail: bool, req: Request) -> Result<Response, ApiError> {
+async fn serve(app: &AppState, m: &MediaItem, thumbnail: bool, req: Request) -> Result<Response, ApiError> {
     if m.backend == "cloudinary" {
         let a = AttachmentView::new(&attachment_of_remote(m));
         let target = if thumbnail { a.thumbnail_url.unwrap_or(a.url) } else { a.url };
@@ -187,7 +186,7 @@ async fn serve(app: &AppState, m: &MediaRow, thumbnail: bool, req: Request) -> R
 }
 
 /// A Cloudinary item's attachment, from the row (for redirects).
-fn attachment_of_remote(m: &MediaRow) -> crate::store::Attachment {
+fn attachment_of_remote(m: &MediaItem) -> crate::domain::Attachment {
     let mut a = attachment_of(m);
     let r: Value = m.remote.as_deref().and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default();
     a.url = r["url"].as_str().map(String::from);

@@ -3,7 +3,7 @@
 
 use super::ApiError;
 use super::extract::{Auth, JsonBody};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::wire::{MessageView, input};
 use axum::http::StatusCode;
 use axum::routing::post;

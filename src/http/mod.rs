@@ -17,7 +17,7 @@ mod web;
 
 pub use error::ApiError;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method, header};

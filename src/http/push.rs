@@ -4,10 +4,9 @@
 use super::ApiError;
 use super::extract::{Auth, JsonBody};
 use super::groups::path_id;
-use crate::app::AppState;
-use crate::domain::{ConversationId, Error, Millis, SubscriptionId};
+use crate::domain::{ConversationId, Error, Millis, Mute, PushKind, Subscription, SubscriptionId};
 use crate::notify::NewDevice;
-use crate::store::{MuteRow, PushKind, SubscriptionRow};
+use crate::state::AppState;
 use crate::wire::timestamp;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -29,7 +28,7 @@ async fn vapid_public_key(State(app): State<AppState>) -> Json<Value> {
     Json(json!({ "publicKey": app.push.vapid_public_key() }))
 }
 
-fn subscription_view(s: &SubscriptionRow) -> Value {
+fn subscription_view(s: &Subscription) -> Value {
     let mut v = json!({ "id": s.id, "type": s.kind.as_str(), "createdAt": timestamp(s.created_at) });
     match s.kind {
         PushKind::WebPush => v["endpoint"] = json!(s.address),
@@ -92,7 +91,7 @@ async fn unsubscribe(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn mute_view(m: &MuteRow) -> Value {
+fn mute_view(m: &Mute) -> Value {
     json!({ "conversationId": m.conversation, "until": m.until.map(timestamp) })
 }
 

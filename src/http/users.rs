@@ -2,8 +2,8 @@
 
 use super::ApiError;
 use super::extract::Auth;
-use crate::app::AppState;
 use crate::domain::{Error, UserId};
+use crate::state::AppState;
 use crate::wire::UserView;
 use axum::extract::{Path, Query, State};
 use axum::routing::get;

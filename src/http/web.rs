@@ -8,7 +8,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// (path, content type, bytes)
 const FILES: [(&str, &str, &[u8]); 8] = [

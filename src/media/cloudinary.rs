@@ -6,8 +6,7 @@
 //! name, `k=v` joined with `&`, the API secret appended, SHA-1, hex.
 
 use crate::config::CloudinaryConfig;
-use crate::domain::Error;
-use crate::store::Attachment;
+use crate::domain::{Attachment, Error};
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 use std::collections::BTreeMap;

@@ -19,8 +19,8 @@ mod local;
 pub mod sniff;
 
 use crate::config::MediaConfig;
-use crate::domain::{Error, Millis, UserId, now_millis};
-use crate::store::{Attachment, MediaRow, Store};
+use crate::domain::{Attachment, Error, MediaItem, Millis, UserId, now_millis};
+use crate::store::Store;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::Stream;
@@ -114,7 +114,7 @@ impl Media {
 
     /// Stores an upload from `owner`. The name is only a label; the type
     /// comes from the bytes.
-    pub async fn upload<S, E>(&self, owner: UserId, name: &str, body: S) -> Result<MediaRow, Error>
+    pub async fn upload<S, E>(&self, owner: UserId, name: &str, body: S) -> Result<MediaItem, Error>
     where
         S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
         E: std::fmt::Display,
@@ -135,7 +135,7 @@ impl Media {
                 thumb = Some(self.files.store_bytes(jpeg).await?);
             }
         }
-        let row = MediaRow {
+        let row = MediaItem {
             id: URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>()),
             owner_id: owner,
             backend: "local".into(),
@@ -162,7 +162,7 @@ impl Media {
     }
 
     /// The item if `user` may see it; "not found" otherwise, so ids cannot be probed.
-    pub async fn visible(&self, user: UserId, id: &str) -> Result<MediaRow, Error> {
+    pub async fn visible(&self, user: UserId, id: &str) -> Result<MediaItem, Error> {
         match self.store.media(id).await? {
             Some(m) if self.store.media_visible_to(id, user).await? => Ok(m),
             _ => Err(Error::NotFound("media")),
@@ -170,7 +170,7 @@ impl Media {
     }
 
     /// The item for a signed link, if the signature is right and fresh.
-    pub async fn by_link(&self, id: &str, exp: i64, sig: &str) -> Result<MediaRow, Error> {
+    pub async fn by_link(&self, id: &str, exp: i64, sig: &str) -> Result<MediaItem, Error> {
         let valid = exp > now_millis() / 1000 && self.link_mac(id, exp).verify_slice(&decode(sig)).is_ok();
         match self.store.media(id).await? {
             Some(m) if valid => Ok(m),
@@ -185,7 +185,7 @@ impl Media {
     }
 
     /// Short-lived URLs (no `Authorization` needed) for `<img>` and `<video>`.
-    pub fn signed_links(&self, m: &MediaRow) -> (String, Option<String>, Millis) {
+    pub fn signed_links(&self, m: &MediaItem) -> (String, Option<String>, Millis) {
         let exp = now_millis() / 1000 + self.settings.link_ttl_secs as i64;
         let sig = URL_SAFE_NO_PAD.encode(self.link_mac(&m.id, exp).finalize().into_bytes());
         let url = format!("/api/media/{}?exp={exp}&sig={sig}", m.id);
@@ -195,7 +195,7 @@ impl Media {
     }
 
     /// The file behind an item (or its thumbnail).
-    pub fn download(&self, m: &MediaRow, thumbnail: bool) -> Result<Download, Error> {
+    pub fn download(&self, m: &MediaItem, thumbnail: bool) -> Result<Download, Error> {
         let sha = if thumbnail { &m.thumb_sha256 } else { &m.sha256 };
         let Some(sha) = sha else { return Err(Error::NotFound("media")) };
         Ok(Download {
@@ -249,7 +249,7 @@ impl Media {
             "url": a.url, "thumbnailUrl": a.thumbnail_url,
         });
         self.store
-            .insert_media(&MediaRow {
+            .insert_media(&MediaItem {
                 id: a.id.clone(),
                 owner_id: sender,
                 backend: "cloudinary".into(),
@@ -290,7 +290,7 @@ impl Media {
     /// `destroy_remote`: also destroy a Cloudinary asset. Orphans never
     /// destroy theirs: an unattached Cloudinary row is a client's retry of
     /// an upload a sent message may still use.
-    async fn remove(&self, m: &MediaRow, destroy_remote: bool) -> Result<(), Error> {
+    async fn remove(&self, m: &MediaItem, destroy_remote: bool) -> Result<(), Error> {
         if let (Some(c), Some(remote), true) = (&self.cloudinary, &m.remote, destroy_remote) {
             let r: serde_json::Value = serde_json::from_str(remote).unwrap_or_default();
             if let (Some(public_id), Some(kind)) = (r["publicId"].as_str(), r["resourceType"].as_str()) {
@@ -338,7 +338,7 @@ fn decode(s: &str) -> Vec<u8> {
 }
 
 /// How a message carries a local upload.
-pub fn attachment_of(m: &MediaRow) -> Attachment {
+pub fn attachment_of(m: &MediaItem) -> Attachment {
     Attachment {
         id: m.id.clone(),
         kind: m.kind.clone(),

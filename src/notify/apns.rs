@@ -3,7 +3,7 @@
 //! HTTP/2, one request per device token.
 
 use super::{Notification, Outcome, SetupError, classify_status};
-use crate::store::SubscriptionRow;
+use crate::domain::Subscription;
 use p256::pkcs8::DecodePrivateKey;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -76,7 +76,7 @@ impl Apns {
         token
     }
 
-    pub async fn send(&self, sub: &SubscriptionRow, note: &Notification) -> Outcome {
+    pub async fn send(&self, sub: &Subscription, note: &Notification) -> Outcome {
         let base = match sub.environment.as_deref() {
             Some("sandbox") => &self.sandbox_url,
             _ => &self.production_url,

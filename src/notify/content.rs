@@ -1,7 +1,6 @@
 //! What a push says: title, body, badge, and the ids a tap needs.
 
-use crate::domain::{ConversationId, MessageId};
-use crate::store::{ConversationKind, ConversationRow, MessageRow};
+use crate::domain::{Conversation, ConversationId, ConversationKind, Message, MessageId};
 use serde_json::json;
 
 /// Longest body preview, in characters.
@@ -27,8 +26,8 @@ pub struct Notification {
 
 impl Notification {
     pub fn compose(
-        conversation: &ConversationRow,
-        message: &MessageRow,
+        conversation: &Conversation,
+        message: &Message,
         sender_name: &str,
         count: i64,
         badge: i64,

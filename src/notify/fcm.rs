@@ -3,7 +3,7 @@
 //! before it expires), which authorizes `projects/{id}/messages:send`.
 
 use super::{Notification, Outcome, SetupError, classify_status};
-use crate::store::SubscriptionRow;
+use crate::domain::Subscription;
 use rsa::pkcs8::DecodePrivateKey;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -99,7 +99,7 @@ impl Fcm {
         Ok(grant.access_token)
     }
 
-    pub async fn send(&self, sub: &SubscriptionRow, note: &Notification) -> Outcome {
+    pub async fn send(&self, sub: &Subscription, note: &Notification) -> Outcome {
         let token = match self.access_token().await {
             Ok(t) => t,
             Err(outcome) => return outcome,

@@ -21,9 +21,11 @@ mod worker;
 pub use content::Notification;
 
 use crate::config::PushConfig;
-use crate::domain::{ConversationId, Error, Millis, SubscriptionId, UserId, now_millis};
+use crate::domain::{
+    ConversationId, Error, Millis, Mute, PushKind, Subscription, SubscriptionId, UserId, now_millis,
+};
 use crate::presence::PresenceService;
-use crate::store::{MuteRow, PushKind, Store, SubscriptionRow};
+use crate::store::Store;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::path::Path;
@@ -104,7 +106,7 @@ pub struct Providers {
 }
 
 impl Providers {
-    async fn send(&self, sub: &SubscriptionRow, note: &Notification) -> Option<Outcome> {
+    async fn send(&self, sub: &Subscription, note: &Notification) -> Option<Outcome> {
         Some(match sub.kind {
             PushKind::WebPush => self.webpush.send(sub, note).await,
             PushKind::Fcm => self.fcm.as_ref()?.send(sub, note).await,
@@ -206,8 +208,8 @@ impl Push {
     }
 
     /// Registers (or re-registers) a device for `user`.
-    pub async fn subscribe(&self, user: UserId, device: NewDevice) -> Result<SubscriptionRow, Error> {
-        let mut row = SubscriptionRow {
+    pub async fn subscribe(&self, user: UserId, device: NewDevice) -> Result<Subscription, Error> {
+        let mut row = Subscription {
             id: SubscriptionId(0),
             user_id: user,
             kind: PushKind::WebPush,
@@ -264,7 +266,7 @@ impl Push {
         Ok(())
     }
 
-    pub async fn subscriptions(&self, user: UserId) -> Result<Vec<SubscriptionRow>, Error> {
+    pub async fn subscriptions(&self, user: UserId) -> Result<Vec<Subscription>, Error> {
         Ok(self.store.subscriptions_of(user).await?)
     }
 
@@ -283,8 +285,8 @@ impl Push {
         user: UserId,
         conversation: Option<ConversationId>,
         until: Option<Millis>,
-    ) -> Result<MuteRow, Error> {
-        let mute = MuteRow { conversation, until };
+    ) -> Result<Mute, Error> {
+        let mute = Mute { conversation, until };
         self.store.set_mute(user, &mute).await?;
         Ok(mute)
     }
@@ -295,7 +297,7 @@ impl Push {
     }
 
     /// The caller's mutes that are still in force.
-    pub async fn mutes(&self, user: UserId) -> Result<Vec<MuteRow>, Error> {
+    pub async fn mutes(&self, user: UserId) -> Result<Vec<Mute>, Error> {
         let now = now_millis();
         Ok(self.store.mutes_of(user).await?.into_iter().filter(|m| m.until.is_none_or(|u| u > now)).collect())
     }

@@ -2,7 +2,7 @@
 //! VAPID (RFC 8292), sent to the browser's push service.
 
 use super::{Notification, Outcome, SetupError, classify_status};
-use crate::store::SubscriptionRow;
+use crate::domain::Subscription;
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes128Gcm, Nonce};
 use base64::Engine;
@@ -181,7 +181,7 @@ pub struct WebPush {
 }
 
 impl WebPush {
-    pub async fn send(&self, sub: &SubscriptionRow, note: &Notification) -> Outcome {
+    pub async fn send(&self, sub: &Subscription, note: &Notification) -> Outcome {
         let (Some(p256dh), Some(auth)) = (&sub.p256dh, &sub.auth) else {
             return Outcome::Gone("subscription has no keys".into());
         };

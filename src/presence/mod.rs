@@ -43,7 +43,7 @@ pub trait PresenceStore: Send + Sync + 'static {
 
 /// A user's presence as shown to others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Status {
+pub struct Presence {
     pub online: bool,
     pub devices: usize,
     pub last_seen: Option<Millis>,
@@ -72,9 +72,9 @@ impl PresenceService {
     }
 
     /// The presence of `user`, with their last-seen time when offline.
-    pub async fn status(&self, user: UserId, last_seen: Option<Millis>) -> Status {
+    pub async fn status(&self, user: UserId, last_seen: Option<Millis>) -> Presence {
         let devices = self.backend.devices(user).await;
-        Status { online: devices > 0, devices, last_seen }
+        Presence { online: devices > 0, devices, last_seen }
     }
 
     /// Records a new connection; true if it is the user's first (then call

@@ -5,8 +5,8 @@
 //! clients that do not ask for acks still hear about it.
 
 use super::conn::Ctx;
-use crate::app::AppState;
 use crate::domain::{Error, ErrorCode};
+use crate::state::AppState;
 use crate::wire::{self, MessageView, input};
 use serde_json::{Value, json};
 use socketioxide::adapter::Adapter;

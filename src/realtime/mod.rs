@@ -10,13 +10,13 @@
 mod addresses;
 mod conn;
 mod drain;
-mod fanout;
 mod handlers;
+mod socket_fanout;
 
-pub use fanout::SocketFanout;
+pub use socket_fanout::SocketFanout;
 
-use crate::app::AppState;
 use crate::domain::{ConnectionId, TokenId, UserId};
+use crate::state::AppState;
 use conn::Conn;
 pub use drain::Drain;
 use serde_json::Value;

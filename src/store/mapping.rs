@@ -38,8 +38,8 @@ macro_rules! user_cols {
 /// (and the rest) for a backend's row type, with the given visibility.
 macro_rules! row_mappers {
     ($vis:vis $row:ty) => {
-        $vis fn user_row(r: &$row) -> Result<UserRow, sqlx::Error> {
-            Ok(UserRow {
+        $vis fn user_row(r: &$row) -> Result<User, sqlx::Error> {
+            Ok(User {
                 id: UserId(crate::store::mapping::Col::col(r, "id")?),
                 username: crate::store::mapping::Col::col(r, "username")?,
                 display_name: crate::store::mapping::Col::col(r, "display_name")?,
@@ -48,16 +48,16 @@ macro_rules! row_mappers {
             })
         }
 
-        $vis fn message_row(r: &$row) -> Result<MessageRow, sqlx::Error> {
+        $vis fn message_row(r: &$row) -> Result<Message, sqlx::Error> {
             let client: Option<String> = crate::store::mapping::Col::col(r, "client_msg_id")?;
             let kind: String = crate::store::mapping::Col::col(r, "kind")?;
-            Ok(MessageRow {
+            Ok(Message {
                 id: MessageId(crate::store::mapping::Col::col(r, "id")?),
                 conversation_id: ConversationId(crate::store::mapping::Col::col(r, "conversation_id")?),
                 seq: crate::store::mapping::Col::col(r, "seq")?,
                 sender_id: UserId(crate::store::mapping::Col::col(r, "sender_id")?),
                 client_msg_id: client.map(crate::domain::ClientMsgId::from_stored),
-                kind: MessageKind::from_db(&kind),
+                kind: MessageKind::from_stored(&kind),
                 body: crate::store::mapping::Col::col(r, "body")?,
                 meta: crate::store::mapping::Col::col(r, "meta")?,
                 created_at: crate::store::mapping::Col::col(r, "created_at")?,
@@ -65,9 +65,9 @@ macro_rules! row_mappers {
             })
         }
 
-        $vis fn member_row(r: &$row) -> Result<MemberRow, sqlx::Error> {
+        $vis fn member_row(r: &$row) -> Result<Member, sqlx::Error> {
             let role: String = crate::store::mapping::Col::col(r, "role")?;
-            Ok(MemberRow {
+            Ok(Member {
                 user_id: UserId(crate::store::mapping::Col::col(r, "user_id")?),
                 role: Role::parse(&role).unwrap_or(Role::Member),
                 joined_at: crate::store::mapping::Col::col(r, "joined_at")?,
@@ -79,12 +79,12 @@ macro_rules! row_mappers {
             })
         }
 
-        $vis fn conversation_row(r: &$row, members: Vec<MemberRow>) -> Result<ConversationRow, sqlx::Error> {
+        $vis fn conversation_row(r: &$row, members: Vec<Member>) -> Result<Conversation, sqlx::Error> {
             let kind: String = crate::store::mapping::Col::col(r, "kind")?;
             let created_by: Option<i64> = crate::store::mapping::Col::col(r, "created_by")?;
-            Ok(ConversationRow {
+            Ok(Conversation {
                 id: ConversationId(crate::store::mapping::Col::col(r, "id")?),
-                kind: ConversationKind::from_db(&kind),
+                kind: ConversationKind::from_stored(&kind),
                 name: crate::store::mapping::Col::col(r, "name")?,
                 description: crate::store::mapping::Col::col(r, "description")?,
                 avatar_url: crate::store::mapping::Col::col(r, "avatar_url")?,
@@ -98,20 +98,20 @@ macro_rules! row_mappers {
         }
 
         /// A `conversations_of` row: `c.*`, `unread`, and the last message as `lm_*` columns.
-        $vis fn summary_row(r: &$row, members: Vec<MemberRow>) -> Result<ConversationSummary, sqlx::Error> {
+        $vis fn summary_row(r: &$row, members: Vec<Member>) -> Result<ConversationSummary, sqlx::Error> {
             let conversation = conversation_row(r, members)?;
             let lm_id: Option<i64> = crate::store::mapping::Col::col(r, "lm_id")?;
             let last_message = match lm_id {
                 Some(mid) => {
                     let client: Option<String> = crate::store::mapping::Col::col(r, "lm_client_msg_id")?;
                     let kind: String = crate::store::mapping::Col::col(r, "lm_kind")?;
-                    Some(MessageRow {
+                    Some(Message {
                         id: MessageId(mid),
                         conversation_id: conversation.id,
                         seq: crate::store::mapping::Col::col(r, "lm_seq")?,
                         sender_id: UserId(crate::store::mapping::Col::col(r, "lm_sender_id")?),
                         client_msg_id: client.map(crate::domain::ClientMsgId::from_stored),
-                        kind: MessageKind::from_db(&kind),
+                        kind: MessageKind::from_stored(&kind),
                         body: crate::store::mapping::Col::col(r, "lm_body")?,
                         meta: crate::store::mapping::Col::col(r, "lm_meta")?,
                         created_at: crate::store::mapping::Col::col(r, "lm_created_at")?,
@@ -126,9 +126,9 @@ macro_rules! row_mappers {
             Ok(ConversationSummary { conversation, unread: crate::store::mapping::Col::col(r, "unread")?, last_message })
         }
 
-        $vis fn subscription_row(r: &$row) -> Result<SubscriptionRow, sqlx::Error> {
+        $vis fn subscription_row(r: &$row) -> Result<Subscription, sqlx::Error> {
             let kind: String = crate::store::mapping::Col::col(r, "kind")?;
-            Ok(SubscriptionRow {
+            Ok(Subscription {
                 id: crate::domain::SubscriptionId(crate::store::mapping::Col::col(r, "id")?),
                 user_id: UserId(crate::store::mapping::Col::col(r, "user_id")?),
                 kind: PushKind::parse(&kind)
@@ -154,8 +154,8 @@ macro_rules! row_mappers {
             })
         }
 
-        $vis fn media_row(r: &$row) -> Result<MediaRow, sqlx::Error> {
-            Ok(MediaRow {
+        $vis fn media_row(r: &$row) -> Result<MediaItem, sqlx::Error> {
+            Ok(MediaItem {
                 id: crate::store::mapping::Col::col(r, "id")?,
                 owner_id: UserId(crate::store::mapping::Col::col(r, "owner_id")?),
                 backend: crate::store::mapping::Col::col(r, "backend")?,
@@ -173,9 +173,9 @@ macro_rules! row_mappers {
             })
         }
 
-        $vis fn mute_row(r: &$row) -> Result<MuteRow, sqlx::Error> {
+        $vis fn mute_row(r: &$row) -> Result<Mute, sqlx::Error> {
             let conversation: i64 = crate::store::mapping::Col::col(r, "conversation_id")?;
-            Ok(MuteRow {
+            Ok(Mute {
                 conversation: (conversation != 0).then_some(ConversationId(conversation)),
                 until: crate::store::mapping::Col::col(r, "until")?,
             })
@@ -183,7 +183,7 @@ macro_rules! row_mappers {
 
         /// Joins `conversations_of`'s two result sets: conversations and all their members.
         $vis fn summaries(rows: &[$row], member_rows: &[$row]) -> Result<Vec<ConversationSummary>, sqlx::Error> {
-            let mut by_conv: std::collections::HashMap<i64, Vec<MemberRow>> = Default::default();
+            let mut by_conv: std::collections::HashMap<i64, Vec<Member>> = Default::default();
             for r in member_rows {
                 let cid: i64 = crate::store::mapping::Col::col(r, "conversation_id")?;
                 by_conv.entry(cid).or_default().push(member_row(r)?);
@@ -231,8 +231,8 @@ impl<T: rusqlite::types::FromSql> Col<T> for rusqlite::Row<'_> {
 
 pub(crate) use {member_cols, message_cols, push_job_cols, row_mappers, subscription_cols, user_cols};
 
-use super::{ConversationRow, MessageKind, NewMessage, Role, SystemNote};
-use crate::domain::{ConversationId, Millis, UserId};
+use super::{NewMessage, SystemNote};
+use crate::domain::{ConversationId, MessageKind, Millis, UserId};
 
 /// The unique key of the direct conversation between two users.
 pub(crate) fn direct_key(a: UserId, b: UserId) -> String {
@@ -240,35 +240,13 @@ pub(crate) fn direct_key(a: UserId, b: UserId) -> String {
     format!("{lo}:{hi}")
 }
 
-/// The users of `candidates` who are not members yet, each once.
-pub(crate) fn newcomers(current: &ConversationRow, candidates: &[UserId]) -> Vec<UserId> {
-    let mut out: Vec<UserId> = Vec::new();
-    for &u in candidates {
-        if current.member(u).is_none() && !out.contains(&u) {
-            out.push(u);
-        }
-    }
-    out
-}
-
-/// Who becomes owner when `leaving` goes: nobody if another owner stays,
-/// else the longest-standing admin, else the longest-standing member.
-pub(crate) fn heir(current: &ConversationRow, leaving: UserId) -> Option<UserId> {
-    let others = || current.members.iter().filter(|m| m.user_id != leaving);
-    if current.member(leaving).map(|m| m.role) != Some(Role::Owner) || others().any(|m| m.role == Role::Owner)
-    {
-        return None;
-    }
-    others().max_by_key(|m| (m.role, std::cmp::Reverse((m.joined_at, m.user_id)))).map(|m| m.user_id)
-}
-
 /// A message's attachments from their JSON column (absent or unreadable: none).
-pub(crate) fn attachments(json: Option<String>) -> Vec<super::Attachment> {
+pub(crate) fn attachments(json: Option<String>) -> Vec<crate::domain::Attachment> {
     json.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default()
 }
 
 /// The JSON column value for a message's attachments (`None` for none).
-pub(crate) fn attachments_json(a: &[super::Attachment]) -> Option<String> {
+pub(crate) fn attachments_json(a: &[crate::domain::Attachment]) -> Option<String> {
     if a.is_empty() { None } else { serde_json::to_string(a).ok() }
 }
 

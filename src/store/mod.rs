@@ -12,7 +12,11 @@ pub mod sqlite;
 
 pub use rows::*;
 
-use crate::domain::{ConversationId, MessageId, Millis, Seq, SubscriptionId, TokenId, UserId};
+use crate::domain::{
+    Advanced, Conversation, ConversationId, ConversationSummary, DeliveryMark, Error, GroupPatch, MediaItem,
+    Message, MessageId, Millis, Mute, Receipt, Role, Seq, Subscription, SubscriptionId, TokenId, User,
+    UserId,
+};
 use async_trait::async_trait;
 
 /// Storage failures. `Conflict`, `NotMember` and `GroupFull` are answers
@@ -65,18 +69,35 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// Storage failures as the domain reports them: a closing store is
+/// `unavailable`; anything else is logged here and is `internal` to clients.
+/// Answers about the data (`Conflict`, `NotMember`, `GroupFull`) are mapped
+/// by the service that asked, which knows what they mean.
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Closed => Error::Unavailable("the server is shutting down"),
+            other => {
+                tracing::error!(error = %other, "storage failure");
+                Error::Internal
+            }
+        }
+    }
+}
+
+/// What every storage call returns.
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Accounts and login tokens.
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// Creates a user; [`StoreError::Conflict`] if the username key is taken.
-    async fn create_user(&self, user: NewUser<'_>) -> StoreResult<UserRow>;
-    async fn user(&self, id: UserId) -> StoreResult<Option<UserRow>>;
+    async fn create_user(&self, user: NewUser<'_>) -> StoreResult<User>;
+    async fn user(&self, id: UserId) -> StoreResult<Option<User>>;
     /// The user, password hash and disabled flag for a username key, for login.
     async fn credentials(&self, username_key: &str) -> StoreResult<Option<Credentials>>;
     /// Users whose username key starts with `prefix`, by username.
-    async fn search_users(&self, prefix: &str, limit: i64) -> StoreResult<Vec<UserRow>>;
+    async fn search_users(&self, prefix: &str, limit: i64) -> StoreResult<Vec<User>>;
     /// Which of `ids` exist.
     async fn existing_users(&self, ids: &[UserId]) -> StoreResult<Vec<UserId>>;
     async fn set_last_seen(&self, id: UserId, at: Millis) -> StoreResult<()>;
@@ -109,8 +130,8 @@ pub trait ConversationStore: Send + Sync {
     /// Creates a group with its creator as owner, the other members as
     /// members, and a system message recording the creation.
     /// Returns the group and its creation note.
-    async fn create_group(&self, group: NewGroup<'_>) -> StoreResult<(ConversationRow, MessageRow)>;
-    async fn conversation(&self, id: ConversationId) -> StoreResult<Option<ConversationRow>>;
+    async fn create_group(&self, group: NewGroup<'_>) -> StoreResult<(Conversation, Message)>;
+    async fn conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>>;
     /// The caller's conversations, most recent activity first.
     async fn conversations_of(&self, user: UserId) -> StoreResult<Vec<ConversationSummary>>;
     /// Every user who shares at least one conversation with `user`.
@@ -127,7 +148,7 @@ pub trait ConversationStore: Send + Sync {
         actor: UserId,
         at: Millis,
         describe: &(dyn for<'x> Fn(&'x [UserId]) -> (String, String) + Send + Sync),
-    ) -> StoreResult<Option<(Vec<UserId>, MessageRow)>>;
+    ) -> StoreResult<Option<(Vec<UserId>, Message)>>;
     /// Removes a member and records `note`. If they were the last owner, the
     /// longest-standing admin (else member) becomes owner; returns who.
     /// `None` if they were not a member.
@@ -136,7 +157,7 @@ pub trait ConversationStore: Send + Sync {
         conversation: ConversationId,
         user: UserId,
         note: SystemNote<'_>,
-    ) -> StoreResult<Option<(MessageRow, Option<UserId>)>>;
+    ) -> StoreResult<Option<(Message, Option<UserId>)>>;
     /// Sets a member's role; `Owner` hands ownership over (every current
     /// owner becomes admin). False if `user` is not a member.
     async fn set_role(&self, conversation: ConversationId, user: UserId, role: Role) -> StoreResult<bool>;
@@ -146,7 +167,7 @@ pub trait ConversationStore: Send + Sync {
         conversation: ConversationId,
         patch: &GroupPatch,
         note: Option<SystemNote<'_>>,
-    ) -> StoreResult<Option<MessageRow>>;
+    ) -> StoreResult<Option<Message>>;
     /// Deletes the conversation with its messages and memberships.
     async fn delete_conversation(&self, conversation: ConversationId) -> StoreResult<()>;
 }
@@ -159,7 +180,7 @@ pub trait MessageStore: Send + Sync {
     /// is checked in the same transaction ([`StoreError::NotMember`]).
     /// Committed on return.
     async fn append_message(&self, msg: NewMessage<'_>) -> StoreResult<Appended>;
-    async fn message(&self, id: MessageId) -> StoreResult<Option<MessageRow>>;
+    async fn message(&self, id: MessageId) -> StoreResult<Option<Message>>;
     /// History page: messages older than message `before` (ids grow with
     /// seq within a conversation) and with `seq > after`, newest first.
     async fn history(
@@ -168,14 +189,14 @@ pub trait MessageStore: Send + Sync {
         before: Option<MessageId>,
         after: Seq,
         limit: i64,
-    ) -> StoreResult<Vec<MessageRow>>;
+    ) -> StoreResult<Vec<Message>>;
     /// Messages from others above the user's delivered watermark, oldest first.
     async fn undelivered(
         &self,
         user: UserId,
         conversation: Option<ConversationId>,
         limit: i64,
-    ) -> StoreResult<Vec<MessageRow>>;
+    ) -> StoreResult<Vec<Message>>;
     /// Text messages in `(after, up_to]` not sent by `except_sender`, newest first.
     async fn messages_between(
         &self,
@@ -184,7 +205,7 @@ pub trait MessageStore: Send + Sync {
         up_to: Seq,
         except_sender: UserId,
         limit: i64,
-    ) -> StoreResult<Vec<MessageRow>>;
+    ) -> StoreResult<Vec<Message>>;
     /// Raises a member's watermark to `up_to` (never lowers it). Raising
     /// `Read` raises `Delivered` too. With `contiguous`, `Delivered` only moves
     /// if no message from someone else lies between the old mark and `up_to`
@@ -194,7 +215,7 @@ pub trait MessageStore: Send + Sync {
         &self,
         conversation: ConversationId,
         user: UserId,
-        mark: Watermark,
+        mark: Receipt,
         up_to: Seq,
         contiguous: bool,
     ) -> StoreResult<Option<Advanced>>;
@@ -216,15 +237,15 @@ pub trait PushStore: Send + Sync {
     /// Registers a device for `sub.user_id`. The same endpoint or token
     /// registered again (by anyone) moves to this user with the new keys:
     /// a device receives only the pushes of whoever registered it last.
-    async fn upsert_subscription(&self, sub: &SubscriptionRow) -> StoreResult<SubscriptionRow>;
-    async fn subscriptions_of(&self, user: UserId) -> StoreResult<Vec<SubscriptionRow>>;
+    async fn upsert_subscription(&self, sub: &Subscription) -> StoreResult<Subscription>;
+    async fn subscriptions_of(&self, user: UserId) -> StoreResult<Vec<Subscription>>;
     /// Deletes a device (and its pending jobs); `user` restricts it to the
     /// owner's. False if nothing was deleted.
     async fn delete_subscription(&self, id: SubscriptionId, user: Option<UserId>) -> StoreResult<bool>;
     /// Sets or replaces a mute (`conversation: None` mutes every conversation).
-    async fn set_mute(&self, user: UserId, mute: &MuteRow) -> StoreResult<()>;
+    async fn set_mute(&self, user: UserId, mute: &Mute) -> StoreResult<()>;
     async fn delete_mute(&self, user: UserId, conversation: Option<ConversationId>) -> StoreResult<bool>;
-    async fn mutes_of(&self, user: UserId) -> StoreResult<Vec<MuteRow>>;
+    async fn mutes_of(&self, user: UserId) -> StoreResult<Vec<Mute>>;
     /// Claims up to `limit` jobs due at `now` that nobody holds, until
     /// `lease_until`. Safe with several nodes: a job goes to one claimer.
     async fn claim_push_jobs(
@@ -247,13 +268,13 @@ pub trait PushStore: Send + Sync {
 /// Media items, who may see them, and server-wide secrets.
 #[async_trait]
 pub trait MediaStore: Send + Sync {
-    async fn insert_media(&self, media: &MediaRow) -> StoreResult<()>;
-    async fn media(&self, id: &str) -> StoreResult<Option<MediaRow>>;
+    async fn insert_media(&self, media: &MediaItem) -> StoreResult<()>;
+    async fn media(&self, id: &str) -> StoreResult<Option<MediaItem>>;
     /// Whether `user` uploaded the item or is a member of a conversation
     /// where it was sent.
     async fn media_visible_to(&self, id: &str, user: UserId) -> StoreResult<bool>;
     /// Items never sent in a message and created before `before`.
-    async fn unattached_media(&self, before: Millis, limit: i64) -> StoreResult<Vec<MediaRow>>;
+    async fn unattached_media(&self, before: Millis, limit: i64) -> StoreResult<Vec<MediaItem>>;
     /// Deletes an item and its links; false if it did not exist.
     async fn delete_media(&self, id: &str) -> StoreResult<bool>;
     /// How many items use the file with this content hash (as file or thumbnail).

@@ -15,9 +15,9 @@ mod password;
 mod throttle;
 mod tokens;
 
-use crate::domain::{DisplayName, Error, Millis, Password, TokenId, UserId, Username, now_millis};
+use crate::domain::{DisplayName, Error, Millis, Password, TokenId, User, UserId, Username, now_millis};
 use crate::fanout::Fanout;
-use crate::store::{NewUser, Store, StoreError, UserRow};
+use crate::store::{NewUser, Store, StoreError};
 pub use password::Hasher;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -94,7 +94,7 @@ impl Users {
         username: Username,
         password: Password,
         display_name: Option<DisplayName>,
-    ) -> Result<(UserRow, String), Error> {
+    ) -> Result<(User, String), Error> {
         let hash = self.hasher.hash(password).await?;
         let display =
             display_name.map(|d| d.as_str().to_string()).unwrap_or_else(|| username.as_str().to_string());
@@ -127,7 +127,7 @@ impl Users {
         username: &str,
         password: &str,
         from: Option<std::net::IpAddr>,
-    ) -> Result<(UserRow, String), Error> {
+    ) -> Result<(User, String), Error> {
         let account = username.trim().to_lowercase();
         if let Err(wait) = self.throttle.check(&account, from) {
             tracing::info!(wait_ms = wait.as_millis() as u64, "login throttled");
@@ -260,12 +260,12 @@ impl Users {
         Ok(())
     }
 
-    pub async fn user(&self, id: UserId) -> Result<UserRow, Error> {
+    pub async fn user(&self, id: UserId) -> Result<User, Error> {
         self.store.user(id).await?.ok_or(Error::NotFound("user"))
     }
 
     /// Users whose username starts with `prefix` (case-insensitive).
-    pub async fn search(&self, prefix: &str, limit: i64) -> Result<Vec<UserRow>, Error> {
+    pub async fn search(&self, prefix: &str, limit: i64) -> Result<Vec<User>, Error> {
         let prefix = prefix.trim().to_ascii_lowercase();
         if prefix.is_empty() {
             return Ok(Vec::new());

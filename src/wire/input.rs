@@ -2,10 +2,11 @@
 //! commands. Every rejection says which field is wrong and how.
 
 use crate::chat::{NewGroupRequest, SendMessage, Target};
-use crate::domain::{ClientMsgId, ConnectionId, ConversationId, Error, MessageId, MessageText, UserId};
+use crate::domain::{
+    ClientMsgId, ConnectionId, ConversationId, Error, GroupPatch, MessageId, MessageText, Role, UserId,
+};
 use crate::media::AttachmentRequest;
 use crate::media::cloudinary::Upload;
-use crate::store::{GroupPatch, Role};
 use serde_json::{Map, Value};
 
 /// The payload as a JSON object, or a clear `invalid` error.

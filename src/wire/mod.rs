@@ -4,11 +4,12 @@
 
 pub mod input;
 
-use crate::chat::{MemberReceipt, Message, direct_peer};
-use crate::domain::{Error, Millis, UserId};
+use crate::chat::MemberReceipt;
+use crate::domain::{
+    Attachment, Conversation, ConversationSummary, Envelope, Error, Member, MessageKind, Millis, User, UserId,
+};
 use crate::fanout::Event;
-use crate::presence::Status;
-use crate::store::{Attachment, ConversationRow, ConversationSummary, MemberRow, MessageKind, UserRow};
+use crate::presence::Presence;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -32,7 +33,7 @@ pub struct UserView {
 }
 
 impl UserView {
-    pub fn new(u: &UserRow) -> Self {
+    pub fn new(u: &User) -> Self {
         Self {
             id: u.id.0,
             username: u.username.clone(),
@@ -43,7 +44,7 @@ impl UserView {
     }
 
     /// With presence: `online` and `lastSeen` (null while online or never seen).
-    pub fn with_presence(u: &UserRow, p: Status) -> Self {
+    pub fn with_presence(u: &User, p: Presence) -> Self {
         let last_seen = if p.online { None } else { p.last_seen.map(timestamp) };
         Self { online: Some(p.online), last_seen: Some(last_seen), ..Self::new(u) }
     }
@@ -111,29 +112,29 @@ impl AttachmentView {
 
 impl MessageView {
     /// The full view, with the status as seen by the sender.
-    pub fn new(m: &Message) -> Self {
+    pub fn new(m: &Envelope) -> Self {
         Self { status: Some(m.status.as_str()), ..Self::live(m) }
     }
 
     /// The `receive_message` payload: no status (it is the recipient's copy).
-    pub fn live(m: &Message) -> Self {
-        let system = match m.row.kind {
-            MessageKind::System => m.row.meta.as_deref().and_then(|s| serde_json::from_str(s).ok()),
+    pub fn live(m: &Envelope) -> Self {
+        let system = match m.message.kind {
+            MessageKind::System => m.message.meta.as_deref().and_then(|s| serde_json::from_str(s).ok()),
             MessageKind::Text => None,
         };
         Self {
-            id: m.row.id.0,
-            conversation_id: m.row.conversation_id.0,
-            seq: m.row.seq,
-            sender_id: m.row.sender_id.0,
+            id: m.message.id.0,
+            conversation_id: m.message.conversation_id.0,
+            seq: m.message.seq,
+            sender_id: m.message.sender_id.0,
             sender_name: m.sender_name.clone(),
             receiver_id: m.receiver_id.map(|u| u.0),
-            kind: m.row.kind.as_str(),
-            message: m.row.body.clone(),
+            kind: m.message.kind.as_str(),
+            message: m.message.body.clone(),
             system,
-            created_at: timestamp(m.row.created_at),
-            client_msg_id: m.row.client_msg_id.as_ref().map(|c| c.as_str().to_string()),
-            attachments: m.row.attachments.iter().map(AttachmentView::new).collect(),
+            created_at: timestamp(m.message.created_at),
+            client_msg_id: m.message.client_msg_id.as_ref().map(|c| c.as_str().to_string()),
+            attachments: m.message.attachments.iter().map(AttachmentView::new).collect(),
             status: None,
         }
     }
@@ -152,7 +153,7 @@ pub struct MemberView {
 }
 
 impl MemberView {
-    pub fn new(m: &MemberRow) -> Self {
+    pub fn new(m: &Member) -> Self {
         Self {
             user_id: m.user_id.0,
             username: m.username.clone(),
@@ -189,7 +190,7 @@ pub struct ConversationView {
 
 impl ConversationView {
     /// The conversation as `me` sees it (`me` picks the direct peer).
-    pub fn new(c: &ConversationRow, me: Option<UserId>) -> Self {
+    pub fn new(c: &Conversation, me: Option<UserId>) -> Self {
         Self {
             id: c.id.0,
             kind: c.kind.as_str(),
@@ -197,7 +198,7 @@ impl ConversationView {
             description: c.description.clone(),
             avatar_url: c.avatar_url.clone(),
             history_visibility: if c.full_history { "full" } else { "joined" },
-            peer_id: me.and_then(|me| direct_peer(c, me)).map(|u| u.0),
+            peer_id: me.and_then(|me| c.peer_of(me)).map(|u| u.0),
             members: c.members.iter().map(MemberView::new).collect(),
             last_seq: c.last_seq,
             created_at: timestamp(c.created_at),
@@ -211,20 +212,20 @@ impl ConversationView {
         let c = &s.conversation;
         Self {
             unread_count: Some(s.unread),
-            last_message: Some(s.last_message.clone().map(|row| MessageView::new(&Message::new(row, c)))),
+            last_message: Some(s.last_message.clone().map(|row| MessageView::new(&Envelope::new(row, c)))),
             ..Self::new(c, Some(me))
         }
     }
 }
 
 /// Who has received and read one message.
-pub fn receipts(message: &Message, receipts: &[MemberReceipt]) -> Value {
+pub fn receipts(message: &Envelope, receipts: &[MemberReceipt]) -> Value {
     let list: Vec<Value> = receipts
         .iter()
         .map(|r| json!({ "userId": r.user.0, "delivered": r.delivered, "read": r.read }))
         .collect();
     json!({
-        "messageId": message.row.id.0,
+        "messageId": message.message.id.0,
         "status": message.status.as_str(),
         "deliveredCount": receipts.iter().filter(|r| r.delivered).count(),
         "readCount": receipts.iter().filter(|r| r.read).count(),
@@ -242,13 +243,13 @@ pub fn error_body(e: &Error) -> Value {
 pub fn event(e: &Event) -> (&'static str, Value) {
     match e {
         Event::Message(m) => ("receive_message", json!(MessageView::live(m))),
-        Event::Status { conversation_id, message_id, seq, status, reader } => (
+        Event::Receipt { conversation_id, message_id, seq, receipt, reader } => (
             "message_status",
             json!({
                 "conversationId": conversation_id.0,
                 "messageId": message_id.0,
                 "seq": seq,
-                "status": status.as_str(),
+                "status": receipt.as_str(),
                 "userId": reader.0,
             }),
         ),

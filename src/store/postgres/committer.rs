@@ -18,11 +18,9 @@
 use super::media::link_media;
 use super::push::enqueue_pushes;
 use super::{conversation_row, member_row};
-use crate::domain::{ConversationId, Millis, UserId};
+use crate::domain::{Conversation, ConversationId, Message, Millis, UserId};
 use crate::store::mapping::{Insert, member_cols, message_cols};
-use crate::store::{
-    Appended, ConversationRow, MessageRow, NewMessage, QueuedMessage, StoreError, StoreResult,
-};
+use crate::store::{Appended, NewMessage, QueuedMessage, StoreError, StoreResult};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgConnection, PgPool, Row};
 use std::collections::HashMap;
@@ -150,7 +148,7 @@ async fn write_batch(
 
     let inserted = insert_messages(tx, batch, &new_rows).await?;
     update_seqs(tx, &conversations, &new_rows, batch).await?;
-    let mut by_request: HashMap<usize, MessageRow> = HashMap::new();
+    let mut by_request: HashMap<usize, Message> = HashMap::new();
     for ((i, _), message) in new_rows.iter().zip(inserted) {
         let m = batch[*i].message.as_new();
         link_media(tx, &message).await?;
@@ -187,7 +185,7 @@ async fn write_batch(
 async fn lock_conversations(
     tx: &mut PgConnection,
     batch: &[Request],
-) -> Result<HashMap<ConversationId, ConversationRow>, sqlx::Error> {
+) -> Result<HashMap<ConversationId, Conversation>, sqlx::Error> {
     let mut ids: Vec<i64> = batch.iter().map(|r| r.message.conversation_id.0).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -220,7 +218,7 @@ async fn lock_conversations(
 async fn retried(
     tx: &mut PgConnection,
     batch: &[Request],
-) -> Result<HashMap<(UserId, String), MessageRow>, sqlx::Error> {
+) -> Result<HashMap<(UserId, String), Message>, sqlx::Error> {
     let (senders, clients): (Vec<i64>, Vec<&str>) = batch
         .iter()
         .filter_map(|r| r.message.client_msg_id.as_ref().map(|c| (r.message.sender_id.0, c.as_str())))
@@ -252,7 +250,7 @@ async fn insert_messages(
     tx: &mut PgConnection,
     batch: &[Request],
     new_rows: &[(usize, i64)],
-) -> Result<Vec<MessageRow>, sqlx::Error> {
+) -> Result<Vec<Message>, sqlx::Error> {
     if new_rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -283,7 +281,7 @@ async fn insert_messages(
     .bind(&attachments)
     .fetch_all(&mut *tx)
     .await?;
-    let mut by_seq: HashMap<(i64, i64), MessageRow> = HashMap::with_capacity(rows.len());
+    let mut by_seq: HashMap<(i64, i64), Message> = HashMap::with_capacity(rows.len());
     for r in &rows {
         let m = super::message_row(r)?;
         by_seq.insert((m.conversation_id.0, m.seq), m);
@@ -298,7 +296,7 @@ async fn insert_messages(
 /// Stores each touched conversation's new last seq and activity time.
 async fn update_seqs(
     tx: &mut PgConnection,
-    conversations: &HashMap<ConversationId, ConversationRow>,
+    conversations: &HashMap<ConversationId, Conversation>,
     new_rows: &[(usize, i64)],
     batch: &[Request],
 ) -> Result<(), sqlx::Error> {

@@ -1,8 +1,9 @@
 //! [`ConversationStore`] on PostgreSQL: direct conversations, groups, membership.
 
 use super::{PostgresStore, insert_note, load_conversation, member_cols, summaries};
+use crate::domain::*;
 use crate::domain::{ConversationId, Millis, UserId};
-use crate::store::mapping::{self, direct_key};
+use crate::store::mapping::direct_key;
 use crate::store::*;
 use async_trait::async_trait;
 use sqlx::PgConnection;
@@ -68,7 +69,7 @@ impl ConversationStore for PostgresStore {
         Ok(ConversationId(id))
     }
 
-    async fn create_group(&self, g: NewGroup<'_>) -> StoreResult<(ConversationRow, MessageRow)> {
+    async fn create_group(&self, g: NewGroup<'_>) -> StoreResult<(Conversation, Message)> {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO conversations (kind, name, description, avatar_url, full_history, created_by, created_at)
@@ -101,7 +102,7 @@ impl ConversationStore for PostgresStore {
         Ok((row, note))
     }
 
-    async fn conversation(&self, id: ConversationId) -> StoreResult<Option<ConversationRow>> {
+    async fn conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>> {
         let mut conn = self.pool.acquire().await?;
         Ok(load_conversation(&mut conn, id, false).await?)
     }
@@ -157,13 +158,13 @@ impl ConversationStore for PostgresStore {
         actor: UserId,
         at: Millis,
         describe: &(dyn for<'x> Fn(&'x [UserId]) -> (String, String) + Send + Sync),
-    ) -> StoreResult<Option<(Vec<UserId>, MessageRow)>> {
+    ) -> StoreResult<Option<(Vec<UserId>, Message)>> {
         let mut tx = self.pool.begin().await?;
         let current = load_conversation(&mut tx, conversation, true).await?.ok_or(StoreError::NotMember)?;
         if current.member(actor).is_none() {
             return Err(StoreError::NotMember);
         }
-        let added = mapping::newcomers(&current, users);
+        let added = current.newcomers(users);
         if added.is_empty() {
             return Ok(None);
         }
@@ -185,7 +186,7 @@ impl ConversationStore for PostgresStore {
         conversation: ConversationId,
         user: UserId,
         note: SystemNote<'_>,
-    ) -> StoreResult<Option<(MessageRow, Option<UserId>)>> {
+    ) -> StoreResult<Option<(Message, Option<UserId>)>> {
         let mut tx = self.pool.begin().await?;
         let Some(current) = load_conversation(&mut tx, conversation, true).await? else { return Ok(None) };
         if current.member(user).is_none() {
@@ -196,7 +197,7 @@ impl ConversationStore for PostgresStore {
             .bind(user.0)
             .execute(&mut *tx)
             .await?;
-        let promoted = mapping::heir(&current, user);
+        let promoted = current.heir(user);
         if let Some(heir) = promoted {
             sqlx::query("UPDATE members SET role = 'owner' WHERE conversation_id = $1 AND user_id = $2")
                 .bind(conversation.0)
@@ -241,7 +242,7 @@ impl ConversationStore for PostgresStore {
         conversation: ConversationId,
         patch: &GroupPatch,
         note: Option<SystemNote<'_>>,
-    ) -> StoreResult<Option<MessageRow>> {
+    ) -> StoreResult<Option<Message>> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE conversations SET

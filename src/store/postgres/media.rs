@@ -1,6 +1,7 @@
 //! [`MediaStore`] on PostgreSQL, and linking a message's media inside its transaction.
 
 use super::{PostgresStore, media_row};
+use crate::domain::*;
 use crate::domain::{Millis, UserId};
 use crate::store::*;
 use async_trait::async_trait;
@@ -8,7 +9,7 @@ use sqlx::PgConnection;
 
 /// Records that `message` carries its attachments: members of its
 /// conversation may now fetch them, and they are no longer orphans.
-pub(super) async fn link_media(conn: &mut PgConnection, message: &MessageRow) -> Result<(), sqlx::Error> {
+pub(super) async fn link_media(conn: &mut PgConnection, message: &Message) -> Result<(), sqlx::Error> {
     for a in &message.attachments {
         sqlx::query("INSERT INTO media_links (media_id, conversation_id, message_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(&a.id)
@@ -27,7 +28,7 @@ pub(super) async fn link_media(conn: &mut PgConnection, message: &MessageRow) ->
 
 #[async_trait]
 impl MediaStore for PostgresStore {
-    async fn insert_media(&self, m: &MediaRow) -> StoreResult<()> {
+    async fn insert_media(&self, m: &MediaItem) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO media (id, owner_id, backend, kind, mime, size, name, width, height, sha256,
                                 thumb_sha256, remote, created_at, attached_at)
@@ -52,7 +53,7 @@ impl MediaStore for PostgresStore {
         Ok(())
     }
 
-    async fn media(&self, id: &str) -> StoreResult<Option<MediaRow>> {
+    async fn media(&self, id: &str) -> StoreResult<Option<MediaItem>> {
         let row =
             sqlx::query("SELECT * FROM media WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
         Ok(row.as_ref().map(media_row).transpose()?)
@@ -72,7 +73,7 @@ impl MediaStore for PostgresStore {
         Ok(visible)
     }
 
-    async fn unattached_media(&self, before: Millis, limit: i64) -> StoreResult<Vec<MediaRow>> {
+    async fn unattached_media(&self, before: Millis, limit: i64) -> StoreResult<Vec<MediaItem>> {
         let rows = sqlx::query(
             "SELECT * FROM media WHERE attached_at IS NULL AND created_at < $1 ORDER BY created_at LIMIT $2",
         )

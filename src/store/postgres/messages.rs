@@ -1,6 +1,7 @@
 //! [`MessageStore`] on PostgreSQL: appending, reading, and the watermarks.
 
 use super::{PostgresStore, message_cols, message_row};
+use crate::domain::*;
 use crate::domain::{ConversationId, MessageId, Seq, UserId};
 use crate::store::*;
 use async_trait::async_trait;
@@ -12,7 +13,7 @@ impl MessageStore for PostgresStore {
         self.committer.append(m).await
     }
 
-    async fn message(&self, id: MessageId) -> StoreResult<Option<MessageRow>> {
+    async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
         let row = sqlx::query(concat!("SELECT ", message_cols!(), " FROM messages WHERE id = $1"))
             .bind(id.0)
             .fetch_optional(&self.pool)
@@ -26,7 +27,7 @@ impl MessageStore for PostgresStore {
         before: Option<MessageId>,
         after: Seq,
         limit: i64,
-    ) -> StoreResult<Vec<MessageRow>> {
+    ) -> StoreResult<Vec<Message>> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             message_cols!(),
@@ -46,7 +47,7 @@ impl MessageStore for PostgresStore {
         user: UserId,
         conversation: Option<ConversationId>,
         limit: i64,
-    ) -> StoreResult<Vec<MessageRow>> {
+    ) -> StoreResult<Vec<Message>> {
         let rows = sqlx::query(
             "SELECT x.id, x.conversation_id, x.seq, x.sender_id, x.client_msg_id, x.kind, x.body, x.meta, x.created_at, x.attachments
                FROM members m
@@ -70,7 +71,7 @@ impl MessageStore for PostgresStore {
         up_to: Seq,
         except_sender: UserId,
         limit: i64,
-    ) -> StoreResult<Vec<MessageRow>> {
+    ) -> StoreResult<Vec<Message>> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             message_cols!(),
@@ -92,7 +93,7 @@ impl MessageStore for PostgresStore {
         &self,
         conversation: ConversationId,
         user: UserId,
-        mark: Watermark,
+        mark: Receipt,
         up_to: Seq,
         contiguous: bool,
     ) -> StoreResult<Option<Advanced>> {
@@ -110,7 +111,7 @@ impl MessageStore for PostgresStore {
         let mut moved = Vec::new();
         for &m in marks {
             if let Some(adv) =
-                advance_in(&mut tx, m.conversation, m.user, Watermark::Delivered, m.seq, true).await?
+                advance_in(&mut tx, m.conversation, m.user, Receipt::Delivered, m.seq, true).await?
             {
                 moved.push((m, adv));
             }
@@ -125,7 +126,7 @@ async fn advance_in(
     conn: &mut PgConnection,
     conversation: ConversationId,
     user: UserId,
-    mark: Watermark,
+    mark: Receipt,
     up_to: Seq,
     contiguous: bool,
 ) -> Result<Option<Advanced>, sqlx::Error> {
@@ -140,13 +141,13 @@ async fn advance_in(
         return Ok(None);
     };
     let old: i64 = row.try_get(match mark {
-        Watermark::Delivered => "delivered_seq",
-        Watermark::Read => "read_seq",
+        Receipt::Delivered => "delivered_seq",
+        Receipt::Read => "read_seq",
     })?;
     if up_to <= old {
         return Ok(None);
     }
-    if contiguous && mark == Watermark::Delivered {
+    if contiguous && mark == Receipt::Delivered {
         let gap: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM messages WHERE conversation_id = $1 AND seq > $2 AND seq < $3 AND sender_id != $4)",
         )
@@ -161,10 +162,10 @@ async fn advance_in(
         }
     }
     let sql = match mark {
-        Watermark::Delivered => {
+        Receipt::Delivered => {
             "UPDATE members SET delivered_seq = $1 WHERE conversation_id = $2 AND user_id = $3"
         }
-        Watermark::Read => {
+        Receipt::Read => {
             "UPDATE members SET read_seq = $1, delivered_seq = GREATEST(delivered_seq, $1)
               WHERE conversation_id = $2 AND user_id = $3"
         }

@@ -15,6 +15,7 @@ mod push;
 mod users;
 
 use super::*;
+use crate::domain::*;
 use crate::store::mapping::{Insert, member_cols, message_cols, push_job_cols, subscription_cols};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use std::str::FromStr;
@@ -64,7 +65,7 @@ async fn load_conversation(
     conn: &mut PgConnection,
     id: ConversationId,
     lock: bool,
-) -> Result<Option<ConversationRow>, sqlx::Error> {
+) -> Result<Option<Conversation>, sqlx::Error> {
     let sql = if lock {
         "SELECT * FROM conversations WHERE id = $1 FOR UPDATE"
     } else {
@@ -90,7 +91,7 @@ async fn load_conversation(
 
 /// Appends a message inside an open transaction: takes the next seq (the
 /// UPDATE locks the conversation row until commit).
-async fn insert_message(conn: &mut PgConnection, m: Insert<'_>) -> Result<MessageRow, sqlx::Error> {
+async fn insert_message(conn: &mut PgConnection, m: Insert<'_>) -> Result<Message, sqlx::Error> {
     let seq: i64 = sqlx::query_scalar(
         "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = $1 WHERE id = $2 RETURNING last_seq",
     )
@@ -122,6 +123,6 @@ async fn insert_note(
     conn: &mut PgConnection,
     conversation: ConversationId,
     note: &SystemNote<'_>,
-) -> Result<MessageRow, sqlx::Error> {
+) -> Result<Message, sqlx::Error> {
     insert_message(conn, Insert::note(conversation, note)).await
 }

@@ -3,6 +3,7 @@
 //! outbox without sending a push twice.
 
 use super::{PostgresStore, push_job_cols, push_job_row, subscription_cols, subscription_row};
+use crate::domain::*;
 use crate::domain::{ConversationId, Millis, SubscriptionId, UserId};
 use crate::store::*;
 use async_trait::async_trait;
@@ -15,7 +16,7 @@ use sqlx::PgConnection;
 pub(super) async fn enqueue_pushes(
     conn: &mut PgConnection,
     m: &NewMessage<'_>,
-    message: &MessageRow,
+    message: &Message,
 ) -> Result<(), sqlx::Error> {
     if m.push_to.is_empty() {
         return Ok(());
@@ -44,7 +45,7 @@ pub(super) async fn enqueue_pushes(
 
 #[async_trait]
 impl PushStore for PostgresStore {
-    async fn upsert_subscription(&self, sub: &SubscriptionRow) -> StoreResult<SubscriptionRow> {
+    async fn upsert_subscription(&self, sub: &Subscription) -> StoreResult<Subscription> {
         let row = sqlx::query(
             "INSERT INTO push_subscriptions (user_id, kind, address, p256dh, auth, environment, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -65,7 +66,7 @@ impl PushStore for PostgresStore {
         Ok(subscription_row(&row)?)
     }
 
-    async fn subscriptions_of(&self, user: UserId) -> StoreResult<Vec<SubscriptionRow>> {
+    async fn subscriptions_of(&self, user: UserId) -> StoreResult<Vec<Subscription>> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             subscription_cols!(),
@@ -88,7 +89,7 @@ impl PushStore for PostgresStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn set_mute(&self, user: UserId, mute: &MuteRow) -> StoreResult<()> {
+    async fn set_mute(&self, user: UserId, mute: &Mute) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO push_mutes (user_id, conversation_id, until) VALUES ($1, $2, $3)
              ON CONFLICT (user_id, conversation_id) DO UPDATE SET until = excluded.until",
@@ -110,7 +111,7 @@ impl PushStore for PostgresStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn mutes_of(&self, user: UserId) -> StoreResult<Vec<MuteRow>> {
+    async fn mutes_of(&self, user: UserId) -> StoreResult<Vec<Mute>> {
         let rows = sqlx::query(
             "SELECT conversation_id, until FROM push_mutes WHERE user_id = $1 ORDER BY conversation_id",
         )

@@ -3,7 +3,7 @@
 use super::{PostgresStore, user_row};
 use crate::domain::{Millis, TokenId, UserId};
 use crate::store::mapping::user_cols;
-use crate::store::{Credentials, NewUser, StoreResult, TokenRow, UserRow, UserStore};
+use crate::store::{Credentials, NewUser, StoreResult, TokenRow, User, UserStore};
 use async_trait::async_trait;
 use sqlx::Row;
 
@@ -18,7 +18,7 @@ fn token_row(r: &sqlx::postgres::PgRow, revoked: bool) -> Result<TokenRow, sqlx:
 
 #[async_trait]
 impl UserStore for PostgresStore {
-    async fn create_user(&self, u: NewUser<'_>) -> StoreResult<UserRow> {
+    async fn create_user(&self, u: NewUser<'_>) -> StoreResult<User> {
         let row = sqlx::query(concat!(
             "INSERT INTO users (username, username_key, display_name, password_hash, created_at)
              VALUES ($1, $2, $3, $4, $5) RETURNING ",
@@ -34,7 +34,7 @@ impl UserStore for PostgresStore {
         Ok(user_row(&row)?)
     }
 
-    async fn user(&self, id: UserId) -> StoreResult<Option<UserRow>> {
+    async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
         let row = sqlx::query(concat!("SELECT ", user_cols!(), " FROM users WHERE id = $1"))
             .bind(id.0)
             .fetch_optional(&self.pool)
@@ -61,7 +61,7 @@ impl UserStore for PostgresStore {
         }
     }
 
-    async fn search_users(&self, prefix: &str, limit: i64) -> StoreResult<Vec<UserRow>> {
+    async fn search_users(&self, prefix: &str, limit: i64) -> StoreResult<Vec<User>> {
         // starts_with, not LIKE: '_' in usernames is not a wildcard.
         let rows = sqlx::query(concat!(
             "SELECT ",

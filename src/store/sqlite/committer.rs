@@ -13,12 +13,11 @@
 
 use super::messages::{SQL_GAP, SQL_SET_DELIVERED, SQL_WATERMARKS};
 use super::{SQL_CONVERSATION, SQL_INSERT_MESSAGE, SQL_MEMBERS, SQL_NEXT_SEQ};
-use crate::domain::{ClientMsgId, ConversationId, MessageId};
-use crate::store::mapping::{Insert, message_cols};
-use crate::store::{
-    Advanced, Appended, Attachment, ConversationRow, DeliveryMark, MessageRow, NewMessage, QueuedMessage,
-    StoreError, StoreResult,
+use crate::domain::{
+    Advanced, Attachment, ClientMsgId, Conversation, ConversationId, DeliveryMark, Message, MessageId,
 };
+use crate::store::mapping::{Insert, message_cols};
+use crate::store::{Appended, NewMessage, QueuedMessage, StoreError, StoreResult};
 use rows::{conversation_row, member_row, message_row};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
@@ -29,8 +28,8 @@ use tokio::sync::{mpsc, oneshot};
 /// The shared row mappers, for rusqlite's rows (only some are used here).
 #[allow(dead_code)]
 mod rows {
-    use crate::domain::{ConversationId, MessageId, UserId};
-    use crate::store::*;
+    use crate::domain::*;
+    use crate::store::PushJob;
     crate::store::mapping::row_mappers!(pub(super) rusqlite::Row<'_>);
 }
 
@@ -221,7 +220,7 @@ fn append_in(conn: &Connection, append: &Append) -> StoreResult<StoreResult<Appe
     Ok(Ok(Appended { message, created: true, conversation }))
 }
 
-fn load_conversation(conn: &Connection, id: ConversationId) -> StoreResult<Option<ConversationRow>> {
+fn load_conversation(conn: &Connection, id: ConversationId) -> StoreResult<Option<Conversation>> {
     let mut members = Vec::new();
     {
         let mut stmt = conn.prepare_cached(SQL_MEMBERS)?;
@@ -241,7 +240,7 @@ fn load_conversation(conn: &Connection, id: ConversationId) -> StoreResult<Optio
 /// Takes the next seq and inserts the row; the row is built from what was
 /// written rather than read back (`attachments` are `m`'s, before their
 /// JSON encoding).
-fn insert_message(conn: &Connection, m: Insert<'_>, attachments: &[Attachment]) -> StoreResult<MessageRow> {
+fn insert_message(conn: &Connection, m: Insert<'_>, attachments: &[Attachment]) -> StoreResult<Message> {
     let seq: i64 =
         conn.prepare_cached(SQL_NEXT_SEQ)?.query_row(params![m.at, m.conversation.0], |r| r.get(0))?;
     let id: i64 = conn.prepare_cached(SQL_INSERT_MESSAGE)?.query_row(
@@ -258,7 +257,7 @@ fn insert_message(conn: &Connection, m: Insert<'_>, attachments: &[Attachment]) 
         ],
         |r| r.get("id"),
     )?;
-    Ok(MessageRow {
+    Ok(Message {
         id: MessageId(id),
         conversation_id: m.conversation,
         seq,

@@ -1,8 +1,9 @@
 //! [`ConversationStore`] on SQLite: direct conversations, groups, membership.
 
 use super::{SqliteStore, insert_note, load_conversation, member_cols, summaries};
+use crate::domain::*;
 use crate::domain::{ConversationId, Millis, UserId};
-use crate::store::mapping::{self, direct_key};
+use crate::store::mapping::direct_key;
 use crate::store::*;
 use async_trait::async_trait;
 use sqlx::SqliteConnection;
@@ -65,7 +66,7 @@ impl ConversationStore for SqliteStore {
         Ok(ConversationId(id))
     }
 
-    async fn create_group(&self, g: NewGroup<'_>) -> StoreResult<(ConversationRow, MessageRow)> {
+    async fn create_group(&self, g: NewGroup<'_>) -> StoreResult<(Conversation, Message)> {
         let mut tx = self.write_tx().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO conversations (kind, name, description, avatar_url, full_history, created_by, created_at)
@@ -97,7 +98,7 @@ impl ConversationStore for SqliteStore {
         Ok((row, note))
     }
 
-    async fn conversation(&self, id: ConversationId) -> StoreResult<Option<ConversationRow>> {
+    async fn conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>> {
         let mut conn = self.reader.acquire().await?;
         Ok(load_conversation(&mut conn, id).await?)
     }
@@ -153,13 +154,13 @@ impl ConversationStore for SqliteStore {
         actor: UserId,
         at: Millis,
         describe: &(dyn for<'x> Fn(&'x [UserId]) -> (String, String) + Send + Sync),
-    ) -> StoreResult<Option<(Vec<UserId>, MessageRow)>> {
+    ) -> StoreResult<Option<(Vec<UserId>, Message)>> {
         let mut tx = self.write_tx().await?;
         let current = load_conversation(&mut tx, conversation).await?.ok_or(StoreError::NotMember)?;
         if current.member(actor).is_none() {
             return Err(StoreError::NotMember);
         }
-        let added = mapping::newcomers(&current, users);
+        let added = current.newcomers(users);
         if added.is_empty() {
             return Ok(None);
         }
@@ -181,7 +182,7 @@ impl ConversationStore for SqliteStore {
         conversation: ConversationId,
         user: UserId,
         note: SystemNote<'_>,
-    ) -> StoreResult<Option<(MessageRow, Option<UserId>)>> {
+    ) -> StoreResult<Option<(Message, Option<UserId>)>> {
         let mut tx = self.write_tx().await?;
         let Some(current) = load_conversation(&mut tx, conversation).await? else { return Ok(None) };
         if current.member(user).is_none() {
@@ -192,7 +193,7 @@ impl ConversationStore for SqliteStore {
             .bind(user.0)
             .execute(&mut *tx)
             .await?;
-        let promoted = mapping::heir(&current, user);
+        let promoted = current.heir(user);
         if let Some(heir) = promoted {
             sqlx::query("UPDATE members SET role = 'owner' WHERE conversation_id = ? AND user_id = ?")
                 .bind(conversation.0)
@@ -233,7 +234,7 @@ impl ConversationStore for SqliteStore {
         conversation: ConversationId,
         patch: &GroupPatch,
         note: Option<SystemNote<'_>>,
-    ) -> StoreResult<Option<MessageRow>> {
+    ) -> StoreResult<Option<Message>> {
         let mut tx = self.write_tx().await?;
         sqlx::query(
             "UPDATE conversations SET

@@ -2,13 +2,14 @@
 //! inside the message's transaction).
 
 use super::{SqliteStore, media_row};
+use crate::domain::*;
 use crate::domain::{Millis, UserId};
 use crate::store::*;
 use async_trait::async_trait;
 
 #[async_trait]
 impl MediaStore for SqliteStore {
-    async fn insert_media(&self, m: &MediaRow) -> StoreResult<()> {
+    async fn insert_media(&self, m: &MediaItem) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO media (id, owner_id, backend, kind, mime, size, name, width, height, sha256,
                                 thumb_sha256, remote, created_at, attached_at)
@@ -33,7 +34,7 @@ impl MediaStore for SqliteStore {
         Ok(())
     }
 
-    async fn media(&self, id: &str) -> StoreResult<Option<MediaRow>> {
+    async fn media(&self, id: &str) -> StoreResult<Option<MediaItem>> {
         let row =
             sqlx::query("SELECT * FROM media WHERE id = ?").bind(id).fetch_optional(&self.reader).await?;
         Ok(row.as_ref().map(media_row).transpose()?)
@@ -53,7 +54,7 @@ impl MediaStore for SqliteStore {
         Ok(visible)
     }
 
-    async fn unattached_media(&self, before: Millis, limit: i64) -> StoreResult<Vec<MediaRow>> {
+    async fn unattached_media(&self, before: Millis, limit: i64) -> StoreResult<Vec<MediaItem>> {
         let rows = sqlx::query(
             "SELECT * FROM media WHERE attached_at IS NULL AND created_at < ? ORDER BY created_at LIMIT ?",
         )

@@ -1,6 +1,7 @@
 //! [`MessageStore`] on SQLite: appending, reading, and the watermarks.
 
 use super::{SqliteStore, message_cols, message_row};
+use crate::domain::*;
 use crate::domain::{ConversationId, MessageId, Seq, UserId};
 use crate::store::*;
 use async_trait::async_trait;
@@ -12,7 +13,7 @@ impl MessageStore for SqliteStore {
         self.committer.append(m).await
     }
 
-    async fn message(&self, id: MessageId) -> StoreResult<Option<MessageRow>> {
+    async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
         let row = sqlx::query(concat!("SELECT ", message_cols!(), " FROM messages WHERE id = ?"))
             .bind(id.0)
             .fetch_optional(&self.reader)
@@ -26,7 +27,7 @@ impl MessageStore for SqliteStore {
         before: Option<MessageId>,
         after: Seq,
         limit: i64,
-    ) -> StoreResult<Vec<MessageRow>> {
+    ) -> StoreResult<Vec<Message>> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             message_cols!(),
@@ -46,7 +47,7 @@ impl MessageStore for SqliteStore {
         user: UserId,
         conversation: Option<ConversationId>,
         limit: i64,
-    ) -> StoreResult<Vec<MessageRow>> {
+    ) -> StoreResult<Vec<Message>> {
         let rows = sqlx::query(
             "SELECT x.id, x.conversation_id, x.seq, x.sender_id, x.client_msg_id, x.kind, x.body, x.meta, x.created_at, x.attachments
                FROM members m
@@ -70,7 +71,7 @@ impl MessageStore for SqliteStore {
         up_to: Seq,
         except_sender: UserId,
         limit: i64,
-    ) -> StoreResult<Vec<MessageRow>> {
+    ) -> StoreResult<Vec<Message>> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             message_cols!(),
@@ -92,7 +93,7 @@ impl MessageStore for SqliteStore {
         &self,
         conversation: ConversationId,
         user: UserId,
-        mark: Watermark,
+        mark: Receipt,
         up_to: Seq,
         contiguous: bool,
     ) -> StoreResult<Option<Advanced>> {
@@ -123,7 +124,7 @@ async fn advance_in(
     conn: &mut SqliteConnection,
     conversation: ConversationId,
     user: UserId,
-    mark: Watermark,
+    mark: Receipt,
     up_to: Seq,
     contiguous: bool,
 ) -> Result<Option<Advanced>, sqlx::Error> {
@@ -133,13 +134,13 @@ async fn advance_in(
         return Ok(None);
     };
     let old: i64 = row.try_get(match mark {
-        Watermark::Delivered => "delivered_seq",
-        Watermark::Read => "read_seq",
+        Receipt::Delivered => "delivered_seq",
+        Receipt::Read => "read_seq",
     })?;
     if up_to <= old {
         return Ok(None);
     }
-    if contiguous && mark == Watermark::Delivered {
+    if contiguous && mark == Receipt::Delivered {
         let gap: bool = sqlx::query_scalar(SQL_GAP)
             .bind(conversation.0)
             .bind(old)
@@ -152,8 +153,8 @@ async fn advance_in(
         }
     }
     let sql = match mark {
-        Watermark::Delivered => SQL_SET_DELIVERED,
-        Watermark::Read => {
+        Receipt::Delivered => SQL_SET_DELIVERED,
+        Receipt::Read => {
             "UPDATE members SET read_seq = ?1, delivered_seq = MAX(delivered_seq, ?1)
               WHERE conversation_id = ?2 AND user_id = ?3"
         }

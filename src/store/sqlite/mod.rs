@@ -18,6 +18,7 @@ mod push;
 mod users;
 
 use super::*;
+use crate::domain::*;
 
 use crate::config::SqliteSynchronous as Durability;
 use sqlx::sqlite::{
@@ -95,7 +96,7 @@ const SQL_INSERT_MESSAGE: &str = concat!(
 async fn load_conversation(
     conn: &mut SqliteConnection,
     id: ConversationId,
-) -> Result<Option<ConversationRow>, sqlx::Error> {
+) -> Result<Option<Conversation>, sqlx::Error> {
     let Some(row) = sqlx::query(SQL_CONVERSATION).bind(id.0).fetch_optional(&mut *conn).await? else {
         return Ok(None);
     };
@@ -110,7 +111,7 @@ async fn load_conversation(
 }
 
 /// Appends a message inside an open write transaction: takes the next seq.
-async fn insert_message(conn: &mut SqliteConnection, m: Insert<'_>) -> Result<MessageRow, sqlx::Error> {
+async fn insert_message(conn: &mut SqliteConnection, m: Insert<'_>) -> Result<Message, sqlx::Error> {
     let seq: i64 =
         sqlx::query_scalar(SQL_NEXT_SEQ).bind(m.at).bind(m.conversation.0).fetch_one(&mut *conn).await?;
     let row = sqlx::query(SQL_INSERT_MESSAGE)
@@ -133,6 +134,6 @@ async fn insert_note(
     conn: &mut SqliteConnection,
     conversation: ConversationId,
     note: &SystemNote<'_>,
-) -> Result<MessageRow, sqlx::Error> {
+) -> Result<Message, sqlx::Error> {
     insert_message(conn, Insert::note(conversation, note)).await
 }

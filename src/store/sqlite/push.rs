@@ -1,13 +1,14 @@
 //! [`PushStore`] on SQLite: devices, mutes, and the push outbox.
 
 use super::{SqliteStore, push_job_cols, push_job_row, subscription_cols, subscription_row};
+use crate::domain::*;
 use crate::domain::{ConversationId, Millis, SubscriptionId, UserId};
 use crate::store::*;
 use async_trait::async_trait;
 
 #[async_trait]
 impl PushStore for SqliteStore {
-    async fn upsert_subscription(&self, sub: &SubscriptionRow) -> StoreResult<SubscriptionRow> {
+    async fn upsert_subscription(&self, sub: &Subscription) -> StoreResult<Subscription> {
         let row = sqlx::query(
             "INSERT INTO push_subscriptions (user_id, kind, address, p256dh, auth, environment, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -28,7 +29,7 @@ impl PushStore for SqliteStore {
         Ok(subscription_row(&row)?)
     }
 
-    async fn subscriptions_of(&self, user: UserId) -> StoreResult<Vec<SubscriptionRow>> {
+    async fn subscriptions_of(&self, user: UserId) -> StoreResult<Vec<Subscription>> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             subscription_cols!(),
@@ -50,7 +51,7 @@ impl PushStore for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn set_mute(&self, user: UserId, mute: &MuteRow) -> StoreResult<()> {
+    async fn set_mute(&self, user: UserId, mute: &Mute) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO push_mutes (user_id, conversation_id, until) VALUES (?, ?, ?)
              ON CONFLICT (user_id, conversation_id) DO UPDATE SET until = excluded.until",
@@ -72,7 +73,7 @@ impl PushStore for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn mutes_of(&self, user: UserId) -> StoreResult<Vec<MuteRow>> {
+    async fn mutes_of(&self, user: UserId) -> StoreResult<Vec<Mute>> {
         let rows = sqlx::query(
             "SELECT conversation_id, until FROM push_mutes WHERE user_id = ? ORDER BY conversation_id",
         )

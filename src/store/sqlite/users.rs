@@ -2,13 +2,13 @@
 
 use super::{SqliteStore, user_cols, user_row};
 use crate::domain::{Millis, TokenId, UserId};
-use crate::store::{Credentials, NewUser, StoreResult, TokenRow, UserRow, UserStore};
+use crate::store::{Credentials, NewUser, StoreResult, TokenRow, User, UserStore};
 use async_trait::async_trait;
 use sqlx::Row;
 
 #[async_trait]
 impl UserStore for SqliteStore {
-    async fn create_user(&self, u: NewUser<'_>) -> StoreResult<UserRow> {
+    async fn create_user(&self, u: NewUser<'_>) -> StoreResult<User> {
         let row = sqlx::query(concat!(
             "INSERT INTO users (username, username_key, display_name, password_hash, created_at)
              VALUES (?, ?, ?, ?, ?) RETURNING ",
@@ -24,7 +24,7 @@ impl UserStore for SqliteStore {
         Ok(user_row(&row)?)
     }
 
-    async fn user(&self, id: UserId) -> StoreResult<Option<UserRow>> {
+    async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
         let row = sqlx::query(concat!("SELECT ", user_cols!(), " FROM users WHERE id = ?"))
             .bind(id.0)
             .fetch_optional(&self.reader)
@@ -51,7 +51,7 @@ impl UserStore for SqliteStore {
         }
     }
 
-    async fn search_users(&self, prefix: &str, limit: i64) -> StoreResult<Vec<UserRow>> {
+    async fn search_users(&self, prefix: &str, limit: i64) -> StoreResult<Vec<User>> {
         // A range scan on the unique index instead of LIKE, which would treat
         // '_' in usernames as a wildcard.
         let upper = format!("{prefix}\u{10FFFF}");

@@ -2,8 +2,7 @@
 //! user's room, which reaches every device of theirs.
 
 use super::{socket_room, token_room, user_room};
-use crate::chat::Message;
-use crate::domain::{ConnectionId, TokenId, UserId};
+use crate::domain::{ConnectionId, Envelope, TokenId, UserId};
 use crate::fanout::{Event, Fanout};
 use crate::wire::{self, MessageView};
 use async_trait::async_trait;
@@ -63,7 +62,7 @@ impl<A: Adapter> Fanout for SocketFanout<A> {
         }
     }
 
-    async fn deliver(&self, recipient: UserId, message: &Message) -> oneshot::Receiver<()> {
+    async fn deliver(&self, recipient: UserId, message: &Envelope) -> oneshot::Receiver<()> {
         let (tx, rx) = oneshot::channel();
         let Some(op) = self.to(user_room(recipient)) else { return rx };
         let view = MessageView::live(message);
