@@ -1,5 +1,6 @@
-//! The storage contract, run against every backend (today: SQLite).
-//! Each test gets its own fresh database.
+//! The storage contract, run against both backends (SQLite and PostgreSQL):
+//! the proof that the one implementation behaves the same on either. Each
+//! test gets its own fresh database (PostgreSQL: its own schema).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -204,6 +205,12 @@ async fn users_are_unique_by_key(s: &dyn Store) {
     let found: Vec<_> =
         s.search_users("an_", 10).await.expect("ok").into_iter().map(|u| u.username).collect();
     assert_eq!(found, vec!["an_b"]);
+    let all: Vec<_> = s.search_users("an", 2).await.expect("ok").into_iter().map(|u| u.username).collect();
+    assert_eq!(all, vec!["an_b", "Ana"], "by key ('_' sorts before letters), at most the limit");
+    let mut existing = s.existing_users(&[UserId(987_654), id, UserId(0)]).await.expect("ok");
+    existing.sort();
+    assert_eq!(existing, vec![id]);
+    assert!(s.existing_users(&[]).await.expect("ok").is_empty());
 }
 
 async fn tokens_round_trip_and_revoke_once(s: &dyn Store) {
@@ -225,6 +232,13 @@ async fn tokens_round_trip_and_revoke_once(s: &dyn Store) {
     assert_eq!(s.set_disabled("ana", None).await.expect("ok"), Some(u));
     assert!(s.disabled_users().await.expect("ok").is_empty());
     assert!(!s.token(b"hash-2").await.expect("ok").expect("found").revoked);
+    // Revoking every live token of a user returns exactly those.
+    s.insert_token(u, b"hash-3", 1, 1000).await.expect("ok");
+    let mut revoked = s.revoke_user_tokens(u, 9).await.expect("ok");
+    revoked.sort_by(|a, b| a.1.cmp(&b.1));
+    let hashes: Vec<&[u8]> = revoked.iter().map(|(_, h)| h.as_slice()).collect();
+    assert_eq!(hashes, [b"hash-2".as_slice(), b"hash-3".as_slice()]);
+    assert!(s.revoke_user_tokens(u, 10).await.expect("ok").is_empty());
 }
 
 async fn direct_conversation_is_found_or_created_once(s: &dyn Store) {

@@ -1,238 +1,185 @@
-//! What both SQL backends share: the column lists (the schemas name their
-//! columns alike) and the row → struct mappers, instantiated per backend's
-//! row type.
+//! Rows to domain types, and the few values both backends compute the same
+//! way before writing (a direct conversation's key, a message's attachment
+//! JSON, the row a message becomes).
+//!
+//! Owns: the mapping from column names to domain types, written once against
+//! [`Cols`] so it serves sqlx's SQLite and PostgreSQL rows and rusqlite's.
+//! May not touch: connections or SQL text.
 
-// Column lists as macros so queries stay `&'static str` (sqlx refuses
-// formatted SQL unless asserted safe).
-macro_rules! message_cols {
-    () => {
-        "id, conversation_id, seq, sender_id, client_msg_id, kind, body, meta, created_at, attachments"
-    };
-}
-macro_rules! member_cols {
-    () => {
-        "m.conversation_id, m.user_id, m.role, m.joined_at, m.joined_seq, m.delivered_seq, m.read_seq,
-         u.username, u.display_name"
-    };
-}
-macro_rules! subscription_cols {
-    () => {
-        "s.id, s.user_id, s.kind, s.address, s.p256dh, s.auth, s.environment, s.created_at"
-    };
-}
-macro_rules! push_job_cols {
-    () => {
-        concat!(
-            "j.id AS job_id, j.conversation_id, j.message_id, j.pending, j.version, j.attempts, ",
-            subscription_cols!()
-        )
-    };
-}
-macro_rules! user_cols {
-    () => {
-        "id, username, display_name, created_at, last_seen_at"
-    };
+use super::exec::Cols;
+use super::{NewMessage, PushJob, StoreError, StoreResult, SystemNote, TokenRow};
+use crate::domain::{
+    Attachment, ClientMsgId, Conversation, ConversationId, ConversationKind, ConversationSummary, MediaItem,
+    Member, Message, MessageId, MessageKind, Millis, Mute, PushKind, Role, Subscription, SubscriptionId,
+    TokenId, User, UserId,
+};
+use std::collections::HashMap;
+
+pub(crate) fn user(r: &impl Cols) -> StoreResult<User> {
+    Ok(User {
+        id: UserId(r.col("id")?),
+        username: r.col("username")?,
+        display_name: r.col("display_name")?,
+        created_at: r.col("created_at")?,
+        last_seen_at: r.col("last_seen_at")?,
+    })
 }
 
-/// Defines `user_row`, `message_row`, `member_row` and `conversation_row`
-/// (and the rest) for a backend's row type, with the given visibility.
-macro_rules! row_mappers {
-    ($vis:vis $row:ty) => {
-        $vis fn user_row(r: &$row) -> Result<User, sqlx::Error> {
-            Ok(User {
-                id: UserId(crate::store::mapping::Col::col(r, "id")?),
-                username: crate::store::mapping::Col::col(r, "username")?,
-                display_name: crate::store::mapping::Col::col(r, "display_name")?,
-                created_at: crate::store::mapping::Col::col(r, "created_at")?,
-                last_seen_at: crate::store::mapping::Col::col(r, "last_seen_at")?,
-            })
-        }
+/// A token row; `revoked` when the statement does not say.
+pub(crate) fn token(r: &impl Cols, revoked: Option<bool>) -> StoreResult<TokenRow> {
+    Ok(TokenRow {
+        id: TokenId(r.col("id")?),
+        user_id: UserId(r.col("user_id")?),
+        expires_at: r.col("expires_at")?,
+        revoked: match revoked {
+            Some(v) => v,
+            None => r.col("revoked")?,
+        },
+    })
+}
 
-        $vis fn message_row(r: &$row) -> Result<Message, sqlx::Error> {
-            let client: Option<String> = crate::store::mapping::Col::col(r, "client_msg_id")?;
-            let kind: String = crate::store::mapping::Col::col(r, "kind")?;
-            Ok(Message {
-                id: MessageId(crate::store::mapping::Col::col(r, "id")?),
-                conversation_id: ConversationId(crate::store::mapping::Col::col(r, "conversation_id")?),
-                seq: crate::store::mapping::Col::col(r, "seq")?,
-                sender_id: UserId(crate::store::mapping::Col::col(r, "sender_id")?),
-                client_msg_id: client.map(crate::domain::ClientMsgId::from_stored),
-                kind: MessageKind::from_stored(&kind),
-                body: crate::store::mapping::Col::col(r, "body")?,
-                meta: crate::store::mapping::Col::col(r, "meta")?,
-                created_at: crate::store::mapping::Col::col(r, "created_at")?,
-                attachments: crate::store::mapping::attachments(crate::store::mapping::Col::col(r, "attachments")?),
-            })
-        }
+/// A message from its columns, each name prefixed with `p` (`""` or `"lm_"`).
+fn message_with(r: &impl Cols, p: &str, conversation: Option<ConversationId>) -> StoreResult<Message> {
+    let col = |name: &str| format!("{p}{name}");
+    let client: Option<String> = r.col(&col("client_msg_id"))?;
+    let kind: String = r.col(&col("kind"))?;
+    Ok(Message {
+        id: MessageId(r.col(&col("id"))?),
+        conversation_id: match conversation {
+            Some(c) => c,
+            None => ConversationId(r.col(&col("conversation_id"))?),
+        },
+        seq: r.col(&col("seq"))?,
+        sender_id: UserId(r.col(&col("sender_id"))?),
+        client_msg_id: client.map(ClientMsgId::from_stored),
+        kind: MessageKind::from_stored(&kind),
+        body: r.col(&col("body"))?,
+        meta: r.col(&col("meta"))?,
+        created_at: r.col(&col("created_at"))?,
+        attachments: attachments(r.col(&col("attachments"))?),
+    })
+}
 
-        $vis fn member_row(r: &$row) -> Result<Member, sqlx::Error> {
-            let role: String = crate::store::mapping::Col::col(r, "role")?;
-            Ok(Member {
-                user_id: UserId(crate::store::mapping::Col::col(r, "user_id")?),
-                role: Role::parse(&role).unwrap_or(Role::Member),
-                joined_at: crate::store::mapping::Col::col(r, "joined_at")?,
-                joined_seq: crate::store::mapping::Col::col(r, "joined_seq")?,
-                delivered_seq: crate::store::mapping::Col::col(r, "delivered_seq")?,
-                read_seq: crate::store::mapping::Col::col(r, "read_seq")?,
-                username: crate::store::mapping::Col::col(r, "username")?,
-                display_name: crate::store::mapping::Col::col(r, "display_name")?,
-            })
-        }
+pub(crate) fn message(r: &impl Cols) -> StoreResult<Message> {
+    message_with(r, "", None)
+}
 
-        $vis fn conversation_row(r: &$row, members: Vec<Member>) -> Result<Conversation, sqlx::Error> {
-            let kind: String = crate::store::mapping::Col::col(r, "kind")?;
-            let created_by: Option<i64> = crate::store::mapping::Col::col(r, "created_by")?;
-            Ok(Conversation {
-                id: ConversationId(crate::store::mapping::Col::col(r, "id")?),
-                kind: ConversationKind::from_stored(&kind),
-                name: crate::store::mapping::Col::col(r, "name")?,
-                description: crate::store::mapping::Col::col(r, "description")?,
-                avatar_url: crate::store::mapping::Col::col(r, "avatar_url")?,
-                full_history: crate::store::mapping::Col::col(r, "full_history")?,
-                created_by: created_by.map(UserId),
-                created_at: crate::store::mapping::Col::col(r, "created_at")?,
-                last_seq: crate::store::mapping::Col::col(r, "last_seq")?,
-                last_message_at: crate::store::mapping::Col::col(r, "last_message_at")?,
-                members,
-            })
-        }
+pub(crate) fn member(r: &impl Cols) -> StoreResult<Member> {
+    let role: String = r.col("role")?;
+    Ok(Member {
+        user_id: UserId(r.col("user_id")?),
+        role: Role::parse(&role).unwrap_or(Role::Member),
+        joined_at: r.col("joined_at")?,
+        joined_seq: r.col("joined_seq")?,
+        delivered_seq: r.col("delivered_seq")?,
+        read_seq: r.col("read_seq")?,
+        username: r.col("username")?,
+        display_name: r.col("display_name")?,
+    })
+}
 
-        /// A `conversations_of` row: `c.*`, `unread`, and the last message as `lm_*` columns.
-        $vis fn summary_row(r: &$row, members: Vec<Member>) -> Result<ConversationSummary, sqlx::Error> {
-            let conversation = conversation_row(r, members)?;
-            let lm_id: Option<i64> = crate::store::mapping::Col::col(r, "lm_id")?;
-            let last_message = match lm_id {
-                Some(mid) => {
-                    let client: Option<String> = crate::store::mapping::Col::col(r, "lm_client_msg_id")?;
-                    let kind: String = crate::store::mapping::Col::col(r, "lm_kind")?;
-                    Some(Message {
-                        id: MessageId(mid),
-                        conversation_id: conversation.id,
-                        seq: crate::store::mapping::Col::col(r, "lm_seq")?,
-                        sender_id: UserId(crate::store::mapping::Col::col(r, "lm_sender_id")?),
-                        client_msg_id: client.map(crate::domain::ClientMsgId::from_stored),
-                        kind: MessageKind::from_stored(&kind),
-                        body: crate::store::mapping::Col::col(r, "lm_body")?,
-                        meta: crate::store::mapping::Col::col(r, "lm_meta")?,
-                        created_at: crate::store::mapping::Col::col(r, "lm_created_at")?,
-                        attachments: crate::store::mapping::attachments(crate::store::mapping::Col::col(
-                            r,
-                            "lm_attachments",
-                        )?),
-                    })
-                }
+pub(crate) fn conversation(r: &impl Cols, members: Vec<Member>) -> StoreResult<Conversation> {
+    let kind: String = r.col("kind")?;
+    let created_by: Option<i64> = r.col("created_by")?;
+    Ok(Conversation {
+        id: ConversationId(r.col("id")?),
+        kind: ConversationKind::from_stored(&kind),
+        name: r.col("name")?,
+        description: r.col("description")?,
+        avatar_url: r.col("avatar_url")?,
+        full_history: r.col("full_history")?,
+        created_by: created_by.map(UserId),
+        created_at: r.col("created_at")?,
+        last_seq: r.col("last_seq")?,
+        last_message_at: r.col("last_message_at")?,
+        members,
+    })
+}
+
+/// Groups member rows (each with `conversation_id`) by conversation.
+pub(crate) fn members_by_conversation(rows: &[impl Cols]) -> StoreResult<HashMap<i64, Vec<Member>>> {
+    let mut by_conversation: HashMap<i64, Vec<Member>> = HashMap::new();
+    for r in rows {
+        by_conversation.entry(r.col("conversation_id")?).or_default().push(member(r)?);
+    }
+    Ok(by_conversation)
+}
+
+/// Joins `conversations_of`'s two result sets: conversations (`c.*`,
+/// `unread`, the last message as `lm_*` columns) and all their members.
+pub(crate) fn summaries(
+    rows: &[impl Cols],
+    member_rows: &[impl Cols],
+) -> StoreResult<Vec<ConversationSummary>> {
+    let mut members = members_by_conversation(member_rows)?;
+    rows.iter()
+        .map(|r| {
+            let id: i64 = r.col("id")?;
+            let conversation = conversation(r, members.remove(&id).unwrap_or_default())?;
+            let last_id: Option<i64> = r.col("lm_id")?;
+            let last_message = match last_id {
+                Some(_) => Some(message_with(r, "lm_", Some(conversation.id))?),
                 None => None,
             };
-            Ok(ConversationSummary { conversation, unread: crate::store::mapping::Col::col(r, "unread")?, last_message })
-        }
-
-        $vis fn subscription_row(r: &$row) -> Result<Subscription, sqlx::Error> {
-            let kind: String = crate::store::mapping::Col::col(r, "kind")?;
-            Ok(Subscription {
-                id: crate::domain::SubscriptionId(crate::store::mapping::Col::col(r, "id")?),
-                user_id: UserId(crate::store::mapping::Col::col(r, "user_id")?),
-                kind: PushKind::parse(&kind)
-                    .ok_or_else(|| sqlx::Error::Decode("unknown push kind".into()))?,
-                address: crate::store::mapping::Col::col(r, "address")?,
-                p256dh: crate::store::mapping::Col::col(r, "p256dh")?,
-                auth: crate::store::mapping::Col::col(r, "auth")?,
-                environment: crate::store::mapping::Col::col(r, "environment")?,
-                created_at: crate::store::mapping::Col::col(r, "created_at")?,
-            })
-        }
-
-        /// A job joined with its subscription (`push_job_cols!`).
-        $vis fn push_job_row(r: &$row) -> Result<PushJob, sqlx::Error> {
-            Ok(PushJob {
-                id: crate::store::mapping::Col::col(r, "job_id")?,
-                subscription: subscription_row(r)?,
-                conversation_id: ConversationId(crate::store::mapping::Col::col(r, "conversation_id")?),
-                message_id: MessageId(crate::store::mapping::Col::col(r, "message_id")?),
-                pending: crate::store::mapping::Col::col(r, "pending")?,
-                version: crate::store::mapping::Col::col(r, "version")?,
-                attempts: crate::store::mapping::Col::col(r, "attempts")?,
-            })
-        }
-
-        $vis fn media_row(r: &$row) -> Result<MediaItem, sqlx::Error> {
-            Ok(MediaItem {
-                id: crate::store::mapping::Col::col(r, "id")?,
-                owner_id: UserId(crate::store::mapping::Col::col(r, "owner_id")?),
-                backend: crate::store::mapping::Col::col(r, "backend")?,
-                kind: crate::store::mapping::Col::col(r, "kind")?,
-                mime: crate::store::mapping::Col::col(r, "mime")?,
-                size: crate::store::mapping::Col::col(r, "size")?,
-                name: crate::store::mapping::Col::col(r, "name")?,
-                width: crate::store::mapping::Col::col(r, "width")?,
-                height: crate::store::mapping::Col::col(r, "height")?,
-                sha256: crate::store::mapping::Col::col(r, "sha256")?,
-                thumb_sha256: crate::store::mapping::Col::col(r, "thumb_sha256")?,
-                remote: crate::store::mapping::Col::col(r, "remote")?,
-                created_at: crate::store::mapping::Col::col(r, "created_at")?,
-                attached_at: crate::store::mapping::Col::col(r, "attached_at")?,
-            })
-        }
-
-        $vis fn mute_row(r: &$row) -> Result<Mute, sqlx::Error> {
-            let conversation: i64 = crate::store::mapping::Col::col(r, "conversation_id")?;
-            Ok(Mute {
-                conversation: (conversation != 0).then_some(ConversationId(conversation)),
-                until: crate::store::mapping::Col::col(r, "until")?,
-            })
-        }
-
-        /// Joins `conversations_of`'s two result sets: conversations and all their members.
-        $vis fn summaries(rows: &[$row], member_rows: &[$row]) -> Result<Vec<ConversationSummary>, sqlx::Error> {
-            let mut by_conv: std::collections::HashMap<i64, Vec<Member>> = Default::default();
-            for r in member_rows {
-                let cid: i64 = crate::store::mapping::Col::col(r, "conversation_id")?;
-                by_conv.entry(cid).or_default().push(member_row(r)?);
-            }
-            rows.iter()
-                .map(|r| {
-                    let id: i64 = crate::store::mapping::Col::col(r, "id")?;
-                    summary_row(r, by_conv.remove(&id).unwrap_or_default())
-                })
-                .collect()
-        }
-    };
+            Ok(ConversationSummary { conversation, unread: r.col("unread")?, last_message })
+        })
+        .collect()
 }
 
-/// One named column of a row. The mappers are written once against this, so
-/// they serve sqlx's row types and rusqlite's (the SQLite committer's own
-/// connection) alike.
-pub(crate) trait Col<T> {
-    fn col(&self, name: &str) -> Result<T, sqlx::Error>;
+pub(crate) fn subscription(r: &impl Cols) -> StoreResult<Subscription> {
+    let kind: String = r.col("kind")?;
+    Ok(Subscription {
+        id: SubscriptionId(r.col("id")?),
+        user_id: UserId(r.col("user_id")?),
+        kind: PushKind::parse(&kind).ok_or(StoreError::Inconsistent("a known push kind"))?,
+        address: r.col("address")?,
+        p256dh: r.col("p256dh")?,
+        auth: r.col("auth")?,
+        environment: r.col("environment")?,
+        created_at: r.col("created_at")?,
+    })
 }
 
-impl<T> Col<T> for sqlx::sqlite::SqliteRow
-where
-    T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
-{
-    fn col(&self, name: &str) -> Result<T, sqlx::Error> {
-        sqlx::Row::try_get(self, name)
-    }
+/// A job joined with its subscription (`sql::CLAIMED_JOBS`).
+pub(crate) fn push_job(r: &impl Cols) -> StoreResult<PushJob> {
+    Ok(PushJob {
+        id: r.col("job_id")?,
+        subscription: subscription(r)?,
+        conversation_id: ConversationId(r.col("conversation_id")?),
+        message_id: MessageId(r.col("message_id")?),
+        pending: r.col("pending")?,
+        version: r.col("version")?,
+        attempts: r.col("attempts")?,
+    })
 }
 
-impl<T> Col<T> for sqlx::postgres::PgRow
-where
-    T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
-{
-    fn col(&self, name: &str) -> Result<T, sqlx::Error> {
-        sqlx::Row::try_get(self, name)
-    }
+pub(crate) fn media(r: &impl Cols) -> StoreResult<MediaItem> {
+    Ok(MediaItem {
+        id: r.col("id")?,
+        owner_id: UserId(r.col("owner_id")?),
+        backend: r.col("backend")?,
+        kind: r.col("kind")?,
+        mime: r.col("mime")?,
+        size: r.col("size")?,
+        name: r.col("name")?,
+        width: r.col("width")?,
+        height: r.col("height")?,
+        sha256: r.col("sha256")?,
+        thumb_sha256: r.col("thumb_sha256")?,
+        remote: r.col("remote")?,
+        created_at: r.col("created_at")?,
+        attached_at: r.col("attached_at")?,
+    })
 }
 
-impl<T: rusqlite::types::FromSql> Col<T> for rusqlite::Row<'_> {
-    fn col(&self, name: &str) -> Result<T, sqlx::Error> {
-        self.get(name).map_err(|e| sqlx::Error::Decode(Box::new(e)))
-    }
+/// Conversation 0 is "every conversation".
+pub(crate) fn mute(r: &impl Cols) -> StoreResult<Mute> {
+    let conversation: i64 = r.col("conversation_id")?;
+    Ok(Mute {
+        conversation: (conversation != 0).then_some(ConversationId(conversation)),
+        until: r.col("until")?,
+    })
 }
-
-pub(crate) use {member_cols, message_cols, push_job_cols, row_mappers, subscription_cols, user_cols};
-
-use super::{NewMessage, SystemNote};
-use crate::domain::{ConversationId, MessageKind, Millis, UserId};
 
 /// The unique key of the direct conversation between two users.
 pub(crate) fn direct_key(a: UserId, b: UserId) -> String {
@@ -241,16 +188,16 @@ pub(crate) fn direct_key(a: UserId, b: UserId) -> String {
 }
 
 /// A message's attachments from their JSON column (absent or unreadable: none).
-pub(crate) fn attachments(json: Option<String>) -> Vec<crate::domain::Attachment> {
+pub(crate) fn attachments(json: Option<String>) -> Vec<Attachment> {
     json.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default()
 }
 
 /// The JSON column value for a message's attachments (`None` for none).
-pub(crate) fn attachments_json(a: &[crate::domain::Attachment]) -> Option<String> {
+pub(crate) fn attachments_json(a: &[Attachment]) -> Option<String> {
     if a.is_empty() { None } else { serde_json::to_string(a).ok() }
 }
 
-/// A message row to insert (each backend's `insert_message` takes one).
+/// A message row to insert.
 pub(crate) struct Insert<'a> {
     pub conversation: ConversationId,
     pub sender: UserId,

@@ -1,15 +1,38 @@
-//! Storage: the traits every backend implements, and the rows they speak in.
+//! Storage: the traits the services call, and their one implementation
+//! over SQLite or PostgreSQL.
 //!
-//! The domain services call [`Store`]; they never see SQL. The embedded
-//! default is [`sqlite::SqliteStore`]. Each method is one atomic unit of work
-//! (one transaction), so a caller can never observe or leave behind half a
-//! message or half a membership change.
+//! Owns: the storage contract ([`Store`] and its parts), its inputs and
+//! errors, and everything SQL: the statements (`sql`, written once for both
+//! databases, with the few true differences in `dialect`), their execution
+//! (`exec`), the mapping of rows to domain types (`mapping`), the shared
+//! implementation of the traits (`backend` and one file per trait), and each
+//! backend's own code — connection setup and its group committer
+//! (`sqlite`, `sqlite_committer`, `postgres`, `postgres_committer`).
+//! Migrations are in `migrations/{sqlite,postgres}`.
+//!
+//! May not touch: services, transports or configuration beyond the SQLite
+//! durability setting; it decides nothing the services decide. Each method
+//! is one atomic unit of work (one transaction), so a caller can never
+//! observe or leave behind half a message or half a membership change. The
+//! same suite (the integration tests' `store` module) runs against both backends.
 
+mod backend;
+mod conversation_store;
+mod dialect;
+mod exec;
 mod mapping;
+mod media_store;
+mod message_store;
 pub mod postgres;
+mod postgres_committer;
+mod push_store;
 mod rows;
+mod sql;
 pub mod sqlite;
+mod sqlite_committer;
+mod user_store;
 
+pub use backend::SqlStore;
 pub use rows::*;
 
 use crate::domain::{
@@ -18,6 +41,7 @@ use crate::domain::{
     UserId,
 };
 use async_trait::async_trait;
+use std::sync::Arc;
 
 /// Storage failures. `Conflict`, `NotMember` and `GroupFull` are answers
 /// about the data; the rest are infrastructure problems.
@@ -36,11 +60,24 @@ pub enum StoreError {
     /// The store is shutting down and accepts no more work.
     #[error("store is closed")]
     Closed,
+    /// A database error through sqlx.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
     /// From the SQLite committer's own connection (not sqlx's).
     #[error("database error: {0}")]
     Sqlite(#[source] rusqlite::Error),
+    /// The group commit this write was part of failed; nothing of the batch
+    /// was stored. Every caller of the batch gets the same cause.
+    #[error("the write batch failed: {0}")]
+    Batch(#[source] Arc<StoreError>),
+    /// A committer's thread could not be started.
+    #[error("cannot start the committer thread: {0}")]
+    Thread(#[source] std::io::Error),
+    /// The database did not hold what this code just wrote or expects
+    /// (a row read back, a known value): a bug or a damaged database.
+    #[error("inconsistent data: expected {0}")]
+    Inconsistent(&'static str),
+    /// The schema could not be brought up to date.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }

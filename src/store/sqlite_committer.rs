@@ -10,50 +10,31 @@
 //! to an async task that waits for a turn on the busy runtime; a batch of
 //! messages costs dozens of those, and the single writer, not SQLite, was
 //! the limit. Here a batch runs start to finish without a thread switch.
+//!
+//! Owns: the committer thread, its connection and its queue. May not touch:
+//! SQL text of its own — it runs the shared statements of `sql` and
+//! `dialect::SQLITE`, and maps rows with `mapping`, like the async code.
 
-use super::messages::{SQL_GAP, SQL_SET_DELIVERED, SQL_WATERMARKS};
-use super::{SQL_CONVERSATION, SQL_INSERT_MESSAGE, SQL_MEMBERS, SQL_NEXT_SEQ};
+use super::dialect::SQLITE;
+use super::exec::json_ids;
+use super::mapping::{self, Insert};
+use super::sql::{
+    BY_CLIENT_ID, CONVERSATION, GAP, INSERT_MESSAGE, LINK_MEDIA, MEDIA_ATTACHED, MEMBERS, NEXT_SEQ,
+    SET_DELIVERED,
+};
+use super::{Appended, NewMessage, QueuedMessage, StoreError, StoreResult};
+use crate::config::SqliteSynchronous;
 use crate::domain::{
     Advanced, Attachment, ClientMsgId, Conversation, ConversationId, DeliveryMark, Message, MessageId,
 };
-use crate::store::mapping::{Insert, message_cols};
-use crate::store::{Appended, NewMessage, QueuedMessage, StoreError, StoreResult};
-use rows::{conversation_row, member_row, message_row};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-/// The shared row mappers, for rusqlite's rows (only some are used here).
-#[allow(dead_code)]
-mod rows {
-    use crate::domain::*;
-    use crate::store::PushJob;
-    crate::store::mapping::row_mappers!(pub(super) rusqlite::Row<'_>);
-}
-
 /// Most jobs in one transaction.
 const BATCH_MAX: usize = 256;
-
-/// One push job per device of each offline member (`?4`, a JSON array),
-/// unless muted; a job already waiting for the same conversation absorbs it.
-const SQL_ENQUEUE_PUSHES: &str =
-    "INSERT INTO push_jobs (subscription_id, user_id, conversation_id, message_id, due_at)
-     SELECT s.id, s.user_id, ?1, ?2, ?3 FROM push_subscriptions s
-      WHERE s.user_id IN (SELECT value FROM json_each(?4))
-        AND NOT EXISTS (SELECT 1 FROM push_mutes x
-                         WHERE x.user_id = s.user_id AND x.conversation_id IN (0, ?1)
-                           AND (x.until IS NULL OR x.until > ?5))
-     ON CONFLICT (subscription_id, conversation_id) DO UPDATE
-        SET message_id = excluded.message_id, pending = push_jobs.pending + 1,
-            version = push_jobs.version + 1";
-/// Members of the conversation may now fetch the medium; it is no orphan.
-const SQL_LINK_MEDIA: &str =
-    "INSERT OR IGNORE INTO media_links (media_id, conversation_id, message_id) VALUES (?, ?, ?)";
-const SQL_MEDIA_ATTACHED: &str = "UPDATE media SET attached_at = COALESCE(attached_at, ?) WHERE id = ?";
-const SQL_BY_CLIENT_ID: &str =
-    concat!("SELECT ", message_cols!(), " FROM messages WHERE sender_id = ? AND client_msg_id = ?");
 
 /// An append waiting for the committer.
 struct Append {
@@ -85,18 +66,18 @@ pub(super) struct Committer {
 impl Committer {
     /// Opens the committer's connection to the (already migrated) database
     /// and starts its thread.
-    pub(super) fn open(path: &Path, synchronous_full: bool) -> StoreResult<Self> {
+    pub(super) fn open(path: &Path, synchronous: SqliteSynchronous) -> StoreResult<Self> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "wal")?;
-        conn.pragma_update(None, "synchronous", if synchronous_full { "full" } else { "normal" })?;
+        conn.pragma_update(None, "synchronous", synchronous.as_str())?;
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.set_prepared_statement_cache_capacity(32);
         let (tx, rx) = mpsc::channel(BATCH_MAX * 8);
         std::thread::Builder::new()
             .name("sqlite-committer".into())
             .spawn(move || run(conn, rx))
-            .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+            .map_err(StoreError::Thread)?;
         Ok(Self { tx, closed: AtomicBool::new(false) })
     }
 
@@ -113,6 +94,7 @@ impl Committer {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// Appends a message (see [`crate::store::MessageStore::append_message`]).
     pub(super) async fn append(&self, m: NewMessage<'_>) -> StoreResult<Appended> {
         let (reply, answer) = oneshot::channel();
         let job = Append { message: QueuedMessage::of(&m), reply };
@@ -169,8 +151,9 @@ fn write_batch(conn: &mut Connection, batch: &mut Vec<Job>) {
         }
         Err(e) => {
             tracing::error!(error = %e, count = batch.len(), "write batch failed; nothing of it was stored");
+            let e = std::sync::Arc::new(e);
             for job in batch.drain(..) {
-                let failed = || StoreError::Database(sqlx::Error::Protocol(format!("batch failed: {e}")));
+                let failed = || StoreError::Batch(e.clone());
                 match job {
                     Job::Append(a) => drop(a.reply.send(Err(failed()))),
                     Job::Delivered(_, reply) => drop(reply.send(Err(failed()))),
@@ -188,10 +171,10 @@ fn append_in(conn: &Connection, append: &Append) -> StoreResult<StoreResult<Appe
         return Ok(Err(StoreError::NotMember));
     };
     if let Some(client) = m.client_msg_id {
-        let mut stmt = conn.prepare_cached(SQL_BY_CLIENT_ID)?;
+        let mut stmt = conn.prepare_cached(BY_CLIENT_ID)?;
         let mut rows = stmt.query(params![m.sender_id.0, client.as_str()])?;
         if let Some(r) = rows.next()? {
-            return Ok(Ok(Appended { message: message_row(r)?, created: false, conversation }));
+            return Ok(Ok(Appended { message: mapping::message(r)?, created: false, conversation }));
         }
     }
     if conversation.member(m.sender_id).is_none() {
@@ -199,17 +182,12 @@ fn append_in(conn: &Connection, append: &Append) -> StoreResult<StoreResult<Appe
     }
     let message = insert_message(conn, Insert::text(&m), m.attachments)?;
     for a in &message.attachments {
-        conn.prepare_cached(SQL_LINK_MEDIA)?.execute(params![
-            a.id,
-            message.conversation_id.0,
-            message.id.0
-        ])?;
-        conn.prepare_cached(SQL_MEDIA_ATTACHED)?.execute(params![message.created_at, a.id])?;
+        conn.prepare_cached(LINK_MEDIA)?.execute(params![a.id, message.conversation_id.0, message.id.0])?;
+        conn.prepare_cached(MEDIA_ATTACHED)?.execute(params![message.created_at, a.id])?;
     }
     if !m.push_to.is_empty() {
-        let users = serde_json::to_string(&m.push_to.iter().map(|u| u.0).collect::<Vec<_>>())
-            .map_err(|e| StoreError::Database(sqlx::Error::Encode(Box::new(e))))?;
-        conn.prepare_cached(SQL_ENQUEUE_PUSHES)?.execute(params![
+        let users = json_ids(&m.push_to.iter().map(|u| u.0).collect::<Vec<_>>());
+        conn.prepare_cached(SQLITE.enqueue_pushes)?.execute(params![
             message.conversation_id.0,
             message.id.0,
             m.push_at,
@@ -223,16 +201,16 @@ fn append_in(conn: &Connection, append: &Append) -> StoreResult<StoreResult<Appe
 fn load_conversation(conn: &Connection, id: ConversationId) -> StoreResult<Option<Conversation>> {
     let mut members = Vec::new();
     {
-        let mut stmt = conn.prepare_cached(SQL_MEMBERS)?;
+        let mut stmt = conn.prepare_cached(MEMBERS)?;
         let mut rows = stmt.query([id.0])?;
         while let Some(r) = rows.next()? {
-            members.push(member_row(r)?);
+            members.push(mapping::member(r)?);
         }
     }
-    let mut stmt = conn.prepare_cached(SQL_CONVERSATION)?;
+    let mut stmt = conn.prepare_cached(CONVERSATION)?;
     let mut rows = stmt.query([id.0])?;
     Ok(match rows.next()? {
-        Some(r) => Some(conversation_row(r, members)?),
+        Some(r) => Some(mapping::conversation(r, members)?),
         None => None,
     })
 }
@@ -241,9 +219,8 @@ fn load_conversation(conn: &Connection, id: ConversationId) -> StoreResult<Optio
 /// written rather than read back (`attachments` are `m`'s, before their
 /// JSON encoding).
 fn insert_message(conn: &Connection, m: Insert<'_>, attachments: &[Attachment]) -> StoreResult<Message> {
-    let seq: i64 =
-        conn.prepare_cached(SQL_NEXT_SEQ)?.query_row(params![m.at, m.conversation.0], |r| r.get(0))?;
-    let id: i64 = conn.prepare_cached(SQL_INSERT_MESSAGE)?.query_row(
+    let seq: i64 = conn.prepare_cached(NEXT_SEQ)?.query_row(params![m.at, m.conversation.0], |r| r.get(0))?;
+    let id: i64 = conn.prepare_cached(INSERT_MESSAGE)?.query_row(
         params![
             m.conversation.0,
             seq,
@@ -278,7 +255,7 @@ fn delivered_in(conn: &Connection, marks: &[DeliveryMark]) -> StoreResult<Moved>
     let mut moved = Vec::new();
     for &m in marks {
         let old: Option<i64> = conn
-            .prepare_cached(SQL_WATERMARKS)?
+            .prepare_cached(SQLITE.watermarks_to_change)?
             .query_row(params![m.conversation.0, m.user.0], |r| r.get("delivered_seq"))
             .optional()?;
         let Some(old) = old else { continue };
@@ -286,12 +263,12 @@ fn delivered_in(conn: &Connection, marks: &[DeliveryMark]) -> StoreResult<Moved>
             continue;
         }
         let gap: bool = conn
-            .prepare_cached(SQL_GAP)?
+            .prepare_cached(GAP)?
             .query_row(params![m.conversation.0, old, m.seq, m.user.0], |r| r.get(0))?;
         if gap {
             continue;
         }
-        conn.prepare_cached(SQL_SET_DELIVERED)?.execute(params![m.seq, m.conversation.0, m.user.0])?;
+        conn.prepare_cached(SET_DELIVERED)?.execute(params![m.seq, m.conversation.0, m.user.0])?;
         moved.push((m, Advanced { old, new: m.seq }));
     }
     Ok(moved)

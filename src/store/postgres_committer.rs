@@ -14,21 +14,37 @@
 //! connection: on the shared runtime each of a batch's round trips waited
 //! behind socket tasks to be resumed (a trivial `BEGIN` took 1.5 ms under
 //! load), and the single committer was the cluster's bottleneck.
+//!
+//! Owns: the committer thread and runtime, and the batch statements only it
+//! runs (PostgreSQL arrays: one statement for all of a batch's rows). May
+//! not touch: other writes — it links media and enqueues pushes with the
+//! shared statements of `sql` and `dialect::POSTGRES`.
 
-use super::media::link_media;
-use super::push::enqueue_pushes;
-use super::{conversation_row, member_row};
+use super::dialect::POSTGRES;
+use super::exec::{Col, Exec, args};
+use super::mapping::{self, Insert};
+use super::sql::{self, member_cols, message_cols};
+use super::{Appended, NewMessage, QueuedMessage, StoreError, StoreResult};
 use crate::domain::{Conversation, ConversationId, Message, Millis, UserId};
-use crate::store::mapping::{Insert, member_cols, message_cols};
-use crate::store::{Appended, NewMessage, QueuedMessage, StoreError, StoreResult};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgConnection, PgPool};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// Most appends in one transaction.
 const BATCH_MAX: usize = 256;
+
+// The batch's own statements: PostgreSQL arrays, one statement for all of
+// a batch's rows (SQLite's committer writes row by row on its own thread).
+
+/// The members of every conversation in `$1`.
+const MEMBERS_OF_ALL: &str = concat!(
+    "SELECT ",
+    member_cols!(),
+    " FROM members m JOIN users u ON u.id = m.user_id
+      WHERE m.conversation_id = ANY($1) ORDER BY m.joined_at, m.user_id"
+);
 
 /// An append waiting for the committer.
 struct Request {
@@ -57,7 +73,7 @@ impl Committer {
                 }),
                 Err(e) => tracing::error!(error = %e, "cannot start the committer's runtime"),
             })
-            .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+            .map_err(StoreError::Thread)?;
         Ok(Self { tx })
     }
 
@@ -76,7 +92,7 @@ async fn run(pool: PgPool, mut rx: mpsc::Receiver<Request>) {
             let mut tx = pool.begin().await?;
             let results = write_batch(&mut tx, &batch).await?;
             tx.commit().await?;
-            Ok::<_, sqlx::Error>(results)
+            Ok::<_, StoreError>(results)
         }
         .await;
         match outcome {
@@ -88,10 +104,11 @@ async fn run(pool: PgPool, mut rx: mpsc::Receiver<Request>) {
             Err(e) => {
                 // Nothing of the batch is stored; clients retry with the same clientMsgId.
                 tracing::error!(error = %e, count = batch.len(), "message batch failed; nothing of it was stored");
+                let e = std::sync::Arc::new(e);
                 for r in batch.drain(..) {
-                    let _ = r.reply.send(Err(match &e {
-                        sqlx::Error::PoolClosed => StoreError::Closed,
-                        _ => StoreError::Database(sqlx::Error::Protocol(format!("batch failed: {e}"))),
+                    let _ = r.reply.send(Err(match *e {
+                        StoreError::Closed => StoreError::Closed,
+                        _ => StoreError::Batch(e.clone()),
                     }));
                 }
             }
@@ -102,10 +119,7 @@ async fn run(pool: PgPool, mut rx: mpsc::Receiver<Request>) {
 /// Writes the batch inside `tx`; one answer per request, in order. The outer
 /// error is a database failure (aborts the batch); an inner one an answer
 /// about the data (not a member) that leaves the others alone.
-async fn write_batch(
-    tx: &mut PgConnection,
-    batch: &[Request],
-) -> Result<Vec<StoreResult<Appended>>, sqlx::Error> {
+async fn write_batch(tx: &mut PgConnection, batch: &[Request]) -> StoreResult<Vec<StoreResult<Appended>>> {
     let mut conversations = lock_conversations(tx, batch).await?;
     let existing = retried(tx, batch).await?;
 
@@ -185,7 +199,7 @@ async fn write_batch(
 async fn lock_conversations(
     tx: &mut PgConnection,
     batch: &[Request],
-) -> Result<HashMap<ConversationId, Conversation>, sqlx::Error> {
+) -> StoreResult<HashMap<ConversationId, Conversation>> {
     let mut ids: Vec<i64> = batch.iter().map(|r| r.message.conversation_id.0).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -193,23 +207,12 @@ async fn lock_conversations(
         .bind(&ids)
         .fetch_all(&mut *tx)
         .await?;
-    let member_rows = sqlx::query(concat!(
-        "SELECT ",
-        member_cols!(),
-        " FROM members m JOIN users u ON u.id = m.user_id
-          WHERE m.conversation_id = ANY($1) ORDER BY m.joined_at, m.user_id"
-    ))
-    .bind(&ids)
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut members: HashMap<i64, Vec<_>> = HashMap::new();
-    for r in &member_rows {
-        members.entry(r.try_get("conversation_id")?).or_default().push(member_row(r)?);
-    }
+    let member_rows = sqlx::query(MEMBERS_OF_ALL).bind(&ids).fetch_all(&mut *tx).await?;
+    let mut members = mapping::members_by_conversation(&member_rows)?;
     rows.iter()
         .map(|r| {
-            let id: i64 = r.try_get("id")?;
-            Ok((ConversationId(id), conversation_row(r, members.remove(&id).unwrap_or_default())?))
+            let id: i64 = r.col("id")?;
+            Ok((ConversationId(id), mapping::conversation(r, members.remove(&id).unwrap_or_default())?))
         })
         .collect()
 }
@@ -218,7 +221,7 @@ async fn lock_conversations(
 async fn retried(
     tx: &mut PgConnection,
     batch: &[Request],
-) -> Result<HashMap<(UserId, String), Message>, sqlx::Error> {
+) -> StoreResult<HashMap<(UserId, String), Message>> {
     let (senders, clients): (Vec<i64>, Vec<&str>) = batch
         .iter()
         .filter_map(|r| r.message.client_msg_id.as_ref().map(|c| (r.message.sender_id.0, c.as_str())))
@@ -237,7 +240,7 @@ async fn retried(
     .await?;
     rows.iter()
         .map(|r| {
-            let m = super::message_row(r)?;
+            let m = mapping::message(r)?;
             let key =
                 (m.sender_id, m.client_msg_id.as_ref().map_or(String::new(), |c| c.as_str().to_string()));
             Ok((key, m))
@@ -250,7 +253,7 @@ async fn insert_messages(
     tx: &mut PgConnection,
     batch: &[Request],
     new_rows: &[(usize, i64)],
-) -> Result<Vec<Message>, sqlx::Error> {
+) -> StoreResult<Vec<Message>> {
     if new_rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -283,13 +286,15 @@ async fn insert_messages(
     .await?;
     let mut by_seq: HashMap<(i64, i64), Message> = HashMap::with_capacity(rows.len());
     for r in &rows {
-        let m = super::message_row(r)?;
+        let m = mapping::message(r)?;
         by_seq.insert((m.conversation_id.0, m.seq), m);
     }
     new_rows
         .iter()
         .zip(&conversations)
-        .map(|(&(_, seq), &c)| by_seq.remove(&(c, seq)).ok_or(sqlx::Error::RowNotFound))
+        .map(|(&(_, seq), &c)| {
+            by_seq.remove(&(c, seq)).ok_or(StoreError::Inconsistent("a message it just inserted"))
+        })
         .collect()
 }
 
@@ -299,7 +304,7 @@ async fn update_seqs(
     conversations: &HashMap<ConversationId, Conversation>,
     new_rows: &[(usize, i64)],
     batch: &[Request],
-) -> Result<(), sqlx::Error> {
+) -> StoreResult<()> {
     let mut touched: Vec<ConversationId> =
         new_rows.iter().map(|&(i, _)| batch[i].message.conversation_id).collect();
     touched.sort_unstable();
@@ -324,5 +329,26 @@ async fn update_seqs(
     .bind(&ats)
     .execute(&mut *tx)
     .await?;
+    Ok(())
+}
+
+/// Records that `message` carries its attachments: members of its
+/// conversation may now fetch them, and they are no longer orphans.
+async fn link_media(conn: &mut PgConnection, message: &Message) -> StoreResult<()> {
+    for a in &message.attachments {
+        conn.execute(sql::LINK_MEDIA, args![a.id.as_str(), message.conversation_id, message.id]).await?;
+        conn.execute(sql::MEDIA_ATTACHED, args![message.created_at, a.id.as_str()]).await?;
+    }
+    Ok(())
+}
+
+/// Records the push jobs of a new message inside its transaction (see
+/// `sql::enqueue_pushes`).
+async fn enqueue_pushes(conn: &mut PgConnection, m: &NewMessage<'_>, message: &Message) -> StoreResult<()> {
+    if m.push_to.is_empty() {
+        return Ok(());
+    }
+    let args = args![message.conversation_id, message.id, m.push_at, m.push_to, message.created_at];
+    conn.execute(POSTGRES.enqueue_pushes, args).await?;
     Ok(())
 }

@@ -1,0 +1,168 @@
+//! Where SQLite and PostgreSQL truly differ, each difference named.
+//!
+//! Owns: the two [`Dialect`]s, built from the templates in [`super::sql`]
+//! with the one piece of text that differs. May not touch: connections.
+//! Everything not listed here is the same statement on both backends.
+//!
+//! Besides these statements the backends differ in three places outside
+//! SQL text: how a write transaction begins (`BEGIN IMMEDIATE` on SQLite,
+//! see `sqlite`), how a list of ids is bound (JSON text for `json_each`, an
+//! array for `ANY`; see `exec::Arg::Ids`), and the group-commit algorithm
+//! of each backend's committer.
+
+use super::sql;
+
+/// The statements whose text depends on the database.
+pub struct Dialect {
+    /// Reads a conversation the transaction is about to change (membership,
+    /// roles). PostgreSQL locks its row (`FOR UPDATE`), because many nodes
+    /// write at once; SQLite's write transactions are already serialized
+    /// (`BEGIN IMMEDIATE` takes the one write lock).
+    pub conversation_to_change: &'static str,
+    /// Locks a conversation's row where the change reads nothing first
+    /// (a role change), for the same reason; SQLite needs no statement.
+    pub lock_conversation: Option<&'static str>,
+    /// Reads a member's watermarks before moving one: locked on PostgreSQL.
+    pub watermarks_to_change: &'static str,
+    /// Claims due push jobs. PostgreSQL skips jobs another node is claiming
+    /// at that moment (`FOR UPDATE SKIP LOCKED`) instead of waiting.
+    pub claim_push_jobs: &'static str,
+    /// Users whose key starts with a prefix. SQLite: a range scan on the
+    /// unique index (`$1 <= key < $2`, with `$2` the prefix followed by
+    /// U+10FFFF), because `LIKE` would treat `_` in usernames as a wildcard.
+    /// PostgreSQL: `starts_with` — its text order follows the collation, so
+    /// a byte range would be wrong; it leaves `$2` unused.
+    pub search_users: &'static str,
+    /// Which of a list of ids exist: `json_each` on SQLite, `ANY` on PostgreSQL.
+    pub existing_users: &'static str,
+    /// Writes a message's push jobs for a list of users: the same list
+    /// membership difference.
+    pub enqueue_pushes: &'static str,
+}
+
+/// SQLite (the embedded default).
+pub(crate) const SQLITE: Dialect = Dialect {
+    conversation_to_change: sql::conversation_to_change!(""),
+    lock_conversation: None,
+    watermarks_to_change: sql::watermarks_to_change!(""),
+    claim_push_jobs: sql::claim_push_jobs!(""),
+    search_users: sql::search_users!("username_key >= $1 AND username_key < $2"),
+    existing_users: sql::existing_users!("IN (SELECT value FROM json_each($1))"),
+    enqueue_pushes: sql::enqueue_pushes!("IN (SELECT value FROM json_each($4))"),
+};
+
+/// PostgreSQL (cluster mode).
+pub(crate) const POSTGRES: Dialect = Dialect {
+    conversation_to_change: sql::conversation_to_change!(" FOR UPDATE"),
+    lock_conversation: Some("SELECT id FROM conversations WHERE id = $1 FOR UPDATE"),
+    watermarks_to_change: sql::watermarks_to_change!(" FOR UPDATE"),
+    claim_push_jobs: sql::claim_push_jobs!(" FOR UPDATE SKIP LOCKED"),
+    search_users: sql::search_users!("starts_with(username_key, $1)"),
+    existing_users: sql::existing_users!("= ANY($1)"),
+    enqueue_pushes: sql::enqueue_pushes!("= ANY($4)"),
+};
+
+#[cfg(test)]
+mod tests {
+    use super::super::sql::*;
+    use super::{POSTGRES, SQLITE};
+
+    /// The `$n` placeholders of a statement in order of first appearance.
+    fn placeholders(sql: &str) -> Vec<usize> {
+        let mut seen = Vec::new();
+        let mut rest = sql;
+        while let Some(i) = rest.find('$') {
+            let digits: String = rest[i + 1..].chars().take_while(char::is_ascii_digit).collect();
+            if let Ok(n) = digits.parse::<usize>() {
+                if !seen.contains(&n) {
+                    seen.push(n);
+                }
+            }
+            rest = &rest[i + 1..];
+        }
+        seen
+    }
+
+    /// rusqlite binds by position, and SQLite numbers `$n` by first
+    /// appearance: a statement that names `$2` before `$1` would bind the
+    /// wrong values there. sqlx binds by number; PostgreSQL allows an unused
+    /// number (`search_users` leaves out `$2`).
+    #[test]
+    fn placeholders_appear_in_order() {
+        let mut all = vec![
+            CREATE_USER,
+            USER,
+            CREDENTIALS,
+            SET_LAST_SEEN,
+            INSERT_TOKEN,
+            TOKEN,
+            REVOKE_TOKEN,
+            REVOKE_USER_TOKENS,
+            SET_DISABLED,
+            DIRECT_BY_KEY,
+            CREATE_DIRECT,
+            CREATE_GROUP,
+            INSERT_MEMBER,
+            CREATOR_READ_NOTE,
+            CONVERSATION,
+            MEMBERS,
+            CONVERSATIONS_OF,
+            MEMBERS_OF_CONVERSATIONS_OF,
+            PEERS_OF,
+            DELETE_MEMBER,
+            MAKE_OWNER,
+            DEMOTE_OTHER_OWNERS,
+            SET_ROLE,
+            UPDATE_GROUP,
+            NEXT_SEQ,
+            INSERT_MESSAGE,
+            MESSAGE,
+            BY_CLIENT_ID,
+            HISTORY,
+            UNDELIVERED,
+            MESSAGES_BETWEEN,
+            GAP,
+            SET_DELIVERED,
+            SET_READ,
+            UPSERT_SUBSCRIPTION,
+            SUBSCRIPTIONS_OF,
+            DELETE_SUBSCRIPTION,
+            SET_MUTE,
+            DELETE_MUTE,
+            MUTES_OF,
+            CLAIMED_JOBS,
+            DELETE_JOB_AT_VERSION,
+            REQUEUE_JOB,
+            RETRY_JOB,
+            RELEASE_JOB,
+            INSERT_MEDIA,
+            MEDIA,
+            MEDIA_VISIBLE,
+            UNATTACHED_MEDIA,
+            DELETE_MEDIA_LINKS,
+            DELETE_MEDIA,
+            FILES_IN_USE,
+            MEDIA_BYTES_OF,
+            LINK_MEDIA,
+            MEDIA_ATTACHED,
+            INSERT_SECRET,
+            SECRET,
+        ];
+        all.extend(DELETE_CONVERSATION);
+        for d in [&SQLITE, &POSTGRES] {
+            all.extend([
+                d.conversation_to_change,
+                d.watermarks_to_change,
+                d.existing_users,
+                d.enqueue_pushes,
+                d.claim_push_jobs,
+            ]);
+        }
+        all.push(SQLITE.search_users);
+        for sql in all {
+            let p = placeholders(sql);
+            assert_eq!(p, (1..=p.len()).collect::<Vec<_>>(), "{sql}");
+        }
+        assert_eq!(placeholders(POSTGRES.search_users), [1, 3]);
+    }
+}

@@ -1,0 +1,90 @@
+//! [`MessageStore`] on either database: reading messages and moving the
+//! delivered/read watermarks. Appends (and, on SQLite, live receipts) go
+//! through the backend's group committer.
+
+use super::backend::{Backend, SqlStore, advance_in};
+use super::exec::{Exec, args};
+use super::{Appended, MessageStore, NewMessage, StoreResult, mapping, sql};
+use crate::domain::{Advanced, ConversationId, DeliveryMark, Message, MessageId, Receipt, Seq, UserId};
+use async_trait::async_trait;
+
+#[async_trait]
+impl<B: Backend> MessageStore for SqlStore<B> {
+    async fn append_message(&self, m: NewMessage<'_>) -> StoreResult<Appended> {
+        self.backend.append(m).await
+    }
+
+    async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
+        let row = self.read().await?.optional(sql::MESSAGE, args![id]).await?;
+        row.as_ref().map(mapping::message).transpose()
+    }
+
+    async fn history(
+        &self,
+        conversation: ConversationId,
+        before: Option<MessageId>,
+        after: Seq,
+        limit: i64,
+    ) -> StoreResult<Vec<Message>> {
+        let before = before.map_or(i64::MAX, |m| m.0);
+        let rows = self.read().await?.all(sql::HISTORY, args![conversation, before, after, limit]).await?;
+        rows.iter().map(mapping::message).collect()
+    }
+
+    async fn undelivered(
+        &self,
+        user: UserId,
+        conversation: Option<ConversationId>,
+        limit: i64,
+    ) -> StoreResult<Vec<Message>> {
+        let rows = self.read().await?.all(sql::UNDELIVERED, args![user, conversation, limit]).await?;
+        rows.iter().map(mapping::message).collect()
+    }
+
+    async fn messages_between(
+        &self,
+        conversation: ConversationId,
+        after: Seq,
+        up_to: Seq,
+        except_sender: UserId,
+        limit: i64,
+    ) -> StoreResult<Vec<Message>> {
+        let args = args![conversation, after, up_to, except_sender, limit];
+        let rows = self.read().await?.all(sql::MESSAGES_BETWEEN, args).await?;
+        rows.iter().map(mapping::message).collect()
+    }
+
+    async fn advance(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        receipt: Receipt,
+        up_to: Seq,
+        contiguous: bool,
+    ) -> StoreResult<Option<Advanced>> {
+        let mut tx = self.begin().await?;
+        let moved = advance_in(&mut *tx, B::DIALECT, conversation, user, receipt, up_to, contiguous).await?;
+        tx.commit().await?;
+        Ok(moved)
+    }
+
+    async fn advance_delivered_many(
+        &self,
+        marks: &[DeliveryMark],
+    ) -> StoreResult<Vec<(DeliveryMark, Advanced)>> {
+        if let Some(committed) = self.backend.delivered(marks) {
+            return committed.await;
+        }
+        let mut tx = self.begin().await?;
+        let mut moved = Vec::new();
+        for &m in marks {
+            let step =
+                advance_in(&mut *tx, B::DIALECT, m.conversation, m.user, Receipt::Delivered, m.seq, true);
+            if let Some(adv) = step.await? {
+                moved.push((m, adv));
+            }
+        }
+        tx.commit().await?;
+        Ok(moved)
+    }
+}

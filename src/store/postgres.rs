@@ -1,0 +1,90 @@
+//! The PostgreSQL backend for cluster mode: every node shares one database.
+//!
+//! Unlike SQLite there are many concurrent writers, so every transaction
+//! that reads-then-writes a conversation first locks its row
+//! (`SELECT … FOR UPDATE`, see `dialect`): sends, membership changes and
+//! role changes on one conversation are serialized, which keeps seqs
+//! gap-free, membership checks race-free and the member cap exact.
+//! Different conversations never wait for each other. Appends go through
+//! the committer (`postgres_committer`); live receipts are written by the
+//! shared code, one transaction per batch.
+
+use super::backend::{Backend, SqlStore};
+use super::dialect::{Dialect, POSTGRES};
+use super::postgres_committer::Committer;
+use super::{Appended, NewMessage, StoreResult};
+use crate::domain::{Advanced, DeliveryMark};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
+use std::future::{Future, Ready};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The storage traits on PostgreSQL.
+pub type PostgresStore = SqlStore<PostgresBackend>;
+
+/// What PostgreSQL gives the shared storage code: one pool for reads and
+/// writes, and the group committer for appends.
+pub struct PostgresBackend {
+    pool: PgPool,
+    /// Batches message appends into group commits.
+    committer: Committer,
+}
+
+impl PostgresStore {
+    /// Connects to `url` and runs the migrations (under sqlx's advisory
+    /// lock, so nodes starting together do not race).
+    pub async fn open(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let options = PgConnectOptions::from_str(url)?;
+        Self::open_with(options, max_connections).await
+    }
+
+    /// Like [`open`](Self::open) with prepared options (tests use them to
+    /// give each test its own schema).
+    pub async fn open_with(options: PgConnectOptions, max_connections: u32) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        let committer = Committer::spawn(options)?;
+        Ok(SqlStore { backend: PostgresBackend { pool, committer } })
+    }
+}
+
+/// Live receipts need no committer on PostgreSQL.
+type NoCommitter = Ready<StoreResult<Vec<(DeliveryMark, Advanced)>>>;
+
+impl Backend for PostgresBackend {
+    type Db = Postgres;
+    type Conn = PgConnection;
+    const DIALECT: &'static Dialect = &POSTGRES;
+
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn begin(&self) -> StoreResult<Transaction<'static, Postgres>> {
+        Ok(self.pool.begin().await?)
+    }
+
+    fn append(&self, m: NewMessage<'_>) -> impl Future<Output = StoreResult<Appended>> + Send {
+        self.committer.append(m)
+    }
+
+    fn delivered(
+        &self,
+        _: &[DeliveryMark],
+    ) -> Option<impl Future<Output = StoreResult<Vec<(DeliveryMark, Advanced)>>> + Send> {
+        None::<NoCommitter>
+    }
+
+    fn close(&self) -> impl Future<Output = ()> + Send {
+        self.pool.close()
+    }
+}
