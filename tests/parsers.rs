@@ -10,12 +10,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use confab::domain::{ErrorCode, UserId};
+use confab::notify::NewDevice;
 use confab::wire::input;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
 /// Field names the parsers look at, so generated objects reach deep paths.
-const KEYS: [&str; 24] = [
+const KEYS: [&str; 35] = [
     "receiverId",
     "conversationId",
     "message",
@@ -40,6 +41,17 @@ const KEYS: [&str; 24] = [
     "role",
     "description",
     "historyVisibility",
+    "type",
+    "endpoint",
+    "keys",
+    "p256dh",
+    "auth",
+    "token",
+    "environment",
+    "until",
+    "username",
+    "password",
+    "displayName",
 ];
 
 fn leaf() -> impl Strategy<Value = Value> {
@@ -99,7 +111,11 @@ proptest! {
         prop_assert!(client_error(input::new_group(&v, UserId(7))));
         prop_assert!(client_error(input::group_patch(&v)));
         prop_assert!(client_error(input::role(&v)));
-        prop_assert!(client_error(input::user_ids(&v, "userIds")));
+        prop_assert!(client_error(input::add_members(&v)));
+        prop_assert!(client_error(input::parse::<input::RegisterRequest>(&v).and_then(input::Registration::try_from)));
+        prop_assert!(client_error(input::parse::<input::LoginRequest>(&v)));
+        prop_assert!(client_error(input::parse::<input::NewDeviceRequest>(&v).and_then(NewDevice::try_from)));
+        prop_assert!(client_error(input::parse::<input::MuteRequest>(&v)));
     }
 
     /// A send accepted by the parser keeps what the client said.

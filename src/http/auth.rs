@@ -2,9 +2,10 @@
 
 use super::ApiError;
 use super::extract::{Auth, JsonBody};
-use crate::domain::{DisplayName, Error, Password, User, Username};
+use crate::domain::User;
 use crate::state::AppState;
 use crate::wire::UserView;
+use crate::wire::input::{self, LoginRequest, RegisterRequest, Registration};
 use axum::extract::ConnectInfo;
 use axum::http::StatusCode;
 use axum::routing::post;
@@ -20,12 +21,6 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/logout-all", post(logout_all))
 }
 
-fn text<'a>(body: &'a Value, field: &str) -> Result<&'a str, Error> {
-    body.get(field)
-        .and_then(Value::as_str)
-        .ok_or_else(|| Error::invalid(format!("`{field}` must be a string")))
-}
-
 fn authenticated(user: &User, token: String) -> Json<Value> {
     Json(json!({ "user": UserView::new(user), "token": token }))
 }
@@ -34,14 +29,8 @@ async fn register(
     State(app): State<AppState>,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let username = Username::parse(text(&body, "username")?)?;
-    let password = Password::parse(text(&body, "password")?)?;
-    let display_name = match body.get("displayName") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(DisplayName::parse(s)?),
-        Some(_) => return Err(Error::invalid("`displayName` must be a string").into()),
-    };
-    let (user, token) = app.users.register(username, password, display_name).await?;
+    let r = Registration::try_from(input::parse::<RegisterRequest>(&body)?)?;
+    let (user, token) = app.users.register(r.username, r.password, r.display_name).await?;
     Ok((StatusCode::CREATED, authenticated(&user, token)))
 }
 
@@ -50,8 +39,8 @@ async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
-    let (user, token) =
-        app.users.login(text(&body, "username")?, text(&body, "password")?, Some(peer.ip())).await?;
+    let login: LoginRequest = input::parse(&body)?;
+    let (user, token) = app.users.login(&login.username, &login.password, Some(peer.ip())).await?;
     Ok(authenticated(&user, token))
 }
 

@@ -88,7 +88,7 @@ async fn add_members(
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
     let id = ConversationId(path_id(&id, "conversation")?);
-    let users = input::user_ids(&body["userIds"], "userIds")?;
+    let users = input::add_members(&body)?;
     Ok(conversation_json(&app.chat.add_members(s.user_id, id, users).await?, s.user_id))
 }
 

@@ -7,6 +7,7 @@ use super::groups::path_id;
 use crate::domain::{ConversationId, Error, Millis, Mute, PushKind, Subscription, SubscriptionId};
 use crate::notify::NewDevice;
 use crate::state::AppState;
+use crate::wire::input::{self, MuteRequest, NewDeviceRequest};
 use crate::wire::timestamp;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -44,27 +45,7 @@ fn subscription_view(s: &Subscription) -> Value {
 /// The body of `POST /api/push/subscriptions`, checked for shape here and
 /// for meaning (URL, key sizes) by the notification service.
 fn new_device(body: &Value) -> Result<NewDevice, Error> {
-    let text = |v: &Value, name: &str| -> Result<String, Error> {
-        v.as_str().map(str::to_string).ok_or_else(|| Error::invalid(format!("`{name}` must be a string")))
-    };
-    match body["type"].as_str() {
-        Some("webpush") => Ok(NewDevice::WebPush {
-            endpoint: text(&body["endpoint"], "endpoint")?,
-            p256dh: text(&body["keys"]["p256dh"], "keys.p256dh")?,
-            auth: text(&body["keys"]["auth"], "keys.auth")?,
-        }),
-        Some("fcm") => Ok(NewDevice::Fcm { token: text(&body["token"], "token")? }),
-        Some("apns") => {
-            let sandbox = match body.get("environment").and_then(Value::as_str) {
-                None if body.get("environment").is_none_or(Value::is_null) => false,
-                Some("production") => false,
-                Some("sandbox") => true,
-                _ => return Err(Error::invalid("`environment` must be \"sandbox\" or \"production\"")),
-            };
-            Ok(NewDevice::Apns { token: text(&body["token"], "token")?, sandbox })
-        }
-        _ => Err(Error::invalid("`type` must be \"webpush\", \"fcm\" or \"apns\"")),
-    }
+    NewDevice::try_from(input::parse::<NewDeviceRequest>(body)?)
 }
 
 async fn subscribe(
@@ -95,22 +76,12 @@ fn mute_view(m: &Mute) -> Value {
     json!({ "conversationId": m.conversation, "until": m.until.map(timestamp) })
 }
 
-/// `{"until": null | <ms since epoch> | "<RFC 3339 time>"}`; no body or no
-/// `until` mutes until unmuted.
+/// A mute's end from an optional body (see [`MuteRequest`]).
 fn until(body: Option<&Value>) -> Result<Option<Millis>, Error> {
-    let v = body.and_then(|b| b.get("until")).unwrap_or(&Value::Null);
-    match v {
-        Value::Null => Ok(None),
-        Value::Number(n) => n.as_i64().filter(|&ms| ms > 0).map(Some).ok_or_else(bad_until),
-        Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
-            .map(|t| Some(t.timestamp_millis()))
-            .map_err(|_| bad_until()),
-        _ => Err(bad_until()),
+    match body {
+        None => Ok(None),
+        Some(b) => Ok(input::parse::<MuteRequest>(b)?.until.0),
     }
-}
-
-fn bad_until() -> Error {
-    Error::invalid("`until` must be null, milliseconds since the epoch, or an RFC 3339 time")
 }
 
 /// An optional JSON body: none (or empty) is `None`, anything else must parse.
