@@ -15,9 +15,6 @@ use tokio::sync::oneshot;
 /// Something a user's connected devices should learn.
 #[derive(Debug, Clone)]
 pub enum Event {
-    /// A new message (`receive_message`), sent without asking for a receipt:
-    /// used for the sender's own other devices.
-    Message(Envelope),
     /// A message the user sent was delivered to or read by `reader` (`message_status`).
     Receipt {
         /// Where.
@@ -91,10 +88,18 @@ pub trait Fanout: Send + Sync + 'static {
     /// Sends `event` to every live connection of `user`, except `except`.
     async fn send(&self, user: UserId, event: Event, except: Option<&ConnectionId>);
 
-    /// Sends a new message to every live connection of `recipient`, asking
-    /// each for an acknowledgement. The receiver resolves when the first
-    /// device acknowledges; it is dropped unresolved if none does in time.
-    async fn deliver(&self, recipient: UserId, message: &Envelope) -> oneshot::Receiver<()>;
+    /// Hands a new message (`receive_message`) to live connections: to the
+    /// sender's other devices (all but `origin`) as it is, and to every
+    /// device of each of `recipients` asking for an acknowledgement. One
+    /// receiver per recipient resolves when their first device acknowledges;
+    /// it is dropped unresolved if none does in time. The message is
+    /// serialized once, whoever gets it.
+    async fn publish(
+        &self,
+        message: &Envelope,
+        origin: Option<&ConnectionId>,
+        recipients: &[UserId],
+    ) -> Vec<(UserId, oneshot::Receiver<()>)>;
 
     /// Closes every connection that was opened with this token.
     async fn disconnect_token(&self, token: TokenId);

@@ -9,6 +9,7 @@
 //! Roles: the owner may do everything; admins manage members (but not other
 //! admins or the owner) and the profile; members may only leave.
 
+use super::system_events::SystemEvent;
 use super::{Chat, not_member};
 use crate::domain::{
     Conversation, ConversationId, ConversationKind, Envelope, Error, GroupPatch, Message, Role, UserId,
@@ -16,7 +17,6 @@ use crate::domain::{
 };
 use crate::fanout::{Event, Removal};
 use crate::store::{NewGroup, StoreError, SystemNote};
-use serde_json::json;
 
 /// Limits for groups, from the configuration.
 #[derive(Debug, Clone, Copy)]
@@ -56,9 +56,8 @@ impl Chat {
         self.require_users(&members).await?;
         let creator = self.store.user(req.creator).await?.ok_or(Error::Unauthorized("unknown user"))?;
         let body = format!("{} created the group “{}”", creator.display_name, req.name);
-        let meta = json!({"event": "created", "actor": req.creator.0, "name": req.name,
-                          "userIds": members.iter().map(|u| u.0).collect::<Vec<_>>()})
-        .to_string();
+        let user_ids = SystemEvent::ids(&members);
+        let meta = SystemEvent::Created { actor: req.creator.0, name: &req.name, user_ids }.to_json();
         let (group, note) = self
             .store
             .create_group(NewGroup {
@@ -89,9 +88,8 @@ impl Chat {
         let note_text = renamed.map(|name| {
             let who = display_name(&group, actor);
             let body = format!("{who} renamed the group to “{name}”");
-            let meta =
-                json!({"event": "renamed", "actor": actor.0, "name": name, "previousName": group.name})
-                    .to_string();
+            let previous_name = group.name.as_deref();
+            let meta = SystemEvent::Renamed { actor: actor.0, name, previous_name }.to_json();
             (body, meta)
         });
         let note = note_text.as_ref().map(|(body, meta)| SystemNote { actor, body, meta, at: now_millis() });
@@ -127,9 +125,8 @@ impl Chat {
         // Written inside the transaction, for exactly the users it added.
         let describe = move |added: &[UserId]| {
             let list: Vec<&str> = added.iter().filter_map(|u| names.get(u).map(String::as_str)).collect();
-            let meta = json!({"event": "member_added", "actor": actor.0,
-                              "userIds": added.iter().map(|u| u.0).collect::<Vec<_>>()});
-            (format!("{who} added {}", list.join(", ")), meta.to_string())
+            let meta = SystemEvent::MemberAdded { actor: actor.0, user_ids: SystemEvent::ids(added) };
+            (format!("{who} added {}", list.join(", ")), meta.to_json())
         };
         let max = self.groups.max_members;
         let added = match self.store.add_members(id, &new, max, actor, now_millis(), &describe).await {
@@ -157,11 +154,10 @@ impl Chat {
         }
         let (body, meta, reason) = if leaving {
             let body = format!("{} left", member.display_name);
-            (body, json!({"event": "member_left", "actor": actor.0}).to_string(), Removal::Left)
+            (body, SystemEvent::MemberLeft { actor: actor.0 }.to_json(), Removal::Left)
         } else {
             let body = format!("{} removed {}", display_name(&group, actor), member.display_name);
-            let meta =
-                json!({"event": "member_removed", "actor": actor.0, "userIds": [target.0]}).to_string();
+            let meta = SystemEvent::MemberRemoved { actor: actor.0, user_ids: vec![target.0] }.to_json();
             (body, meta, Removal::Removed)
         };
         let note = SystemNote { actor, body: &body, meta: &meta, at: now_millis() };

@@ -12,6 +12,7 @@
 mod delivery;
 mod groups;
 mod receipts;
+mod system_events;
 
 pub use groups::{GroupSettings, NewGroupRequest};
 pub use receipts::MemberReceipt;
@@ -25,7 +26,6 @@ use crate::media::{AttachmentRequest, Media};
 use crate::presence::PresenceService;
 use crate::store::{NewMessage, Store, StoreError};
 use futures_util::StreamExt;
-use futures_util::future::join_all;
 use futures_util::stream::FuturesUnordered;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -200,7 +200,6 @@ impl Chat {
         offline: Option<&[UserId]>,
     ) {
         let sender = message.message.sender_id;
-        self.fanout.send(sender, Event::Message(message.clone()), origin).await;
         let others = conversation.members.iter().map(|m| m.user_id).filter(|&u| u != sender);
         let (mut recipients, ask): (Vec<UserId>, Vec<UserId>) = match offline {
             Some(offline) => {
@@ -213,14 +212,9 @@ impl Chat {
             let online = self.presence.online_among(&ask).await;
             recipients.extend(ask.iter().zip(online).filter(|(_, on)| *on).map(|(&u, _)| u));
         }
-        // All recipients at once: in cluster mode each hand-over is a Redis
-        // round trip, and one after the other they add up for a group.
-        let handed = join_all(
-            recipients
-                .into_iter()
-                .map(|user| async move { (user, self.fanout.deliver(user, message).await) }),
-        )
-        .await;
+        // The sender's other devices and every recipient at once; the
+        // message is serialized once for all of them.
+        let handed = self.fanout.publish(message, origin, &recipients).await;
         // A device's ack makes it delivered (batched, see `delivery`), unless an
         // older message from someone else is still undelivered: then the
         // watermark waits for `fetch_unread_messages`. One task waits for them all.

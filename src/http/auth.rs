@@ -6,11 +6,11 @@ use crate::domain::User;
 use crate::state::AppState;
 use crate::wire::UserView;
 use crate::wire::input::{self, LoginRequest, RegisterRequest, Registration};
+use crate::wire::replies::{SessionReply, SessionsEnded};
 use axum::extract::ConnectInfo;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router, extract::State};
-use serde_json::{Value, json};
 use std::net::SocketAddr;
 
 pub fn routes() -> Router<AppState> {
@@ -21,14 +21,14 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/logout-all", post(logout_all))
 }
 
-fn authenticated(user: &User, token: String) -> Json<Value> {
-    Json(json!({ "user": UserView::new(user), "token": token }))
+fn authenticated(user: &User, token: String) -> Json<SessionReply> {
+    Json(SessionReply { user: UserView::new(user), token })
 }
 
 async fn register(
     State(app): State<AppState>,
     JsonBody(body): JsonBody,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<SessionReply>), ApiError> {
     let r = Registration::try_from(input::parse::<RegisterRequest>(&body)?)?;
     let (user, token) = app.users.register(r.username, r.password, r.display_name).await?;
     Ok((StatusCode::CREATED, authenticated(&user, token)))
@@ -38,7 +38,7 @@ async fn login(
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     JsonBody(body): JsonBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SessionReply>, ApiError> {
     let login: LoginRequest = input::parse(&body)?;
     let (user, token) = app.users.login(&login.username, &login.password, Some(peer.ip())).await?;
     Ok(authenticated(&user, token))
@@ -50,7 +50,10 @@ async fn logout(State(app): State<AppState>, Auth(session): Auth) -> Result<Stat
 }
 
 /// Ends every session of the caller (all devices), this one included.
-async fn logout_all(State(app): State<AppState>, Auth(session): Auth) -> Result<Json<Value>, ApiError> {
+async fn logout_all(
+    State(app): State<AppState>,
+    Auth(session): Auth,
+) -> Result<Json<SessionsEnded>, ApiError> {
     let sessions = app.users.logout_everywhere(session.user_id).await?;
-    Ok(Json(json!({ "sessions": sessions })))
+    Ok(Json(SessionsEnded { sessions }))
 }

@@ -4,21 +4,24 @@ use super::ApiError;
 use super::extract::Auth;
 use crate::domain::{ConversationId, Error, MessageId};
 use crate::state::AppState;
+use crate::wire::replies::{ConversationsReply, MessagesReply};
 use crate::wire::{ConversationView, MessageView};
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/conversations", get(list)).route("/conversations/{id}/messages", get(history))
 }
 
-async fn list(State(app): State<AppState>, Auth(session): Auth) -> Result<Json<Value>, ApiError> {
+async fn list(
+    State(app): State<AppState>,
+    Auth(session): Auth,
+) -> Result<Json<ConversationsReply>, ApiError> {
     let all = app.chat.conversations(session.user_id).await?;
-    let views: Vec<_> = all.iter().map(|c| ConversationView::summary(c, session.user_id)).collect();
-    Ok(Json(json!({ "conversations": views })))
+    let conversations = all.iter().map(|c| ConversationView::summary(c, session.user_id)).collect();
+    Ok(Json(ConversationsReply { conversations }))
 }
 
 #[derive(Deserialize)]
@@ -33,13 +36,13 @@ async fn history(
     Auth(session): Auth,
     Path(id): Path<String>,
     page: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MessagesReply>, ApiError> {
     let id = id.parse::<i64>().ok().filter(|&n| n > 0).ok_or(Error::NotFound("conversation"))?;
     let Query(page) = page.map_err(|_| Error::invalid("`before` and `limit` must be integers"))?;
     let limit = page.limit.unwrap_or(50).clamp(1, app.config.limits.page_max);
     let messages =
         app.chat.history(session.user_id, ConversationId(id), page.before.map(MessageId), limit).await?;
-    let views: Vec<_> = messages.iter().map(MessageView::new).collect();
-    let has_more = views.len() as i64 == limit && views.last().is_some_and(|m| m.seq > 1);
-    Ok(Json(json!({ "messages": views, "hasMore": has_more })))
+    let messages: Vec<_> = messages.iter().map(MessageView::new).collect();
+    let has_more = messages.len() as i64 == limit && messages.last().is_some_and(|m| m.seq > 1);
+    Ok(Json(MessagesReply { messages, has_more }))
 }

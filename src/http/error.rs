@@ -2,10 +2,11 @@
 //! `{"error":{"code","message"}}`.
 
 use crate::domain::{Error, ErrorCode};
+use crate::wire::ErrorBody;
+use crate::wire::replies::ErrorReply;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 /// A domain error on its way out over HTTP.
 #[derive(Debug)]
@@ -33,7 +34,7 @@ pub fn status(code: ErrorCode) -> StatusCode {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": crate::wire::error_body(&self.0) });
+        let body = ErrorReply { error: ErrorBody::new(&self.0) };
         (status(self.0.code()), Json(body)).into_response()
     }
 }

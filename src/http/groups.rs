@@ -5,12 +5,12 @@ use super::ApiError;
 use super::extract::{Auth, JsonBody};
 use crate::domain::{ConversationId, Error, MessageId, UserId};
 use crate::state::AppState;
-use crate::wire::{self, ConversationView, MemberView, input};
+use crate::wire::replies::{ConversationReply, MembersReply};
+use crate::wire::{ConversationView, MemberView, ReceiptsView, input};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
-use serde_json::{Value, json};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -26,15 +26,15 @@ pub(super) fn path_id(s: &str, what: &'static str) -> Result<i64, ApiError> {
     s.parse::<i64>().ok().filter(|&n| n > 0).ok_or(ApiError(Error::NotFound(what)))
 }
 
-fn conversation_json(c: &crate::domain::Conversation, me: UserId) -> Json<Value> {
-    Json(json!({ "conversation": ConversationView::new(c, Some(me)) }))
+fn conversation_json(c: &crate::domain::Conversation, me: UserId) -> Json<ConversationReply> {
+    Json(ConversationReply { conversation: ConversationView::new(c, Some(me)) })
 }
 
 async fn create(
     State(app): State<AppState>,
     Auth(session): Auth,
     JsonBody(body): JsonBody,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<ConversationReply>), ApiError> {
     let req = input::new_group(&body, session.user_id)?;
     let group = app.chat.create_group(req).await?;
     Ok((StatusCode::CREATED, conversation_json(&group, session.user_id)))
@@ -44,7 +44,7 @@ async fn show(
     State(app): State<AppState>,
     Auth(s): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConversationReply>, ApiError> {
     let id = ConversationId(path_id(&id, "conversation")?);
     Ok(conversation_json(&app.chat.conversation(s.user_id, id).await?, s.user_id))
 }
@@ -54,7 +54,7 @@ async fn update(
     Auth(s): Auth,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConversationReply>, ApiError> {
     let id = ConversationId(path_id(&id, "conversation")?);
     let patch = input::group_patch(&body)?;
     Ok(conversation_json(&app.chat.update_group(s.user_id, id, patch).await?, s.user_id))
@@ -74,11 +74,10 @@ async fn members(
     State(app): State<AppState>,
     Auth(s): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MembersReply>, ApiError> {
     let id = ConversationId(path_id(&id, "conversation")?);
     let c = app.chat.conversation(s.user_id, id).await?;
-    let members: Vec<_> = c.members.iter().map(MemberView::new).collect();
-    Ok(Json(json!({ "members": members })))
+    Ok(Json(MembersReply { members: c.members.iter().map(MemberView::new).collect() }))
 }
 
 async fn add_members(
@@ -86,7 +85,7 @@ async fn add_members(
     Auth(s): Auth,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConversationReply>, ApiError> {
     let id = ConversationId(path_id(&id, "conversation")?);
     let users = input::add_members(&body)?;
     Ok(conversation_json(&app.chat.add_members(s.user_id, id, users).await?, s.user_id))
@@ -108,7 +107,7 @@ async fn set_role(
     Auth(s): Auth,
     Path((id, user)): Path<(String, String)>,
     JsonBody(body): JsonBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConversationReply>, ApiError> {
     let id = ConversationId(path_id(&id, "conversation")?);
     let user = UserId(path_id(&user, "member")?);
     let role = input::role(&body)?;
@@ -119,9 +118,9 @@ async fn receipts(
     State(app): State<AppState>,
     Auth(s): Auth,
     Path((id, message)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReceiptsView>, ApiError> {
     let id = ConversationId(path_id(&id, "conversation")?);
     let message = MessageId(path_id(&message, "message")?);
     let (m, list) = app.chat.receipts(s.user_id, id, message).await?;
-    Ok(Json(wire::receipts(&m, &list)))
+    Ok(Json(ReceiptsView::new(&m, &list)))
 }

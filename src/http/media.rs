@@ -6,8 +6,10 @@ use super::ApiError;
 use super::extract::Auth;
 use crate::domain::{Error, MediaItem};
 use crate::media::attachment_of;
+use crate::media::cloudinary::RemoteAsset;
 use crate::state::AppState;
-use crate::wire::{AttachmentView, timestamp};
+use crate::wire::replies::{LinksReply, MediaReply};
+use crate::wire::{AttachmentView, MediaView, UploadSignatureView, timestamp};
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -15,7 +17,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use tower::ServiceExt;
 
 pub fn routes() -> Router<AppState> {
@@ -28,10 +29,8 @@ pub fn routes() -> Router<AppState> {
         .route("/media/{id}/link", get(link))
 }
 
-fn media_json(m: &MediaItem) -> Value {
-    let mut v = serde_json::to_value(AttachmentView::new(&attachment_of(m))).unwrap_or_default();
-    v["createdAt"] = json!(timestamp(m.created_at));
-    json!({ "media": v })
+fn media_json(m: &MediaItem) -> MediaReply {
+    MediaReply { media: MediaView::new(m, &attachment_of(m)) }
 }
 
 #[derive(Deserialize)]
@@ -188,9 +187,9 @@ async fn serve(app: &AppState, m: &MediaItem, thumbnail: bool, req: Request) -> 
 /// A Cloudinary item's attachment, from the row (for redirects).
 fn attachment_of_remote(m: &MediaItem) -> crate::domain::Attachment {
     let mut a = attachment_of(m);
-    let r: Value = m.remote.as_deref().and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default();
-    a.url = r["url"].as_str().map(String::from);
-    a.thumbnail_url = r["thumbnailUrl"].as_str().map(String::from);
+    let remote = RemoteAsset::of(m);
+    a.url = remote.as_ref().and_then(|r| r.url.clone());
+    a.thumbnail_url = remote.and_then(|r| r.thumbnail_url);
     a
 }
 
@@ -198,10 +197,10 @@ async fn link(
     State(app): State<AppState>,
     Auth(s): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LinksReply>, ApiError> {
     let m = app.media.visible(s.user_id, &id).await?;
     let (url, thumbnail_url, expires) = app.media.signed_links(&m);
-    Ok(Json(json!({ "url": url, "thumbnailUrl": thumbnail_url, "expiresAt": timestamp(expires) })))
+    Ok(Json(LinksReply { url, thumbnail_url, expires_at: timestamp(expires) }))
 }
 
 async fn remove(
@@ -213,6 +212,9 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn cloudinary_signature(State(app): State<AppState>, Auth(_): Auth) -> Result<Json<Value>, ApiError> {
-    Ok(Json(app.media.cloudinary_signature()?))
+async fn cloudinary_signature(
+    State(app): State<AppState>,
+    Auth(_): Auth,
+) -> Result<Json<UploadSignatureView>, ApiError> {
+    Ok(Json(app.media.cloudinary_signature()?.into()))
 }

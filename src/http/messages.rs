@@ -4,11 +4,11 @@
 use super::ApiError;
 use super::extract::{Auth, JsonBody};
 use crate::state::AppState;
+use crate::wire::replies::MessageReply;
 use crate::wire::{MessageView, input};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router, extract::State};
-use serde_json::{Value, json};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/messages", post(send))
@@ -18,9 +18,9 @@ async fn send(
     State(app): State<AppState>,
     Auth(session): Auth,
     JsonBody(body): JsonBody,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<MessageReply>), ApiError> {
     let max = app.config.limits.message_max_chars;
     let cmd = input::send_message(&body, session.user_id, None, max)?;
     let message = app.chat.send(cmd).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "message": MessageView::new(&message) }))))
+    Ok((StatusCode::CREATED, Json(MessageReply { message: MessageView::new(&message) })))
 }

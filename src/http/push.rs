@@ -4,16 +4,17 @@
 use super::ApiError;
 use super::extract::{Auth, JsonBody};
 use super::groups::path_id;
-use crate::domain::{ConversationId, Error, Millis, Mute, PushKind, Subscription, SubscriptionId};
+use crate::domain::{ConversationId, Error, Millis, SubscriptionId};
 use crate::notify::NewDevice;
 use crate::state::AppState;
 use crate::wire::input::{self, MuteRequest, NewDeviceRequest};
-use crate::wire::timestamp;
+use crate::wire::replies::{MuteReply, MutesReply, SubscriptionReply, SubscriptionsReply, VapidKeyReply};
+use crate::wire::{MuteView, SubscriptionView};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -25,21 +26,8 @@ pub fn routes() -> Router<AppState> {
         .route("/conversations/{id}/mute", put(mute_one).delete(unmute_one))
 }
 
-async fn vapid_public_key(State(app): State<AppState>) -> Json<Value> {
-    Json(json!({ "publicKey": app.push.vapid_public_key() }))
-}
-
-fn subscription_view(s: &Subscription) -> Value {
-    let mut v = json!({ "id": s.id, "type": s.kind.as_str(), "createdAt": timestamp(s.created_at) });
-    match s.kind {
-        PushKind::WebPush => v["endpoint"] = json!(s.address),
-        PushKind::Fcm => v["token"] = json!(s.address),
-        PushKind::Apns => {
-            v["token"] = json!(s.address);
-            v["environment"] = json!(s.environment);
-        }
-    }
-    v
+async fn vapid_public_key(State(app): State<AppState>) -> Json<VapidKeyReply> {
+    Json(VapidKeyReply { public_key: app.push.vapid_public_key().to_string() })
 }
 
 /// The body of `POST /api/push/subscriptions`, checked for shape here and
@@ -52,14 +40,14 @@ async fn subscribe(
     State(app): State<AppState>,
     Auth(s): Auth,
     JsonBody(body): JsonBody,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<SubscriptionReply>), ApiError> {
     let row = app.push.subscribe(s.user_id, new_device(&body)?).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "subscription": subscription_view(&row) }))))
+    Ok((StatusCode::CREATED, Json(SubscriptionReply { subscription: SubscriptionView::new(&row) })))
 }
 
-async fn list(State(app): State<AppState>, Auth(s): Auth) -> Result<Json<Value>, ApiError> {
+async fn list(State(app): State<AppState>, Auth(s): Auth) -> Result<Json<SubscriptionsReply>, ApiError> {
     let subs = app.push.subscriptions(s.user_id).await?;
-    Ok(Json(json!({ "subscriptions": subs.iter().map(subscription_view).collect::<Vec<_>>() })))
+    Ok(Json(SubscriptionsReply { subscriptions: subs.iter().map(SubscriptionView::new).collect() }))
 }
 
 async fn unsubscribe(
@@ -70,10 +58,6 @@ async fn unsubscribe(
     let id = SubscriptionId(path_id(&id, "subscription")?);
     app.push.unsubscribe(s.user_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-fn mute_view(m: &Mute) -> Value {
-    json!({ "conversationId": m.conversation, "until": m.until.map(timestamp) })
 }
 
 /// A mute's end from an optional body (see [`MuteRequest`]).
@@ -92,19 +76,19 @@ fn optional_body(body: &axum::body::Bytes) -> Result<Option<Value>, Error> {
     serde_json::from_slice(body).map(Some).map_err(|e| Error::invalid(format!("malformed JSON body: {e}")))
 }
 
-async fn mutes(State(app): State<AppState>, Auth(s): Auth) -> Result<Json<Value>, ApiError> {
+async fn mutes(State(app): State<AppState>, Auth(s): Auth) -> Result<Json<MutesReply>, ApiError> {
     let mutes = app.push.mutes(s.user_id).await?;
-    Ok(Json(json!({ "mutes": mutes.iter().map(mute_view).collect::<Vec<_>>() })))
+    Ok(Json(MutesReply { mutes: mutes.iter().map(MuteView::new).collect() }))
 }
 
 async fn mute_all(
     State(app): State<AppState>,
     Auth(s): Auth,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MuteReply>, ApiError> {
     let until = until(optional_body(&body)?.as_ref())?;
     let mute = app.push.mute(s.user_id, None, until).await?;
-    Ok(Json(json!({ "mute": mute_view(&mute) })))
+    Ok(Json(MuteReply { mute: MuteView::new(&mute) }))
 }
 
 async fn unmute_all(State(app): State<AppState>, Auth(s): Auth) -> Result<StatusCode, ApiError> {
@@ -117,12 +101,12 @@ async fn mute_one(
     Auth(s): Auth,
     Path(id): Path<String>,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MuteReply>, ApiError> {
     let id = ConversationId(path_id(&id, "conversation")?);
     let until = until(optional_body(&body)?.as_ref())?;
     app.chat.conversation(s.user_id, id).await?; // members only
     let mute = app.push.mute(s.user_id, Some(id), until).await?;
-    Ok(Json(json!({ "mute": mute_view(&mute) })))
+    Ok(Json(MuteReply { mute: MuteView::new(&mute) }))
 }
 
 async fn unmute_one(

@@ -6,8 +6,9 @@
 //! name, `k=v` joined with `&`, the API secret appended, SHA-1, hex.
 
 use crate::config::CloudinaryConfig;
-use crate::domain::{Attachment, Error};
-use serde_json::{Value, json};
+use crate::domain::{Attachment, Error, MediaItem};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha1::{Digest, Sha1};
 use std::collections::BTreeMap;
 
@@ -23,6 +24,58 @@ pub fn sign(params: &BTreeMap<String, String>, secret: &str) -> String {
         .collect();
     let digest = Sha1::digest(format!("{}{secret}", joined.join("&")).as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Signed parameters for a direct upload (`POST /api/media/cloudinary/signature`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UploadSignature {
+    /// The account to upload to.
+    pub cloud_name: String,
+    /// The public API key.
+    pub api_key: String,
+    /// Where the browser posts the file.
+    pub upload_url: String,
+    /// The signed time, in seconds.
+    pub timestamp: i64,
+    /// The folder the upload must go to.
+    pub folder: String,
+    /// The formats it may have, comma-separated.
+    pub allowed_formats: String,
+    /// The signature over these parameters.
+    pub signature: String,
+}
+
+/// What is stored of a Cloudinary asset, as JSON in `MediaItem::remote`:
+/// enough to redirect to it and to destroy it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteAsset {
+    /// Cloudinary's id of the asset.
+    pub public_id: String,
+    /// Its version.
+    pub version: i64,
+    /// `image`, `video` or `raw`.
+    pub resource_type: String,
+    /// Its file format.
+    pub format: String,
+    /// Where it is delivered.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Where its thumbnail is delivered.
+    #[serde(default)]
+    pub thumbnail_url: Option<String>,
+}
+
+impl RemoteAsset {
+    /// The asset of a Cloudinary item (`None` for local media or an unreadable row).
+    pub fn of(m: &MediaItem) -> Option<Self> {
+        m.remote.as_deref().and_then(|r| serde_json::from_str(r).ok())
+    }
+
+    /// The JSON stored in `MediaItem::remote`.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
 }
 
 /// What the client reports of a finished upload (Cloudinary's response fields).
@@ -66,21 +119,21 @@ impl Cloudinary {
     }
 
     /// The signed parameters a client uploads with, plus where to.
-    pub fn upload_signature(&self, now_secs: i64) -> Value {
+    pub fn upload_signature(&self, now_secs: i64) -> UploadSignature {
         let mut params = BTreeMap::new();
         params.insert("timestamp".to_string(), now_secs.to_string());
         params.insert("folder".to_string(), self.folder.clone());
         params.insert("allowed_formats".to_string(), self.formats.join(","));
         let signature = sign(&params, &self.secret);
-        json!({
-            "cloudName": self.cloud,
-            "apiKey": self.api_key,
-            "uploadUrl": format!("{}/v1_1/{}/auto/upload", self.api_url, self.cloud),
-            "timestamp": now_secs,
-            "folder": self.folder,
-            "allowedFormats": params["allowed_formats"],
-            "signature": signature,
-        })
+        UploadSignature {
+            cloud_name: self.cloud.clone(),
+            api_key: self.api_key.clone(),
+            upload_url: format!("{}/v1_1/{}/auto/upload", self.api_url, self.cloud),
+            timestamp: now_secs,
+            folder: self.folder.clone(),
+            allowed_formats: params.remove("allowed_formats").unwrap_or_default(),
+            signature,
+        }
     }
 
     /// Checks Cloudinary's signature on an upload result (over `public_id`

@@ -244,10 +244,14 @@ impl Media {
             return Err(Error::invalid("Cloudinary is not configured on this server"));
         };
         let a = c.verify(u, URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>()))?;
-        let remote = serde_json::json!({
-            "publicId": u.public_id, "version": u.version, "resourceType": u.resource_type, "format": u.format,
-            "url": a.url, "thumbnailUrl": a.thumbnail_url,
-        });
+        let remote = cloudinary::RemoteAsset {
+            public_id: u.public_id.clone(),
+            version: u.version,
+            resource_type: u.resource_type.clone(),
+            format: u.format.clone(),
+            url: a.url.clone(),
+            thumbnail_url: a.thumbnail_url.clone(),
+        };
         self.store
             .insert_media(&MediaItem {
                 id: a.id.clone(),
@@ -261,7 +265,7 @@ impl Media {
                 height: a.height,
                 sha256: None,
                 thumb_sha256: None,
-                remote: Some(remote.to_string()),
+                remote: Some(remote.to_json()),
                 created_at: now_millis(),
                 attached_at: None,
             })
@@ -270,7 +274,7 @@ impl Media {
     }
 
     /// Signed parameters for a direct upload to Cloudinary.
-    pub fn cloudinary_signature(&self) -> Result<serde_json::Value, Error> {
+    pub fn cloudinary_signature(&self) -> Result<cloudinary::UploadSignature, Error> {
         match &self.cloudinary {
             Some(c) => Ok(c.upload_signature(now_millis() / 1000)),
             None => Err(Error::NotFound("Cloudinary configuration")),
@@ -291,11 +295,8 @@ impl Media {
     /// destroy theirs: an unattached Cloudinary row is a client's retry of
     /// an upload a sent message may still use.
     async fn remove(&self, m: &MediaItem, destroy_remote: bool) -> Result<(), Error> {
-        if let (Some(c), Some(remote), true) = (&self.cloudinary, &m.remote, destroy_remote) {
-            let r: serde_json::Value = serde_json::from_str(remote).unwrap_or_default();
-            if let (Some(public_id), Some(kind)) = (r["publicId"].as_str(), r["resourceType"].as_str()) {
-                c.destroy(public_id, kind, now_millis() / 1000).await?;
-            }
+        if let (Some(c), Some(r), true) = (&self.cloudinary, cloudinary::RemoteAsset::of(m), destroy_remote) {
+            c.destroy(&r.public_id, &r.resource_type, now_millis() / 1000).await?;
         }
         self.store.delete_media(&m.id).await?;
         for sha in [&m.sha256, &m.thumb_sha256].into_iter().flatten() {

@@ -2,10 +2,11 @@
 //! JWT from a `.p8` key, renewed well within Apple's one-hour limit) over
 //! HTTP/2, one request per device token.
 
+use super::payloads::{ApnsClaims, ApnsPayload, JwtHeader};
 use super::{Notification, Outcome, SetupError, classify_status};
 use crate::domain::Subscription;
 use p256::pkcs8::DecodePrivateKey;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
@@ -66,12 +67,9 @@ impl Apns {
                 return token.clone();
             }
         }
-        let header = json!({ "alg": "ES256", "kid": self.key_id });
-        let token = super::jwt::es256(
-            &self.key,
-            &header,
-            &json!({ "iss": self.team_id, "iat": super::jwt::now_secs() }),
-        );
+        let header = JwtHeader { alg: "ES256", typ: None, kid: Some(&self.key_id) };
+        let claims = ApnsClaims { iss: &self.team_id, iat: super::jwt::now_secs() };
+        let token = super::jwt::es256(&self.key, &header, &claims);
         *cached = Some((token.clone(), Instant::now()));
         token
     }
@@ -92,7 +90,7 @@ impl Apns {
             .header("apns-priority", "10")
             .header("apns-collapse-id", note.collapse_key.as_str())
             .header("apns-expiration", expiration.to_string())
-            .json(&payload(note))
+            .json(&ApnsPayload::new(note))
             .send()
             .await;
         let response = match response {
@@ -120,18 +118,4 @@ impl Apns {
             },
         }
     }
-}
-
-/// The APNs JSON payload: the alert, the badge, and the ids for the app.
-fn payload(note: &Notification) -> Value {
-    json!({
-        "aps": {
-            "alert": { "title": note.title, "body": note.body },
-            "badge": note.badge,
-            "sound": "default",
-            "thread-id": note.collapse_key,
-        },
-        "conversationId": note.conversation_id,
-        "messageId": note.message_id,
-    })
 }

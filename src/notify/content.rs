@@ -1,7 +1,6 @@
 //! What a push says: title, body, badge, and the ids a tap needs.
 
 use crate::domain::{Conversation, ConversationId, ConversationKind, Message, MessageId};
-use serde_json::json;
 
 /// Longest body preview, in characters.
 const PREVIEW_CHARS: usize = 140;
@@ -64,22 +63,9 @@ impl Notification {
         }
     }
 
-    /// The JSON a service worker receives (the web client shows it with
-    /// `registration.showNotification(title, {body, tag, data})`).
+    /// The JSON a service worker receives (see [`super::payloads::WebPayload`]).
     pub fn web_payload(&self) -> String {
-        json!({
-            "title": self.title,
-            "body": self.body,
-            "badge": self.badge,
-            "count": self.count,
-            "tag": self.collapse_key,
-            "data": {
-                "conversationId": self.conversation_id,
-                "messageId": self.message_id,
-                "url": format!("/#/c/{}", self.conversation_id),
-            },
-        })
-        .to_string()
+        serde_json::to_string(&super::payloads::WebPayload::new(self)).unwrap_or_default()
     }
 }
 

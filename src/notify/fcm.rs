@@ -2,11 +2,12 @@
 //! that is exchanged for an OAuth2 access token (cached until shortly
 //! before it expires), which authorizes `projects/{id}/messages:send`.
 
+use super::payloads::{FcmRequest, GrantClaims, JwtHeader};
 use super::{Notification, Outcome, SetupError, classify_status};
 use crate::domain::Subscription;
 use rsa::pkcs8::DecodePrivateKey;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
@@ -71,10 +72,15 @@ impl Fcm {
             }
         }
         let now = super::jwt::now_secs();
-        let claims = json!({
-            "iss": self.client_email, "scope": SCOPE, "aud": self.token_url, "iat": now, "exp": now + 3600,
-        });
-        let assertion = super::jwt::rs256(&self.key, &json!({ "alg": "RS256", "typ": "JWT" }), &claims);
+        let claims = GrantClaims {
+            iss: &self.client_email,
+            scope: SCOPE,
+            aud: &self.token_url,
+            iat: now,
+            exp: now + 3600,
+        };
+        let header = JwtHeader { alg: "RS256", typ: Some("JWT"), kid: None };
+        let assertion = super::jwt::rs256(&self.key, &header, &claims);
         let form = [("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", &assertion)];
         let response =
             self.client.post(&self.token_url).form(&form).send().await.map_err(|e| Outcome::Retry {
@@ -105,7 +111,7 @@ impl Fcm {
             Err(outcome) => return outcome,
         };
         let url = format!("{}/v1/projects/{}/messages:send", self.endpoint, self.project_id);
-        let body = message(&sub.address, note, self.ttl);
+        let body = FcmRequest::new(&sub.address, note, self.ttl);
         let response = match self.client.post(url).bearer_auth(token).json(&body).send().await {
             Ok(r) => r,
             Err(e) => return Outcome::Retry { after: None, reason: format!("FCM request failed: {e}") },
@@ -129,37 +135,6 @@ impl Fcm {
         }
         fallback
     }
-}
-
-/// The `messages:send` body: a visible notification, string-only data for
-/// the app, and per-platform collapse and priority settings.
-fn message(token: &str, note: &Notification, ttl: Duration) -> Value {
-    json!({
-        "message": {
-            "token": token,
-            "notification": { "title": note.title, "body": note.body },
-            "data": {
-                "conversationId": note.conversation_id.to_string(),
-                "messageId": note.message_id.to_string(),
-                "badge": note.badge.to_string(),
-                "count": note.count.to_string(),
-            },
-            "android": {
-                "collapse_key": note.collapse_key,
-                "priority": "high",
-                "ttl": format!("{}s", ttl.as_secs()),
-                "notification": { "tag": note.collapse_key, "notification_count": note.badge },
-            },
-            "apns": {
-                "headers": { "apns-collapse-id": note.collapse_key, "apns-priority": "10" },
-                "payload": { "aps": { "badge": note.badge, "thread-id": note.collapse_key, "sound": "default" } },
-            },
-            "webpush": {
-                "headers": { "Urgency": "high", "Topic": note.collapse_key, "TTL": ttl.as_secs().to_string() },
-                "notification": { "tag": note.collapse_key, "renotify": true },
-            },
-        }
-    })
 }
 
 /// FCM says the registration token will never work again.

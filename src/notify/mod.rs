@@ -15,6 +15,7 @@ mod content;
 pub mod endpoint;
 mod fcm;
 mod jwt;
+mod payloads;
 pub mod webpush;
 mod worker;
 

@@ -1,6 +1,7 @@
 //! Web Push: payload encryption (`aes128gcm`, RFC 8291 over RFC 8188) and
 //! VAPID (RFC 8292), sent to the browser's push service.
 
+use super::payloads::{JwtHeader, VapidClaims};
 use super::{Notification, Outcome, SetupError, classify_status};
 use crate::domain::Subscription;
 use aes_gcm::aead::{Aead, KeyInit};
@@ -10,7 +11,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hkdf::Hkdf;
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 use p256::{PublicKey, SecretKey};
-use serde_json::json;
 use sha2::Sha256;
 use std::path::Path;
 use std::time::Duration;
@@ -150,8 +150,9 @@ impl Vapid {
     /// `Authorization: vapid t=<JWT>, k=<public key>` for a push service origin.
     fn authorization(&self, audience: &str) -> String {
         let claims =
-            json!({ "aud": audience, "exp": super::jwt::now_secs() + 12 * 3600, "sub": self.subject });
-        let token = super::jwt::es256(&self.key, &json!({ "typ": "JWT", "alg": "ES256" }), &claims);
+            VapidClaims { aud: audience, exp: super::jwt::now_secs() + 12 * 3600, sub: &self.subject };
+        let header = JwtHeader { alg: "ES256", typ: Some("JWT"), kid: None };
+        let token = super::jwt::es256(&self.key, &header, &claims);
         format!("vapid t={token}, k={}", self.public)
     }
 }

@@ -7,8 +7,10 @@
 use super::conn::Ctx;
 use crate::domain::{Error, ErrorCode};
 use crate::state::AppState;
-use crate::wire::{self, MessageView, input};
-use serde_json::{Value, json};
+use crate::wire::replies::{DONE, Done, ErrorReply, MessageReply, MessagesReply};
+use crate::wire::{ErrorBody, MessageView, input};
+use serde::Serialize;
+use serde_json::Value;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
 use socketioxide::socket::DisconnectReason;
@@ -26,15 +28,16 @@ pub fn register<A: Adapter>(s: &SocketRef<A>) {
 }
 
 /// Admits the event (rate, token, order), runs `f`, and replies.
-async fn run<A: Adapter, F, Fut>(s: SocketRef<A>, app: AppState, ctx: Ctx, ack: AckSender<A>, f: F)
+async fn run<A: Adapter, F, Fut, T>(s: SocketRef<A>, app: AppState, ctx: Ctx, ack: AckSender<A>, f: F)
 where
     F: FnOnce(AppState, Arc<super::conn::Conn>) -> Fut,
-    Fut: Future<Output = Result<Value, Error>>,
+    Fut: Future<Output = Result<T, Error>>,
+    T: Serialize,
 {
     // Held until the reply is written: a shutdown waits for it.
     let Some(_working) = ctx.conn.drain.enter() else {
         drop(ctx);
-        return reply(&s, ack, Err(Error::Unavailable("the server is shutting down")));
+        return reply::<A, T>(&s, ack, Err(Error::Unavailable("the server is shutting down")));
     };
     let result = match ctx.admit(&app.users).await {
         Ok(()) => f(app, ctx.conn.clone()).await,
@@ -44,15 +47,15 @@ where
     reply(&s, ack, result);
 }
 
-fn reply<A: Adapter>(s: &SocketRef<A>, ack: AckSender<A>, result: Result<Value, Error>) {
+fn reply<A: Adapter, T: Serialize>(s: &SocketRef<A>, ack: AckSender<A>, result: Result<T, Error>) {
     match result {
         Ok(v) => {
             let _ = ack.send(&v);
         }
         Err(e) => {
-            let body = wire::error_body(&e);
-            let _ = ack.send(&json!({ "error": body }));
-            let _ = s.emit("error", &body);
+            let reply = ErrorReply { error: ErrorBody::new(&e) };
+            let _ = ack.send(&reply);
+            let _ = s.emit("error", &reply.error);
             if e.code() == ErrorCode::Unauthorized {
                 // The token is no longer valid: the socket must not stay open.
                 let _ = s.clone().disconnect();
@@ -84,7 +87,7 @@ async fn join<A: Adapter>(
         if user != conn.session.user_id {
             return Err(Error::Forbidden("you can only join as yourself"));
         }
-        Ok(json!({ "ok": true }))
+        Ok(DONE)
     })
     .await;
 }
@@ -100,7 +103,7 @@ async fn send_message<A: Adapter>(
         let max = app.config.limits.message_max_chars;
         let cmd = input::send_message(&required(data)?, conn.session.user_id, Some(conn.id.clone()), max)?;
         let message = app.chat.send(cmd).await?;
-        Ok(json!({ "message": MessageView::new(&message) }))
+        Ok(MessageReply { message: MessageView::new(&message) })
     })
     .await;
 }
@@ -116,8 +119,7 @@ async fn fetch_unread_messages<A: Adapter>(
         let conversation = input::fetch_unread(payload(data).as_ref())?;
         let limit = app.config.limits.page_max;
         let (messages, has_more) = app.chat.fetch_unread(conn.session.user_id, conversation, limit).await?;
-        let messages: Vec<_> = messages.iter().map(MessageView::new).collect();
-        Ok(json!({ "messages": messages, "hasMore": has_more }))
+        Ok(MessagesReply { messages: messages.iter().map(MessageView::new).collect(), has_more })
     })
     .await;
 }
@@ -132,7 +134,7 @@ async fn mark_read<A: Adapter>(
     run(s, app, ctx, ack, async |app, conn| {
         let (conversation, message) = input::mark_read(&required(data)?)?;
         app.chat.mark_read(conn.session.user_id, conversation, message).await?;
-        Ok(json!({ "ok": true }))
+        Ok(DONE)
     })
     .await;
 }
@@ -147,7 +149,7 @@ async fn typing<A: Adapter>(
     run(s, app, ctx, ack, async |app, conn| {
         let (conversation, is_typing) = input::typing(&required(data)?)?;
         app.chat.typing(conn.session.user_id, conversation, is_typing, Some(&conn.id)).await?;
-        Ok(json!({ "ok": true }))
+        Ok(DONE)
     })
     .await;
 }
@@ -162,7 +164,7 @@ async fn unknown_event<A: Adapter>(
     run(s, app, ctx, ack, async |_, _| {
         let mut name = event;
         name.truncate(64);
-        Err(Error::invalid(format!("unknown event `{name}`")))
+        Err::<Done, _>(Error::invalid(format!("unknown event `{name}`")))
     })
     .await;
 }

@@ -1,0 +1,115 @@
+//! What the server emits on its own (`docs/API.md`, "Server → client"):
+//! each domain [`Event`] as its Socket.IO event name and a `Serialize`
+//! payload. `receive_message` is serialized by the fan-out itself, once per
+//! message (see `realtime::SocketFanout::publish`).
+//!
+//! Owns: event names and payload shapes. May not touch: sockets.
+
+use super::timestamp;
+use super::views::ConversationView;
+use crate::fanout::Event;
+use serde::Serialize;
+
+/// `receive_message`.
+pub const RECEIVE_MESSAGE: &str = "receive_message";
+
+/// `message_status`: a message the user sent was delivered to or read by `userId`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageStatusEvent {
+    pub conversation_id: i64,
+    pub message_id: i64,
+    pub seq: i64,
+    pub status: &'static str,
+    pub user_id: i64,
+}
+
+/// `typing`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TypingEvent<'a> {
+    pub conversation_id: i64,
+    pub user_id: i64,
+    pub display_name: &'a str,
+    pub is_typing: bool,
+}
+
+/// `presence`: a contact came online or went offline.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PresenceEvent {
+    pub user_id: i64,
+    pub online: bool,
+    pub last_seen: Option<String>,
+}
+
+/// `conversation_updated`: a group's profile or member list changed.
+#[derive(Serialize)]
+pub struct ConversationUpdatedEvent {
+    pub conversation: ConversationView,
+}
+
+/// `conversation_removed`: the user is no longer in the conversation.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationRemovedEvent {
+    pub conversation_id: i64,
+    pub reason: &'static str,
+}
+
+/// The payload of any event.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum Payload<'a> {
+    Status(MessageStatusEvent),
+    Typing(TypingEvent<'a>),
+    Presence(PresenceEvent),
+    ConversationUpdated(Box<ConversationUpdatedEvent>),
+    ConversationRemoved(ConversationRemovedEvent),
+}
+
+/// The Socket.IO event name and payload of a domain event.
+pub fn event(e: &Event) -> (&'static str, Payload<'_>) {
+    match e {
+        Event::Receipt { conversation_id, message_id, seq, receipt, reader } => (
+            "message_status",
+            Payload::Status(MessageStatusEvent {
+                conversation_id: conversation_id.0,
+                message_id: message_id.0,
+                seq: *seq,
+                status: receipt.as_str(),
+                user_id: reader.0,
+            }),
+        ),
+        Event::Typing { conversation_id, user, display_name, is_typing } => (
+            "typing",
+            Payload::Typing(TypingEvent {
+                conversation_id: conversation_id.0,
+                user_id: user.0,
+                display_name,
+                is_typing: *is_typing,
+            }),
+        ),
+        Event::Presence { user, online, last_seen } => (
+            "presence",
+            Payload::Presence(PresenceEvent {
+                user_id: user.0,
+                online: *online,
+                last_seen: last_seen.map(timestamp),
+            }),
+        ),
+        Event::ConversationUpdated(c) => (
+            "conversation_updated",
+            Payload::ConversationUpdated(Box::new(ConversationUpdatedEvent {
+                conversation: ConversationView::new(c, None),
+            })),
+        ),
+        Event::ConversationRemoved { conversation_id, reason } => (
+            "conversation_removed",
+            Payload::ConversationRemoved(ConversationRemovedEvent {
+                conversation_id: conversation_id.0,
+                reason: reason.as_str(),
+            }),
+        ),
+    }
+}
