@@ -1,8 +1,6 @@
 //! The REST contract over real HTTP against a spawned server.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 use common::spawn_app;
 use serde_json::json;
 

@@ -22,9 +22,7 @@
 //! PostgreSQL or Redis unreachable fails the test; the shared Redis is only
 //! used under this test's prefix, never flushed.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 use common::{Process, Sio, register_at};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};

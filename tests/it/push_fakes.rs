@@ -5,7 +5,6 @@
 //! requires, and — for Web Push — decrypts the payload with the
 //! subscription's private key. Anything wrong is recorded in `errors`
 //! (tests assert it stays empty) and answered with 400.
-#![allow(dead_code)]
 
 use aes_gcm::aead::{Aead, KeyInit};
 use axum::body::Bytes;
@@ -25,13 +24,13 @@ use std::time::{Duration, Instant};
 /// A push the fake accepted.
 #[derive(Debug, Clone)]
 pub struct Push {
+    /// `webpush`, `fcm` or `apns`: the endpoint that took it.
     pub provider: &'static str,
     /// Web Push subscription id, or the FCM/APNs device token.
     pub device: String,
     /// Web Push: the decrypted payload. FCM: the `message` object. APNs: the body.
     pub payload: Value,
     pub headers: HashMap<String, String>,
-    pub at: Instant,
 }
 
 pub const FCM_EMAIL: &str = "confab-push@confab-test.iam.gserviceaccount.com";
@@ -184,13 +183,7 @@ impl FakeState {
             .iter()
             .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
             .collect();
-        self.pushes.lock().unwrap().push(Push {
-            provider,
-            device: device.to_string(),
-            payload,
-            headers,
-            at: Instant::now(),
-        });
+        self.pushes.lock().unwrap().push(Push { provider, device: device.to_string(), payload, headers });
     }
 }
 

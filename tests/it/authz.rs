@@ -4,9 +4,7 @@
 //! attempt must be refused with the right code, and afterwards nothing may
 //! have changed.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 use common::{Sio, TestApp, spawn_app};
 use confab::users::TokenHash;
 use reqwest::Method;

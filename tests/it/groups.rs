@@ -1,9 +1,7 @@
 //! Group chat over real HTTP and Socket.IO: creation, fan-out, catch-up,
 //! receipts, removal, roles, the member cap and concurrent changes.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 use common::{TestApp, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 use std::time::Duration;

@@ -3,9 +3,7 @@
 //! check that every acknowledged message is stored, nothing is stored twice,
 //! and the recipient fetches each message exactly once.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 use common::Process;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};

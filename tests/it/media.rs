@@ -3,9 +3,7 @@
 //! (ack, live, history, unread), and Cloudinary signed uploads against a
 //! fake Cloudinary that checks every signature.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};

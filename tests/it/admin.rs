@@ -3,9 +3,7 @@
 //! close their sockets on every node within seconds, leave everyone else
 //! alone, and be undone by `enable-user`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 use common::{Sio, TestApp, spawn_app_with};
 use serde_json::json;
 use std::time::{Duration, Instant};

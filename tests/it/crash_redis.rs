@@ -10,9 +10,7 @@
 //! PostgreSQL unreachable fails the test (no skip); the shared Redis is never
 //! touched.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 use common::{OwnRedis, Process, Sio, register_at};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};

@@ -1,9 +1,7 @@
 //! The Socket.IO contract over a real WebSocket against a spawned server:
 //! the design's one-to-one flow, receipts, typing, presence, and bad input.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 use common::{Sio, WAIT, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 use std::time::Duration;

@@ -3,10 +3,8 @@
 //! endpoint whose name now resolves to one (DNS rebinding) is never
 //! connected to, unless `push.allow_private_endpoints` is on.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-mod push_fakes;
+use crate::common;
+use crate::push_fakes;
 
 use common::{TestApp, spawn_app_with};
 use push_fakes::Fake;

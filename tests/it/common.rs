@@ -4,7 +4,6 @@
 //!
 //! Every wait has a timeout: an event that never comes fails the test.
 //! Set `TEST_LOG=1` to see the server's logs.
-#![allow(dead_code)]
 
 use confab::app::App;
 use confab::config::Config;
@@ -289,16 +288,6 @@ impl Sio {
     /// True once the server closed this connection (or it broke).
     pub fn is_closed(&self) -> bool {
         lock(&self.inbox).closed
-    }
-
-    /// Sends an event with an explicit ack id, without waiting for the ack.
-    pub fn emit_raw_with_id(&self, id: u64, args: Value) {
-        let _ = self.out.send(format!("42{id}{args}"));
-    }
-
-    /// How many acks have arrived and not been consumed.
-    pub fn ack_count(&self) -> usize {
-        lock(&self.inbox).acks.len()
     }
 
     /// Acknowledges an event the server sent with an ack id.

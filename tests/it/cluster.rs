@@ -3,9 +3,7 @@
 //! database and Redis key prefix, so tests run in parallel. An unreachable
 //! PostgreSQL or Redis fails the test.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 use common::{OwnRedis, Sio};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};

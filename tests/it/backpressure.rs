@@ -4,9 +4,7 @@
 //! kernel give up on it), never slows its peers down, and keeps every
 //! message for the client's next fetch.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 use common::{Sio, spawn_app_with};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;

@@ -2,10 +2,8 @@
 //! fake providers that verify signatures, headers and (for Web Push) decrypt
 //! the payload (`push_fakes`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-mod push_fakes;
+use crate::common;
+use crate::push_fakes;
 
 use common::{TestApp, spawn_app_with};
 use confab::config::Config;
@@ -346,6 +344,7 @@ async fn fcm_and_apns_pushes_are_signed_and_shaped_as_the_providers_require() {
     let apns = fake.wait_for(&token, 2, SOON).await;
     assert_eq!(fake.errors(), Vec::<String>::new());
     assert_eq!((fcm.len(), apns.len()), (2, 2));
+    assert!(fcm.iter().all(|p| p.provider == "fcm") && apns.iter().all(|p| p.provider == "apns"));
     assert_eq!(fake.state.fcm_grants.lock().unwrap().len(), 1, "the OAuth token is cached");
 
     let ana_fcm = fcm.iter().find(|p| p.payload["notification"]["title"] == "ana").expect("ana's push");

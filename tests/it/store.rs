@@ -2,8 +2,6 @@
 //! the proof that the one implementation behaves the same on either. Each
 //! test gets its own fresh database (PostgreSQL: its own schema).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use confab::domain::*;
 use confab::store::postgres::PostgresStore;
 use confab::store::sqlite::SqliteStore;

@@ -4,10 +4,8 @@
 //! `too_large`), never panic and never an internal error.
 //!
 //! CI runs the default number of cases; run longer by hand with
-//! `PROPTEST_CASES=200000 cargo test --test parsers`. A failing input is
+//! `PROPTEST_CASES=200000 cargo test --test it parsers::`. A failing input is
 //! shrunk and printed; add it to `regressions` below when fixed.
-
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use confab::domain::{ErrorCode, UserId};
 use confab::notify::NewDevice;
