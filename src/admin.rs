@@ -6,6 +6,9 @@
 //! (every [`crate::app::DISABLED_POLL`], see `Users::watch_disabled`) and then
 //! drop its cached sessions and close its sockets — the same way on a single
 //! SQLite node and on every node of a cluster.
+//!
+//! Owns: the admin commands. May not touch: a running node — it changes only
+//! the database, which nodes poll.
 
 use crate::app::{StartError, open_store};
 use crate::config::Config;
@@ -17,16 +20,20 @@ use std::sync::Arc;
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     #[error(transparent)]
+    /// The configuration or the database could not be opened.
     Start(#[from] StartError),
     #[error("database error: {0}")]
+    /// The database refused the change.
     Store(#[from] StoreError),
     #[error("no user named {0:?}")]
+    /// No account has this username.
     NoSuchUser(String),
 }
 
 /// What `disable-user` / `enable-user` did.
 #[derive(Debug)]
 pub struct Changed {
+    /// The account.
     pub user: UserId,
     /// Sessions (tokens) ended by disabling; 0 when enabling.
     pub sessions_ended: usize,

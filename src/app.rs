@@ -3,6 +3,10 @@
 //!
 //! [`App::build`] returns the app with its bound address before it serves,
 //! so tests can bind port 0 and learn the port.
+//!
+//! Owns: building the services, the mode (single node or cluster), the
+//! listener and the shutdown order. May not touch: requests — once built,
+//! `http` and `realtime` serve them through `state::AppState`.
 
 use crate::chat::{Chat, GroupSettings};
 use crate::cluster::{
@@ -38,21 +42,39 @@ pub const DISABLED_POLL: Duration = Duration::from_secs(1);
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
+    /// The configuration is unusable.
     Config(#[from] ConfigError),
     #[error("cannot create data directory {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
+    /// The data directory (or the database file's) cannot be created.
+    DataDir {
+        /// Which directory.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
     #[error("cannot open the database: {0}")]
+    /// The database could not be opened or migrated.
     Store(#[from] StoreError),
     #[error("cannot connect to Redis (redis_url): {0}")]
+    /// Redis could not be reached.
     Redis(redis::RedisError),
     #[error("cannot start the Socket.IO Redis adapter: {0}")]
+    /// The Socket.IO Redis adapter could not subscribe.
     Adapter(String),
     #[error("cannot set up media storage: {0}")]
+    /// The media directory or secret could not be set up.
     Media(crate::domain::Error),
     #[error("cannot set up push notifications: {0}")]
+    /// A push provider's key or file is unusable.
     Push(#[from] SetupError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    /// The listen address cannot be bound.
+    Listen {
+        /// The address (`listen`).
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// A built, bound, not yet serving server.
@@ -84,6 +106,8 @@ struct Mode {
 }
 
 impl App {
+    /// Builds every service from `config`, opens the database and binds the listener; nothing is served until
+    /// [`App::run`].
     pub async fn build(config: Config) -> Result<App, StartError> {
         crate::install_tls_provider();
         let store = open_store(&config).await?;
@@ -149,6 +173,7 @@ impl App {
         })
     }
 
+    /// The address the server is bound to (the port, when it was 0).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
     }

@@ -1,7 +1,7 @@
 //! The services' way out to live connections (a port).
 //!
-//! Owns: what a user may be told ([`Event`]) and the [`Fanout`] trait.
-//! May not touch: sockets, storage or any service — it depends on the domain
+//! Owns: what a user may be told ([`Event`]) and the [`Fanout`] trait. May
+//! not touch: sockets, storage or any service — it depends on the domain
 //! only. Services describe *what* a user should be told; the realtime layer
 //! implements [`Fanout`] and decides *how* (`realtime::SocketFanout`:
 //! Socket.IO rooms, across nodes through the Redis adapter in cluster mode).

@@ -1,21 +1,32 @@
 //! Confab: a self-hosted real-time chat server that speaks Socket.IO v4.
 //!
 //! A message flows one way through the layers below: a transport decodes it,
-//! a domain service decides what it means, storage makes it durable, and the
+//! a service decides what it means, storage makes it durable, and the
 //! fan-out hands it to whoever is online.
 //!
-//! # Layout
-//! - [`config`]: one typed configuration (defaults → `confab.toml` → `CONFAB_*` → flags).
-//! - [`app`]: [`app::AppState`] and start-up/shutdown of the whole server.
-//! - [`admin`]: the `confab admin` commands (disable or enable an account).
-//! - [`http`] and [`realtime`]: the two transports (REST and Socket.IO). They only
-//!   decode input, authenticate and call a service.
-//! - [`users`], [`chat`], [`presence`]: the domain services.
-//! - [`media`]: uploads (local disk or Cloudinary) and attachments.
-//! - [`notify`]: push notifications (Web Push, FCM, APNs) from an outbox.
-//! - [`store`]: the storage traits with SQLite and PostgreSQL implementations.
-//! - [`cluster`]: Redis-backed presence, revocations and the Socket.IO adapter driver.
-//! - [`domain`]: validated newtypes (ids, usernames, message text) and the domain error.
+//! # Layers
+//! Each module imports only from the layers below it (and its own); nothing
+//! imports upwards, so there are no import cycles. `docs/ARCHITECTURE.md`
+//! draws the same picture.
+//!
+//! 1. Composition: [`app`] builds everything and runs the server; [`admin`]
+//!    is the `confab admin` commands. Nothing imports them (but `admin`, for
+//!    opening the store as the server does).
+//! 2. Transports and adapters: [`http`] (REST) and [`realtime`] (Socket.IO)
+//!    decode, authenticate and call a service; [`cluster`] implements the
+//!    presence and revocation ports on Redis. They do not import each other.
+//! 3. [`state`]: [`state::AppState`], the services the transports share.
+//! 4. [`wire`]: the JSON of `docs/API.md`, in (requests → commands) and out
+//!    (views, replies, events).
+//! 5. Services: [`chat`], [`users`], [`notify`], then [`presence`] and
+//!    [`media`], which `chat` and `notify` use.
+//! 6. Ports: [`store`] (storage on SQLite or PostgreSQL) and [`fanout`]
+//!    (live connections, implemented by `realtime`).
+//! 7. Vocabulary: [`domain`] (the model, validated values, the error) and
+//!    [`config`] (the settings). They import nothing of the crate, not
+//!    even each other.
+
+#![warn(missing_docs)]
 
 pub mod admin;
 pub mod app;

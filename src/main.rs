@@ -1,5 +1,8 @@
 //! The `confab` command: `confab serve` (the default) runs the server;
 //! `confab admin …` administers its accounts (see [`confab::admin`]).
+//!
+//! Owns: command-line parsing, logging and signals. May not touch: the
+//! server's internals — it builds `app::App` and runs it.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};

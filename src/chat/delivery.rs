@@ -7,6 +7,9 @@
 //! heavy load it grows by itself). It stops when every [`DeliveryQueue`]
 //! handle is dropped. A receipt lost in a crash only means the message is
 //! returned once more by `fetch_unread_messages`; clients de-duplicate by id.
+//!
+//! Owns: the receipt queue and its worker. May not touch: sockets or SQL — it
+//! calls `store` and tells senders through `fanout`.
 
 use crate::domain::{DeliveryMark, Receipt};
 use crate::fanout::{Event, Fanout};

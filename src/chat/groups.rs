@@ -8,6 +8,10 @@
 //!
 //! Roles: the owner may do everything; admins manage members (but not other
 //! admins or the owner) and the profile; members may only leave.
+//!
+//! Owns: the group rules (who may manage what, the system message of each
+//! change). May not touch: storage beyond the `store` traits, or sockets (it
+//! tells members through `fanout`).
 
 use super::system_events::SystemEvent;
 use super::{Chat, not_member};
@@ -28,11 +32,17 @@ pub struct GroupSettings {
 /// A validated request to create a group.
 #[derive(Debug, Clone)]
 pub struct NewGroupRequest {
+    /// Who creates it (becomes owner).
     pub creator: UserId,
+    /// Its name, 1-100 characters.
     pub name: String,
+    /// An optional description.
     pub description: Option<String>,
+    /// An optional http(s) picture.
     pub avatar_url: Option<String>,
+    /// Whether new members may read earlier messages.
     pub full_history: bool,
+    /// Initial members besides the creator.
     pub members: Vec<UserId>,
 }
 

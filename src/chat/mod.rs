@@ -6,11 +6,16 @@
 //! transaction, with a push job for each member who has no live connection
 //! — the outbox `notify` delivers from) → hand it to every online member's
 //! devices. Receipts
-//! ([`receipts`]) are watermarks per member; group management is in
-//! [`groups`].
+//! (`receipts`) are watermarks per member; group management is in
+//! `groups`.
+//!
+//! Owns: the send path, history, typing, and the commands a transport builds
+//! ([`SendMessage`], [`Target`]). May not touch: sockets, HTTP or SQL — it
+//! talks to `store`, `presence`, `media` and the `fanout` port only.
 
 mod delivery;
 mod groups;
+mod live;
 mod receipts;
 mod system_events;
 
@@ -18,16 +23,14 @@ pub use groups::{GroupSettings, NewGroupRequest};
 pub use receipts::MemberReceipt;
 
 use crate::domain::{
-    ClientMsgId, ConnectionId, Conversation, ConversationId, ConversationSummary, DeliveryMark, Envelope,
-    Error, MessageId, MessageKind, MessageText, Millis, UserId, now_millis,
+    ClientMsgId, ConnectionId, Conversation, ConversationId, ConversationSummary, Envelope, Error, MessageId,
+    MessageText, Millis, UserId, now_millis,
 };
-use crate::fanout::{Event, Fanout};
+use crate::fanout::Fanout;
 use crate::media::{AttachmentRequest, Media};
 use crate::presence::PresenceService;
 use crate::store::{NewMessage, Store, StoreError};
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// Where a message goes.
@@ -42,12 +45,17 @@ pub enum Target {
 /// A validated send request.
 #[derive(Debug, Clone)]
 pub struct SendMessage {
+    /// The authenticated sender.
     pub sender: UserId,
+    /// Where it goes.
     pub target: Target,
+    /// The text (empty for a message of attachments only).
     pub text: MessageText,
+    /// The client's idempotency key.
     pub client_msg_id: Option<ClientMsgId>,
     /// The connection it came from, which does not get its own message back.
     pub origin: Option<ConnectionId>,
+    /// Media to attach (the sender's uploads, or Cloudinary uploads).
     pub attachments: Vec<AttachmentRequest>,
 }
 
@@ -83,6 +91,7 @@ fn not_member(e: StoreError) -> Error {
 const NOT_A_MEMBER: Error = Error::Forbidden("you are not a member of this conversation");
 
 impl Chat {
+    /// The chat service over its collaborators; starts the live-receipt writer (`delivery`).
     pub fn new(
         store: Arc<dyn Store>,
         presence: Arc<PresenceService>,
@@ -185,76 +194,6 @@ impl Chat {
     async fn recipients(&self, conversation: ConversationId, sender: UserId) -> Result<Vec<UserId>, Error> {
         let c = self.store.conversation(conversation).await?.ok_or(NOT_A_MEMBER)?;
         Ok(c.members.iter().map(|m| m.user_id).filter(|&u| u != sender).collect())
-    }
-
-    /// Sends a stored message live to every member but its sender who is
-    /// online, and to the sender's other devices. `offline`, if known, were
-    /// offline before the commit (they got push jobs): only they are asked
-    /// again, in case they connected meanwhile and their unread fetch
-    /// missed the message. Otherwise everyone is asked.
-    async fn fan_out(
-        &self,
-        conversation: &Conversation,
-        message: &Envelope,
-        origin: Option<&ConnectionId>,
-        offline: Option<&[UserId]>,
-    ) {
-        let sender = message.message.sender_id;
-        let others = conversation.members.iter().map(|m| m.user_id).filter(|&u| u != sender);
-        let (mut recipients, ask): (Vec<UserId>, Vec<UserId>) = match offline {
-            Some(offline) => {
-                let pushed: HashSet<UserId> = offline.iter().copied().collect();
-                (others.filter(|u| !pushed.contains(u)).collect(), offline.to_vec())
-            }
-            None => (Vec::new(), others.collect()),
-        };
-        if !ask.is_empty() {
-            let online = self.presence.online_among(&ask).await;
-            recipients.extend(ask.iter().zip(online).filter(|(_, on)| *on).map(|(&u, _)| u));
-        }
-        // The sender's other devices and every recipient at once; the
-        // message is serialized once for all of them.
-        let handed = self.fanout.publish(message, origin, &recipients).await;
-        // A device's ack makes it delivered (batched, see `delivery`), unless an
-        // older message from someone else is still undelivered: then the
-        // watermark waits for `fetch_unread_messages`. One task waits for them all.
-        let deliveries = self.deliveries.clone();
-        let (conversation, seq, id) =
-            (message.message.conversation_id, message.message.seq, message.message.id);
-        let notify = (message.message.kind == MessageKind::Text).then_some(sender);
-        tokio::spawn(async move {
-            let mut receipts: FuturesUnordered<_> = handed
-                .into_iter()
-                .map(|(user, receipt)| async move { receipt.await.ok().map(|_| user) })
-                .collect();
-            while let Some(done) = receipts.next().await {
-                if let Some(user) = done {
-                    deliveries.push(DeliveryMark { conversation, user, seq, message: id, notify });
-                }
-            }
-        });
-    }
-
-    /// Relays a typing indicator to the other members (nothing is stored).
-    pub async fn typing(
-        &self,
-        user: UserId,
-        conversation: ConversationId,
-        is_typing: bool,
-        origin: Option<&ConnectionId>,
-    ) -> Result<(), Error> {
-        let c = self.member_view(user, conversation).await?;
-        let display_name = c.member(user).map(|m| m.display_name.clone()).unwrap_or_default();
-        for m in c.members.iter().filter(|m| m.user_id != user) {
-            let event = Event::Typing {
-                conversation_id: conversation,
-                user,
-                display_name: display_name.clone(),
-                is_typing,
-            };
-            self.fanout.send(m.user_id, event, origin).await;
-        }
-        Ok(())
     }
 
     /// A page of history, newest first, for members only. In a group that

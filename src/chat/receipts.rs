@@ -1,4 +1,7 @@
 //! Delivered and read: moving the per-member watermarks and telling senders.
+//!
+//! Owns: fetching unread messages, marking read, per-member receipts, and
+//! announcing receipts to senders. May not touch: sockets or SQL.
 
 use super::Chat;
 use crate::domain::{Advanced, ConversationId, Envelope, Error, MessageId, Receipt, Seq, UserId};
@@ -14,8 +17,11 @@ const STATUS_EVENTS_CAP: i64 = 100;
 /// One member's state for one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberReceipt {
+    /// The member.
     pub user: UserId,
+    /// On one of their devices.
     pub delivered: bool,
+    /// Read.
     pub read: bool,
 }
 

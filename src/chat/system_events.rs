@@ -1,6 +1,8 @@
 //! What a system message records: the event of a group change, stored as
 //! JSON with the message (`meta`) and shown to clients as its `system` field
 //! (`docs/API.md`, "The Message object").
+//!
+//! Owns: the shape of a system message's event. May not touch: anything else.
 
 use crate::domain::UserId;
 use serde::Serialize;

@@ -1,6 +1,9 @@
 //! A [`Driver`] for socketioxide's Redis adapter on a reconnecting
 //! connection: after Redis restarts, the connection comes back and
 //! re-subscribes to the adapter's channels by itself.
+//!
+//! Owns: the adapter's Redis subscription and its reconnection. May not
+//! touch: what is emitted — socketioxide decides that.
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, PushInfo, PushKind};
@@ -12,6 +15,7 @@ use tokio::sync::mpsc;
 type Handlers = Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>>;
 
 #[derive(Clone)]
+/// The pub/sub driver of socketioxide's Redis adapter, on a reconnecting connection.
 pub struct ReconnectingDriver {
     conn: ConnectionManager,
     handlers: Handlers,
@@ -19,9 +23,11 @@ pub struct ReconnectingDriver {
 
 #[derive(Debug, thiserror::Error)]
 #[error("redis: {0}")]
+/// A Redis failure, as the adapter reports it.
 pub struct DriverError(#[from] redis::RedisError);
 
 impl ReconnectingDriver {
+    /// Connects to Redis and starts receiving the adapter's channels.
     pub async fn connect(url: &str) -> redis::RedisResult<Self> {
         let handlers: Handlers = Arc::default();
         let routes = handlers.clone();

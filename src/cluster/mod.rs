@@ -11,6 +11,10 @@
 //! Messages never depend on Redis: they are stored and acknowledged in
 //! PostgreSQL first. During a Redis outage presence reads as offline, so
 //! delivery falls back to the offline path and `fetch_unread_messages`.
+//!
+//! Owns: the Redis adapters of the presence and revocation ports, and the
+//! adapter driver. May not touch: storage or any service's rules — `app`
+//! plugs these into the services' ports.
 
 pub mod driver;
 pub mod presence;

@@ -14,6 +14,9 @@
 //!
 //! Each node also keeps its own connections in memory: if Redis loses its
 //! data (a restart without persistence), the next heartbeat puts them back.
+//!
+//! Owns: the Redis keys of presence and their scripts. May not touch: who is
+//! told — `presence::PresenceService` decides.
 
 use crate::domain::now_millis;
 use crate::domain::{ConnectionId, UserId};
@@ -26,6 +29,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+/// Presence shared by every node through Redis (see the module docs).
 pub struct RedisPresence {
     conn: ConnectionManager,
     /// Until when (ms) Redis is presumed down after a failure: lookups answer
@@ -42,6 +46,7 @@ pub struct RedisPresence {
 }
 
 impl RedisPresence {
+    /// Presence under `prefix` for node `node`, which counts as dead after `ttl` without a heartbeat.
     pub fn new(conn: ConnectionManager, prefix: &str, node: String, ttl: Duration) -> Self {
         Self {
             conn,

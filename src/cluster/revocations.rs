@@ -1,5 +1,8 @@
 //! Token revocations across nodes: every node caches live tokens, so a
 //! logout is published on Redis and each node evicts the token from its cache.
+//!
+//! Owns: the revocation channel. May not touch: tokens beyond evicting them
+//! from the user service's cache.
 
 use crate::users::{Revocations, TokenHash, Users};
 use async_trait::async_trait;
@@ -8,12 +11,14 @@ use redis::{AsyncCommands, PushInfo, PushKind};
 use std::sync::Weak;
 use tokio::sync::mpsc;
 
+/// Publishes revoked tokens to the other nodes and evicts theirs from this node's cache.
 pub struct RedisRevocations {
     conn: ConnectionManager,
     channel: String,
 }
 
 impl RedisRevocations {
+    /// Revocations on the channel under `prefix`.
     pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
         Self { conn, channel: format!("{prefix}:revoked") }
     }

@@ -2,6 +2,9 @@
 //! (Redis key prefix, node heartbeat, PostgreSQL pool) and how durable the
 //! embedded SQLite database is. Read by `app` and `store`; nothing here
 //! opens a connection.
+//!
+//! Owns: these two sections, their defaults and checks. May not touch:
+//! anything outside `config`.
 
 use super::ConfigError;
 use serde::{Deserialize, Serialize};

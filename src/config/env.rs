@@ -8,6 +8,8 @@
 //! all text or paths) take the variable verbatim; numbers, booleans and lists
 //! are parsed (a value that does not parse stays text and fails with an
 //! error naming the setting).
+//!
+//! Owns: reading the environment. May not touch: anything outside `config`.
 
 use figment::value::{Dict, Map, Value};
 use figment::{Error, Figment, Metadata, Profile, Provider};

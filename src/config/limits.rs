@@ -1,6 +1,9 @@
 //! `[limits]` and `[auth]`: how much one client, socket or user may do, and
 //! how long a login lasts. Read by the transports (`http`, `realtime`) and
 //! by `app` when it builds the user service; nothing here touches a socket.
+//!
+//! Owns: these two sections, their defaults and checks. May not touch:
+//! anything outside `config`.
 
 use super::ConfigError;
 use serde::{Deserialize, Serialize};

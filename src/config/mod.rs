@@ -4,21 +4,25 @@
 //! A bad value fails start-up with a message that names the setting.
 //!
 //! Owns: the settings, their defaults, layering and validation; one file per
-//! section (`limits`, `push_config`, `media_config`, `cluster_config`) and the
-//! environment layer (`env`). May not touch: anything at run time — it
+//! section (`limits`, `push_config`, `media_config`, `cluster_config`) and
+//! the environment layer (`env`). May not touch: anything at run time — it
 //! imports nothing else of the crate, and each service gets its own section
 //! rather than the whole `Config`. Every setting is listed in
 //! `docs/CONFIG.md`; a test keeps the two in step.
 
+mod cloudinary_config;
 mod cluster_config;
 mod env;
 mod limits;
 mod media_config;
+mod paths;
 mod push_config;
 
+pub use cloudinary_config::CloudinaryConfig;
 pub use cluster_config::{ClusterConfig, SqliteSynchronous, StorageConfig};
 pub use limits::{AuthConfig, Limits};
-pub use media_config::{CloudinaryConfig, MediaConfig};
+pub use media_config::MediaConfig;
+pub use paths::Database;
 pub use push_config::{ApnsConfig, FcmConfig, PushConfig};
 
 use figment::Figment;
@@ -123,15 +127,6 @@ const SETTINGS: [&str; 12] = [
     "media",
 ];
 
-/// Where the database is, once the configuration is understood.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Database {
-    /// The embedded SQLite database in this file.
-    Sqlite(PathBuf),
-    /// A PostgreSQL URL (cluster mode).
-    Postgres(String),
-}
-
 /// A configuration that cannot be used; the message names the setting.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]
@@ -209,39 +204,7 @@ impl Config {
         }
         Ok(())
     }
-
-    /// The database to use, from `database_url` or the data directory.
-    pub fn database(&self) -> Result<Database, ConfigError> {
-        let Some(url) = self.database_url.as_deref() else {
-            return Ok(Database::Sqlite(self.data_dir.join("confab.db")));
-        };
-        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
-            if path.is_empty() {
-                return Err(ConfigError::new("`database_url` sqlite:// needs a file path"));
-            }
-            return Ok(Database::Sqlite(PathBuf::from(path)));
-        }
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(Database::Postgres(url.to_string()));
-        }
-        // Never echo the URL: it may carry a password.
-        Err(ConfigError::new("`database_url` must start with sqlite:// or postgres://"))
-    }
-
-    /// Where uploads live: `media.dir`, else `DATA_DIR/media`.
-    pub fn media_dir(&self) -> PathBuf {
-        self.media.dir.clone().unwrap_or_else(|| self.data_dir.join("media"))
-    }
-
-    /// The VAPID key file: `push.vapid_private_key_file`, else
-    /// `DATA_DIR/vapid_private_key.pem` (generated on first start).
-    pub fn vapid_key_file(&self) -> PathBuf {
-        self.push
-            .vapid_private_key_file
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("vapid_private_key.pem"))
-    }
 }
 
 #[cfg(test)]
-mod tests;
+mod config_tests;

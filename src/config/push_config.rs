@@ -1,6 +1,9 @@
 //! `[push]`: the notification outbox and its providers (Web Push, FCM,
 //! APNs). The notification service receives this section (and the VAPID
 //! key path resolved from it), never the whole configuration.
+//!
+//! Owns: this section, its defaults and checks. May not touch: anything
+//! outside `config`.
 
 use super::ConfigError;
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,9 @@
 //! Identifier newtypes, so a user id can never be passed where a conversation
 //! id is expected. Ids from clients are checked where they are parsed
 //! (`wire`: positive integers); ids from storage are trusted.
+//!
+//! Owns: the id types and [`ClientMsgId`]. May not touch: anything outside
+//! `domain`.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -1,4 +1,6 @@
 //! An uploaded (or Cloudinary-registered) media item.
+//!
+//! Owns: [`MediaItem`]. May not touch: anything outside `domain`.
 
 use super::{Millis, UserId};
 

@@ -4,27 +4,31 @@
 //!
 //! Owns: these types and the rules that follow from them alone (a message's
 //! status, a group's heir, who is new to a group). May not touch: anything
-//! else of the crate — it imports no other module, performs no I/O, and
-//! knows nothing of sockets, HTTP, SQL or configuration. Values are parsed
-//! once at the edge (HTTP body, Socket.IO payload) into these types;
-//! everything behind the edge can rely on them being valid, and storage maps
-//! its rows to them.
+//! else of the crate — it imports no other module, performs no I/O, and knows
+//! nothing of sockets, HTTP, SQL or configuration. Values are parsed once at
+//! the edge (HTTP body, Socket.IO payload) into these types; everything
+//! behind the edge can rely on them being valid, and storage maps its rows to
+//! them.
 
 mod conversation;
+mod envelope;
 mod error;
 mod ids;
 mod media_item;
+mod member;
 mod message;
 mod push_device;
 mod receipt;
 mod text;
 mod user;
 
-pub use conversation::{Conversation, ConversationKind, ConversationSummary, GroupPatch, Member, Role};
+pub use conversation::{Conversation, ConversationKind, ConversationSummary, GroupPatch};
+pub use envelope::{Envelope, MessageStatus};
 pub use error::{Error, ErrorCode};
 pub use ids::{ClientMsgId, ConnectionId, ConversationId, MessageId, Seq, SubscriptionId, TokenId, UserId};
 pub use media_item::MediaItem;
-pub use message::{Attachment, Envelope, Message, MessageKind, MessageStatus};
+pub use member::{Member, Role};
+pub use message::{Attachment, Message, MessageKind};
 pub use push_device::{Mute, PushKind, Subscription};
 pub use receipt::{Advanced, DeliveryMark, Receipt};
 pub use text::{DisplayName, MessageText, Password, Username};

@@ -1,4 +1,7 @@
 //! Push devices and mutes, as the notification service and the API see them.
+//!
+//! Owns: [`Subscription`], [`Mute`] and [`PushKind`]. May not touch: anything
+//! outside `domain`.
 
 use super::{ConversationId, Millis, SubscriptionId, UserId};
 

@@ -1,5 +1,8 @@
 //! Delivered and read: the one name for the two receipts a recipient
 //! produces, the watermark each moves, and how far a move went.
+//!
+//! Owns: [`Receipt`], [`Advanced`] and [`DeliveryMark`]. May not touch:
+//! anything outside `domain`.
 
 use super::{ConversationId, MessageId, Seq, UserId};
 

@@ -1,4 +1,7 @@
 //! Validated text values: usernames, passwords, display names and message text.
+//!
+//! Owns: what makes each text valid. May not touch: anything outside
+//! `domain`.
 
 use super::Error;
 
@@ -8,6 +11,7 @@ use super::Error;
 pub struct Username(String);
 
 impl Username {
+    /// Checks a login name.
     pub fn parse(s: &str) -> Result<Self, Error> {
         let ok_len = (3..=32).contains(&s.len());
         let ok_chars = s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
@@ -18,6 +22,7 @@ impl Username {
         }
     }
 
+    /// The name as the user spelled it.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -32,6 +37,7 @@ impl Username {
 pub struct Password(String);
 
 impl Password {
+    /// Checks a password's length.
     pub fn parse(s: &str) -> Result<Self, Error> {
         let n = s.chars().count();
         if (8..=256).contains(&n) {
@@ -41,6 +47,7 @@ impl Password {
         }
     }
 
+    /// The password, for hashing only.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -57,6 +64,7 @@ impl std::fmt::Debug for Password {
 pub struct DisplayName(String);
 
 impl DisplayName {
+    /// Trims and checks a display name.
     pub fn parse(s: &str) -> Result<Self, Error> {
         let t = s.trim();
         let n = t.chars().count();
@@ -67,6 +75,7 @@ impl DisplayName {
         }
     }
 
+    /// The name.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -94,10 +103,12 @@ impl MessageText {
         Self(String::new())
     }
 
+    /// The text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
+    /// The text, owned.
     pub fn into_string(self) -> String {
         self.0
     }

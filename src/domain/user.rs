@@ -1,4 +1,6 @@
 //! A registered user as every layer sees them.
+//!
+//! Owns: [`User`]. May not touch: anything outside `domain`.
 
 use super::{Millis, UserId};
 

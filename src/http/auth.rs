@@ -1,4 +1,7 @@
 //! `/api/auth`: register, login, logout.
+//!
+//! Owns: these routes. May not touch: credentials or tokens — `users` checks
+//! and issues them.
 
 use super::ApiError;
 use super::extract::{Auth, JsonBody};

@@ -1,4 +1,6 @@
 //! `/api/conversations`: the caller's conversations and their history.
+//!
+//! Owns: these routes. May not touch: who may read what — `chat` decides.
 
 use super::ApiError;
 use super::extract::Auth;

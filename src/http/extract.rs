@@ -1,5 +1,8 @@
 //! Request extractors that fail with the API's error shape instead of
 //! axum's plain-text rejections.
+//!
+//! Owns: authentication of a request and reading its JSON body. May not
+//! touch: what the body means — `wire::input` parses it.
 
 use super::ApiError;
 use crate::domain::Error;

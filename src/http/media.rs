@@ -1,6 +1,9 @@
 //! `/api/media`: uploads (multipart or raw body, streamed to disk), downloads
 //! with range support for members (or with a signed link), signed links,
 //! deletion, and Cloudinary upload signatures. Rules live in `media`.
+//!
+//! Owns: these routes, range downloads and the headers files are served with.
+//! May not touch: who may see an item — `media` decides.
 
 use super::ApiError;
 use super::extract::Auth;

@@ -1,5 +1,7 @@
 //! `POST /api/messages`: the design's "send via API", the same send path
 //! (rules, idempotency, delivery) as the `send_message` event.
+//!
+//! Owns: this route. May not touch: the send rules — `chat` holds them.
 
 use super::ApiError;
 use super::extract::{Auth, JsonBody};

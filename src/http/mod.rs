@@ -1,21 +1,24 @@
 //! The REST API under `/api`, plus `/healthz` and the bundled web client at `/`.
 //!
 //! One module per resource. Handlers decode the request, authenticate it
-//! ([`extract::Auth`]) and call a domain service; they hold no rules of
+//! (`extract::Auth`) and call a domain service; they hold no rules of
 //! their own, so REST and Socket.IO cannot drift apart.
+//!
+//! Owns: the router, CORS and the headers every response carries. May not
+//! touch: services' rules or storage.
 
+mod api_error;
 mod auth;
 mod conversations;
-mod error;
 mod extract;
-mod groups;
+mod group_routes;
 mod media;
 mod messages;
 mod push;
 mod users;
 mod web;
 
-pub use error::ApiError;
+pub use api_error::ApiError;
 
 use crate::state::AppState;
 use axum::Router;
@@ -25,6 +28,7 @@ use axum::response::Response;
 use axum::routing::get;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+/// The REST API, the health check and the web client, over `state`.
 pub fn router(state: AppState) -> Router {
     let body_max = state.config.limits.http_body_max;
     let api = Router::new()
@@ -32,7 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(users::routes())
         .merge(messages::routes())
         .merge(conversations::routes())
-        .merge(groups::routes())
+        .merge(group_routes::routes())
         .merge(push::routes())
         .merge(media::routes())
         .fallback(|| async { ApiError(crate::domain::Error::NotFound("route")) });

@@ -1,9 +1,12 @@
 //! `/api/push`: push devices, the VAPID public key, and mutes (for every
 //! conversation here, for one under `/api/conversations/{id}/mute`).
+//!
+//! Owns: these routes. May not touch: devices or mutes beyond calling
+//! `notify`.
 
 use super::ApiError;
 use super::extract::{Auth, JsonBody};
-use super::groups::path_id;
+use super::group_routes::path_id;
 use crate::domain::{ConversationId, Error, Millis, SubscriptionId};
 use crate::notify::NewDevice;
 use crate::state::AppState;
@@ -60,20 +63,15 @@ async fn unsubscribe(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A mute's end from an optional body (see [`MuteRequest`]).
-fn until(body: Option<&Value>) -> Result<Option<Millis>, Error> {
-    match body {
-        None => Ok(None),
-        Some(b) => Ok(input::parse::<MuteRequest>(b)?.until.0),
-    }
-}
-
-/// An optional JSON body: none (or empty) is `None`, anything else must parse.
-fn optional_body(body: &axum::body::Bytes) -> Result<Option<Value>, Error> {
+/// A mute's end from an optional JSON body: none (or blank) mutes until
+/// unmuted; otherwise a [`MuteRequest`].
+fn until(body: &axum::body::Bytes) -> Result<Option<Millis>, Error> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(body).map(Some).map_err(|e| Error::invalid(format!("malformed JSON body: {e}")))
+    let v: Value =
+        serde_json::from_slice(body).map_err(|e| Error::invalid(format!("malformed JSON body: {e}")))?;
+    Ok(input::parse::<MuteRequest>(&v)?.until.0)
 }
 
 async fn mutes(State(app): State<AppState>, Auth(s): Auth) -> Result<Json<MutesReply>, ApiError> {
@@ -86,7 +84,7 @@ async fn mute_all(
     Auth(s): Auth,
     body: axum::body::Bytes,
 ) -> Result<Json<MuteReply>, ApiError> {
-    let until = until(optional_body(&body)?.as_ref())?;
+    let until = until(&body)?;
     let mute = app.push.mute(s.user_id, None, until).await?;
     Ok(Json(MuteReply { mute: MuteView::new(&mute) }))
 }
@@ -103,7 +101,7 @@ async fn mute_one(
     body: axum::body::Bytes,
 ) -> Result<Json<MuteReply>, ApiError> {
     let id = ConversationId(path_id(&id, "conversation")?);
-    let until = until(optional_body(&body)?.as_ref())?;
+    let until = until(&body)?;
     app.chat.conversation(s.user_id, id).await?; // members only
     let mute = app.push.mute(s.user_id, Some(id), until).await?;
     Ok(Json(MuteReply { mute: MuteView::new(&mute) }))

@@ -1,4 +1,7 @@
 //! `/api/users`: the caller, search by username prefix, and profiles with presence.
+//!
+//! Owns: these routes. May not touch: accounts beyond calling `users` and
+//! `presence`.
 
 use super::ApiError;
 use super::extract::Auth;

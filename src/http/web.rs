@@ -2,6 +2,8 @@
 //! `cargo run --release` and a browser is a working chat. Plain files, no
 //! build step; `web/vendor/socket.io.min.js` is the official socket.io-client
 //! browser bundle (the e2e suite checks it matches the npm package).
+//!
+//! Owns: serving `web/` with its security headers. May not touch: the API.
 
 use axum::Router;
 use axum::http::header;

@@ -4,6 +4,9 @@
 //!
 //! Signatures are Cloudinary's documented scheme: the parameters sorted by
 //! name, `k=v` joined with `&`, the API secret appended, SHA-1, hex.
+//!
+//! Owns: talking to Cloudinary and the JSON kept of its assets. May not
+//! touch: storage — the media service records what this returns.
 
 use crate::config::CloudinaryConfig;
 use crate::domain::{Attachment, Error, MediaItem};
@@ -81,17 +84,27 @@ impl RemoteAsset {
 /// What the client reports of a finished upload (Cloudinary's response fields).
 #[derive(Debug, Clone)]
 pub struct Upload {
+    /// The asset's public id.
     pub public_id: String,
+    /// Its version.
     pub version: i64,
+    /// Cloudinary's signature over `public_id` and `version`.
     pub signature: String,
+    /// `image`, `video` or `raw`.
     pub resource_type: String,
+    /// Its file format.
     pub format: String,
+    /// Its size in bytes.
     pub bytes: i64,
+    /// Images and videos: width in pixels.
     pub width: Option<i64>,
+    /// Images and videos: height in pixels.
     pub height: Option<i64>,
+    /// The uploaded file's name.
     pub original_filename: Option<String>,
 }
 
+/// Cloudinary for one account: signs uploads, verifies results, builds URLs, destroys assets.
 pub struct Cloudinary {
     cloud: String,
     api_key: String,

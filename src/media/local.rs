@@ -2,6 +2,9 @@
 //! is the SHA-256 of the bytes. An upload is streamed to a temporary file
 //! while it is hashed and measured, then renamed into place; the same
 //! bytes uploaded twice are one file.
+//!
+//! Owns: the files under the media directory and thumbnails. May not touch:
+//! the database — the media service records what this stores.
 
 use super::sniff::{Kind, SNIFF_BYTES, sniff};
 use crate::domain::Error;

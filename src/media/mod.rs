@@ -2,7 +2,7 @@
 //! messages.
 //!
 //! Local storage is the default: uploads stream to disk
-//! ([`local::LocalFiles`]), their type is sniffed from the bytes
+//! (`local::LocalFiles`), their type is sniffed from the bytes
 //! ([`sniff`]), images get a thumbnail. A media item is visible to its
 //! uploader and to the members of every conversation it was sent in.
 //! With Cloudinary configured, clients may instead upload straight to
@@ -13,6 +13,9 @@
 //! per node, checked by [`Media::admit_upload`] before the body is read) and
 //! in the bytes kept (`media.quota_bytes_per_user`, checked before and after
 //! the file is stored).
+//!
+//! Owns: the media rules (limits, quotas, visibility, orphans, signed links).
+//! May not touch: HTTP — `http::media` streams the bytes — or SQL.
 
 pub mod cloudinary;
 mod local;
@@ -42,9 +45,13 @@ pub enum AttachmentRequest {
 
 /// A file to serve: where it is and how to label it.
 pub struct Download {
+    /// The file on disk.
     pub path: PathBuf,
+    /// The content type to serve it with.
     pub mime: String,
+    /// The file name to offer.
     pub name: String,
+    /// Whether browsers may show it inline (else it is a download).
     pub inline: bool,
 }
 
@@ -320,6 +327,7 @@ impl Media {
         Ok(orphans.len())
     }
 
+    /// Runs [`Media::sweep_orphans`] every `every` until the handle is aborted.
     pub fn spawn_sweeper(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
         let media = self.clone();
         tokio::spawn(async move {

@@ -1,16 +1,23 @@
 //! What an upload really is, from its first bytes: never from its name or
 //! the type the client declared (a `.png` that is HTML is a plain file).
+//!
+//! Owns: sniffing. May not touch: anything but the bytes given.
 
 /// The four kinds of attachment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// A picture.
     Image,
+    /// A video.
     Video,
+    /// A sound.
     Audio,
+    /// Anything else.
     File,
 }
 
 impl Kind {
+    /// The API's name for it.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Image => "image",

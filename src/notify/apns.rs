@@ -1,8 +1,12 @@
 //! Apple Push Notification service: token-based auth (an ES256 provider
 //! JWT from a `.p8` key, renewed well within Apple's one-hour limit) over
 //! HTTP/2, one request per device token.
+//!
+//! Owns: the APNs client and its provider token. May not touch: the outbox —
+//! the worker decides what an outcome means.
 
-use super::payloads::{ApnsClaims, ApnsPayload, JwtHeader};
+use super::jwt::{ApnsClaims, JwtHeader};
+use super::payloads::ApnsPayload;
 use super::{Notification, Outcome, SetupError, classify_status};
 use crate::domain::Subscription;
 use p256::pkcs8::DecodePrivateKey;

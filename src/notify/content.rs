@@ -1,4 +1,6 @@
 //! What a push says: title, body, badge, and the ids a tap needs.
+//!
+//! Owns: the text of a notification. May not touch: providers or storage.
 
 use crate::domain::{Conversation, ConversationId, ConversationKind, Message, MessageId};
 
@@ -16,7 +18,9 @@ pub struct Notification {
     pub badge: i64,
     /// Messages this notification stands for (a collapsed burst).
     pub count: i64,
+    /// The conversation a tap opens.
     pub conversation_id: ConversationId,
+    /// The newest message.
     pub message_id: MessageId,
     /// Same for every push of a conversation, so a device shows one
     /// notification per conversation (tag, `Topic`, `apns-collapse-id`).
@@ -24,6 +28,8 @@ pub struct Notification {
 }
 
 impl Notification {
+    /// The notification for `message` in `conversation`, from `sender_name`, standing for `count` messages,
+    /// with the recipient's total `badge`; `previews` off hides the text.
     pub fn compose(
         conversation: &Conversation,
         message: &Message,
@@ -63,7 +69,7 @@ impl Notification {
         }
     }
 
-    /// The JSON a service worker receives (see [`super::payloads::WebPayload`]).
+    /// The JSON a service worker receives (see `super::payloads::WebPayload`).
     pub fn web_payload(&self) -> String {
         serde_json::to_string(&super::payloads::WebPayload::new(self)).unwrap_or_default()
     }

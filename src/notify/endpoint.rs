@@ -10,6 +10,9 @@
 //! send time the Web Push client resolves names through [`PublicOnly`],
 //! which never hands a non-public address to the connector, so a name that
 //! is re-pointed later (DNS rebinding) still cannot reach one.
+//!
+//! Owns: the address filter and the resolver that applies it. May not touch:
+//! anything but endpoints.
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

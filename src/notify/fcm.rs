@@ -1,8 +1,12 @@
 //! Firebase Cloud Messaging, HTTP v1: a service account's key signs a JWT
 //! that is exchanged for an OAuth2 access token (cached until shortly
 //! before it expires), which authorizes `projects/{id}/messages:send`.
+//!
+//! Owns: the FCM client and its OAuth token. May not touch: the outbox — the
+//! worker decides what an outcome means.
 
-use super::payloads::{FcmRequest, GrantClaims, JwtHeader};
+use super::fcm_payload::FcmRequest;
+use super::jwt::{GrantClaims, JwtHeader};
 use super::{Notification, Outcome, SetupError, classify_status};
 use crate::domain::Subscription;
 use rsa::pkcs8::DecodePrivateKey;

@@ -1,5 +1,8 @@
 //! Compact JWTs signed with ES256 (VAPID, APNs provider tokens) or RS256
-//! (the FCM service-account grant). Only signing: Confab never verifies JWTs.
+//! (the FCM service-account grant), and the headers and claims each
+//! provider expects. Only signing: Confab never verifies JWTs.
+//!
+//! Owns: JWT signing and claims. May not touch: HTTP.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -30,6 +33,41 @@ pub fn rs256(
     let input = signing_input(header, claims);
     let signature = rsa::signature::Signer::sign(key, input.as_bytes());
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+}
+
+/// A JWT header.
+#[derive(Serialize)]
+pub(super) struct JwtHeader<'a> {
+    pub alg: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub typ: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kid: Option<&'a str>,
+}
+
+/// The claims of a VAPID JWT (RFC 8292).
+#[derive(Serialize)]
+pub(super) struct VapidClaims<'a> {
+    pub aud: &'a str,
+    pub exp: i64,
+    pub sub: &'a str,
+}
+
+/// The claims of an APNs provider token.
+#[derive(Serialize)]
+pub(super) struct ApnsClaims<'a> {
+    pub iss: &'a str,
+    pub iat: i64,
+}
+
+/// The claims of the FCM service-account grant.
+#[derive(Serialize)]
+pub(super) struct GrantClaims<'a> {
+    pub iss: &'a str,
+    pub scope: &'a str,
+    pub aud: &'a str,
+    pub iat: i64,
+    pub exp: i64,
 }
 
 /// Seconds since the Unix epoch, for `iat`/`exp` claims.

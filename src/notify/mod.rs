@@ -3,23 +3,30 @@
 //!
 //! The chat service records a push job for every device of a member with
 //! no live connection in the same transaction as the message (see
-//! `store::PushStore`). The [`worker`] claims due jobs, checks they are
+//! `store::PushStore`). The `worker` claims due jobs, checks they are
 //! still wanted (not read, not muted, recipient still offline), composes
-//! the notification ([`content`]) and hands it to the provider; it retries
+//! the notification (`content`) and hands it to the provider; it retries
 //! with back-off, prunes dead devices, and drops what cannot be delivered.
 //! A burst in one conversation is one job (later messages collapse into
 //! it during `push.delay_ms`), so it is one notification.
+//!
+//! Owns: devices, mutes, the providers' setup and the worker's lifecycle. May
+//! not touch: sockets, HTTP routes or SQL — devices and jobs are in `store`.
 
 mod apns;
 mod content;
 pub mod endpoint;
 mod fcm;
+mod fcm_payload;
 mod jwt;
 mod payloads;
+mod providers;
 pub mod webpush;
 mod worker;
 
 pub use content::Notification;
+pub use providers::{Outcome, PushStats, SetupError};
+use providers::{Providers, classify_status};
 
 use crate::config::PushConfig;
 use crate::domain::{
@@ -31,97 +38,32 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-
-/// What a provider made of one push.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    Sent,
-    /// The device is gone for good: prune it.
-    Gone(String),
-    /// Try again later (at least `after`, when the provider said so).
-    Retry {
-        after: Option<Duration>,
-        reason: String,
-    },
-    /// Will never work as it is: drop the job.
-    Failed(String),
-}
-
-/// Maps an unsuccessful HTTP answer to retry (429, 5xx, honouring
-/// `Retry-After` in seconds) or failure.
-fn classify_status(r: &reqwest::Response) -> Outcome {
-    let status = r.status();
-    if status.as_u16() == 429 || status.is_server_error() {
-        let after = r
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        Outcome::Retry { after, reason: format!("provider answered {status}") }
-    } else {
-        Outcome::Failed(format!("provider answered {status}"))
-    }
-}
-
-/// A provider that cannot be set up from the configuration.
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error("{path}: {source}")]
-    File { path: String, source: std::io::Error },
-    #[error("{0}")]
-    Invalid(String),
-}
-
-impl SetupError {
-    fn file(path: &Path, source: std::io::Error) -> Self {
-        SetupError::File { path: path.display().to_string(), source }
-    }
-}
-
-/// Counters of what the workers did, for logs and tests.
-#[derive(Debug, Default)]
-pub struct PushStats {
-    pub sent: AtomicU64,
-    pub retried: AtomicU64,
-    pub failed: AtomicU64,
-    pub pruned: AtomicU64,
-    /// Jobs dropped without sending: read, muted, recipient online, left.
-    pub skipped: AtomicU64,
-}
-
-impl PushStats {
-    fn bump(counter: &AtomicU64) -> u64 {
-        counter.fetch_add(1, Ordering::Relaxed) + 1
-    }
-}
-
-/// The configured providers. Web Push always works (Confab has its own
-/// VAPID key); FCM and APNs only when configured.
-pub struct Providers {
-    webpush: webpush::WebPush,
-    fcm: Option<fcm::Fcm>,
-    apns: Option<apns::Apns>,
-}
-
-impl Providers {
-    async fn send(&self, sub: &Subscription, note: &Notification) -> Option<Outcome> {
-        Some(match sub.kind {
-            PushKind::WebPush => self.webpush.send(sub, note).await,
-            PushKind::Fcm => self.fcm.as_ref()?.send(sub, note).await,
-            PushKind::Apns => self.apns.as_ref()?.send(sub, note).await,
-        })
-    }
-}
 
 /// A device registration request, as the client sent it.
 #[derive(Debug, Clone)]
 pub enum NewDevice {
-    WebPush { endpoint: String, p256dh: String, auth: String },
-    Fcm { token: String },
-    Apns { token: String, sandbox: bool },
+    /// A browser's Web Push subscription.
+    WebPush {
+        /// The push service URL.
+        endpoint: String,
+        /// The browser's P-256 public key, base64url.
+        p256dh: String,
+        /// The 16-byte auth secret, base64url.
+        auth: String,
+    },
+    /// An Android device.
+    Fcm {
+        /// The FCM registration token.
+        token: String,
+    },
+    /// An iOS device.
+    Apns {
+        /// The APNs device token (hex).
+        token: String,
+        /// A development build (APNs sandbox).
+        sandbox: bool,
+    },
 }
 
 /// See the module docs.
@@ -131,10 +73,12 @@ pub struct Push {
     settings: PushConfig,
     vapid: Arc<webpush::Vapid>,
     providers: Providers,
+    /// What the workers did so far.
     pub stats: PushStats,
 }
 
 impl Push {
+    /// The service over `settings`, with the VAPID key at `vapid_key_file` (created if missing).
     pub fn new(
         settings: &PushConfig,
         vapid_key_file: &Path,
@@ -267,6 +211,7 @@ impl Push {
         Ok(())
     }
 
+    /// The user's devices.
     pub async fn subscriptions(&self, user: UserId) -> Result<Vec<Subscription>, Error> {
         Ok(self.store.subscriptions_of(user).await?)
     }
@@ -292,6 +237,7 @@ impl Push {
         Ok(mute)
     }
 
+    /// Removes a mute (`None`: the one for every conversation).
     pub async fn unmute(&self, user: UserId, conversation: Option<ConversationId>) -> Result<(), Error> {
         self.store.delete_mute(user, conversation).await?;
         Ok(())

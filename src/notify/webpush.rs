@@ -1,7 +1,10 @@
 //! Web Push: payload encryption (`aes128gcm`, RFC 8291 over RFC 8188) and
 //! VAPID (RFC 8292), sent to the browser's push service.
+//!
+//! Owns: the VAPID key, encryption and the Web Push client. May not touch:
+//! the outbox — the worker decides what an outcome means.
 
-use super::payloads::{JwtHeader, VapidClaims};
+use super::jwt::{JwtHeader, VapidClaims};
 use super::{Notification, Outcome, SetupError, classify_status};
 use crate::domain::Subscription;
 use aes_gcm::aead::{Aead, KeyInit};
@@ -24,12 +27,16 @@ pub const MAX_PLAINTEXT: usize = 3993;
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {
     #[error("p256dh is not an uncompressed P-256 public key")]
+    /// The browser's public key is not a P-256 point.
     BadPublicKey,
     #[error("auth must be 16 bytes")]
+    /// The auth secret is not 16 bytes.
     BadAuth,
     #[error("payload too large for one record")]
+    /// The payload does not fit one record.
     TooLarge,
     #[error("encryption failed")]
+    /// Encryption failed.
     Cipher,
 }
 
@@ -137,6 +144,7 @@ impl Vapid {
         Ok(Self::from_secret(secret, subject))
     }
 
+    /// A key from its secret half (tests make their own).
     pub fn from_secret(secret: SecretKey, subject: &str) -> Self {
         let public = URL_SAFE_NO_PAD.encode(uncompressed(&secret.public_key()));
         Self { key: p256::ecdsa::SigningKey::from(secret), public, subject: subject.to_string() }
@@ -182,6 +190,7 @@ pub struct WebPush {
 }
 
 impl WebPush {
+    /// Encrypts and sends one notification to one browser.
     pub async fn send(&self, sub: &Subscription, note: &Notification) -> Outcome {
         let (Some(p256dh), Some(auth)) = (&sub.p256dh, &sub.auth) else {
             return Outcome::Gone("subscription has no keys".into());

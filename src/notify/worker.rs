@@ -4,6 +4,9 @@
 //! Delivery is at least once: a node that dies mid-send leaves its claim to
 //! expire and another attempt sends again. The collapse key makes a repeat
 //! replace the notification on the device instead of adding one.
+//!
+//! Owns: claiming, composing, sending and settling jobs. May not touch: the
+//! providers' protocols — each provider file owns its own.
 
 use super::{Notification, Outcome, Push, PushStats};
 use crate::domain::{Error, Millis, now_millis};

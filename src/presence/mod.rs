@@ -4,10 +4,14 @@
 //! cluster mode). [`PresenceService`] is the domain logic on top: a user is
 //! online from their first connection to their last disconnection, and the
 //! users who share a conversation with them are told at those two moments.
+//!
+//! Owns: the presence rules and the [`PresenceStore`] port. May not touch:
+//! sockets or Redis — backends implement the port (`LocalPresence`,
+//! `cluster::presence`).
 
-mod local;
+mod local_presence;
 
-pub use local::LocalPresence;
+pub use local_presence::LocalPresence;
 
 use crate::domain::{ConnectionId, Error, Millis, UserId, now_millis};
 use crate::fanout::{Event, Fanout};
@@ -44,8 +48,11 @@ pub trait PresenceStore: Send + Sync + 'static {
 /// A user's presence as shown to others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Presence {
+    /// At least one live connection.
     pub online: bool,
+    /// How many.
     pub devices: usize,
+    /// When the last one closed, if offline.
     pub last_seen: Option<Millis>,
 }
 
@@ -57,6 +64,7 @@ pub struct PresenceService {
 }
 
 impl PresenceService {
+    /// The service over a presence backend; `store` keeps last-seen times, `fanout` tells contacts.
     pub fn new(backend: Arc<dyn PresenceStore>, store: Arc<dyn Store>, fanout: Arc<dyn Fanout>) -> Self {
         Self { backend, store, fanout }
     }
@@ -67,6 +75,7 @@ impl PresenceService {
         self.backend.devices(user).await
     }
 
+    /// Whether each of `users` is online (one Redis round trip in a cluster).
     pub async fn online_among(&self, users: &[UserId]) -> Vec<bool> {
         self.backend.online_among(users).await
     }
@@ -84,6 +93,8 @@ impl PresenceService {
     }
 
     #[tracing::instrument(skip_all, fields(user = %user))]
+    /// Forgets a connection; if it was the user's last, records when they were last seen and tells their
+    /// contacts.
     pub async fn disconnected(&self, user: UserId, conn: &ConnectionId) -> Result<(), Error> {
         if self.backend.disconnected(user, conn).await {
             let now = now_millis();

@@ -6,6 +6,8 @@
 //! dropped after it disconnects — it gives the slot back, so the count cannot
 //! leak. Behind a reverse proxy every client has the proxy's address; see
 //! `docs/DEPLOY.md`.
+//!
+//! Owns: the per-address counts. May not touch: anything but the counts.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

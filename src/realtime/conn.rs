@@ -6,6 +6,9 @@
 //! order. [`Ctx`] is an extractor that takes a ticket synchronously, in
 //! arrival order; a handler waits for its ticket's turn before touching
 //! state. The rate limit is checked at the same moment, per arrival.
+//!
+//! Owns: per-socket state and ordering. May not touch: what an event means —
+//! handlers call the services.
 
 use crate::config::Limits;
 use crate::domain::{ConnectionId, Error, UserId};

@@ -4,6 +4,9 @@
 //! off by the shutdown could be lost after its effect was stored — for
 //! `fetch_unread_messages`, messages marked delivered that the client never
 //! saw.
+//!
+//! Owns: the drain. May not touch: sockets — `app` closes them after the
+//! drain.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -11,6 +14,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 #[derive(Default)]
+/// Admits socket events until shutdown, and counts those in flight.
 pub struct Drain {
     closing: AtomicBool,
     in_flight: AtomicUsize,

@@ -3,6 +3,9 @@
 //! Every reply goes out the same way ([`reply`]): success to the ack, failure
 //! to the ack as `{"error":{code,message}}` *and* as an `error` event, so
 //! clients that do not ask for acks still hear about it.
+//!
+//! Owns: the event handlers and the reply shape. May not touch: the rules —
+//! they parse with `wire::input` and call a service.
 
 use super::conn::Ctx;
 use crate::domain::{Error, ErrorCode};

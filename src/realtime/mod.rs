@@ -5,7 +5,10 @@
 //! Each socket joins three rooms: its user's (`u:ID`, every device of that
 //! user), its token's (`t:ID`, closed on logout) and its own (`s:SID`, so an
 //! event can skip the connection it came from). Handlers live in
-//! [`handlers`]; they decode, call a domain service and reply.
+//! `handlers`; they decode, call a domain service and reply.
+//!
+//! Owns: the Socket.IO layer, the handshake and the rooms. May not touch:
+//! what events mean (`handlers` call services) or storage.
 
 mod addresses;
 mod conn;

@@ -1,5 +1,9 @@
 //! [`Fanout`] over Socket.IO rooms: an event for a user is an emit to the
 //! user's room, which reaches every device of theirs.
+//!
+//! Owns: the emits of every server event, and serializing each message once.
+//! May not touch: who gets what — the services decide and call the [`Fanout`]
+//! port.
 
 use super::{socket_room, token_room, user_room};
 use crate::domain::{ConnectionId, Envelope, TokenId, UserId};
@@ -39,6 +43,7 @@ impl<A: Adapter> Default for SocketFanout<A> {
 }
 
 impl<A: Adapter> SocketFanout<A> {
+    /// Attaches the Socket.IO handle once the layer is built.
     pub fn attach(&self, io: SocketIo<A>) {
         let _ = self.io.set(io);
     }

@@ -1,6 +1,9 @@
 //! [`ConversationStore`] on either database: direct conversations, groups
 //! and their membership. Every change is one transaction; on PostgreSQL it
 //! locks the conversation's row first (see `dialect`).
+//!
+//! Owns: this trait's implementation. May not touch: SQL text (it is in `sql`
+//! and `dialect`) or the services' rules.
 
 use super::backend::{Backend, SqlStore, insert_note, load_conversation};
 use super::exec::{Col, Exec, args};

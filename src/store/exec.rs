@@ -2,14 +2,13 @@
 //!
 //! Owns: [`Exec`], the four ways to run one statement (all rows, an optional
 //! row, one row, or a count of changed rows) on a connection, with its
-//! parameters as [`Arg`]s; [`Cols`], reading a named column from any
-//! backend's row (sqlx's SQLite and PostgreSQL rows, and rusqlite's for the
-//! SQLite committer). May not touch: SQL text or the domain — it only moves
-//! values in and out.
+//! parameters as [`Arg`]s. Reading the rows back is `columns`. May not
+//! touch: SQL text or the domain — it only moves values in and out.
 //!
 //! Statements are `&'static str` with `$1`, `$2`, … placeholders, which both
 //! sqlx drivers bind by number, so one text serves both databases.
 
+pub use super::columns::{Col, Cols};
 use super::{StoreError, StoreResult};
 use crate::domain::{ConversationId, MessageId, SubscriptionId, TokenId, UserId};
 use sqlx::postgres::{PgConnection, PgRow};
@@ -169,44 +168,4 @@ where
         };
     }
     q
-}
-
-/// One named column of a row, decoded.
-pub trait Col<T> {
-    fn col(&self, name: &str) -> StoreResult<T>;
-}
-
-/// A row of any backend: the column types the mappers read.
-pub trait Cols:
-    Col<i64> + Col<Option<i64>> + Col<String> + Col<Option<String>> + Col<bool> + Col<Vec<u8>>
-{
-}
-
-impl<R> Cols for R where
-    R: Col<i64> + Col<Option<i64>> + Col<String> + Col<Option<String>> + Col<bool> + Col<Vec<u8>> + ?Sized
-{
-}
-
-impl<T> Col<T> for SqliteRow
-where
-    T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
-{
-    fn col(&self, name: &str) -> StoreResult<T> {
-        Ok(sqlx::Row::try_get(self, name)?)
-    }
-}
-
-impl<T> Col<T> for PgRow
-where
-    T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
-{
-    fn col(&self, name: &str) -> StoreResult<T> {
-        Ok(sqlx::Row::try_get(self, name)?)
-    }
-}
-
-impl<T: rusqlite::types::FromSql> Col<T> for rusqlite::Row<'_> {
-    fn col(&self, name: &str) -> StoreResult<T> {
-        Ok(self.get(name)?)
-    }
 }

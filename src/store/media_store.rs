@@ -1,5 +1,8 @@
 //! [`MediaStore`] on either database (a message's media are linked by the
 //! committers, inside the message's transaction), and the server-wide secrets.
+//!
+//! Owns: this trait's implementation. May not touch: SQL text (it is in
+//! `sql`) or the services' rules.
 
 use super::backend::{Backend, SqlStore};
 use super::exec::{Col, Exec, args};

@@ -1,6 +1,9 @@
 //! [`MessageStore`] on either database: reading messages and moving the
 //! delivered/read watermarks. Appends (and, on SQLite, live receipts) go
 //! through the backend's group committer.
+//!
+//! Owns: this trait's implementation. May not touch: SQL text (it is in `sql`
+//! and `dialect`) or the services' rules.
 
 use super::backend::{Backend, SqlStore, advance_in};
 use super::exec::{Exec, args};

@@ -6,9 +6,9 @@
 //! databases, with the few true differences in `dialect`), their execution
 //! (`exec`), the mapping of rows to domain types (`mapping`), the shared
 //! implementation of the traits (`backend` and one file per trait), and each
-//! backend's own code — connection setup and its group committer
-//! (`sqlite`, `sqlite_committer`, `postgres`, `postgres_committer`).
-//! Migrations are in `migrations/{sqlite,postgres}`.
+//! backend's own code — connection setup and its group committer (`sqlite`,
+//! `sqlite_committer`, `postgres`, `postgres_committer`). Migrations are in
+//! `migrations/{sqlite,postgres}`.
 //!
 //! May not touch: services, transports or configuration beyond the SQLite
 //! durability setting; it decides nothing the services decide. Each method
@@ -17,6 +17,7 @@
 //! same suite (the integration tests' `store` module) runs against both backends.
 
 mod backend;
+mod columns;
 mod conversation_store;
 mod dialect;
 mod exec;
@@ -30,106 +31,26 @@ mod rows;
 mod sql;
 pub mod sqlite;
 mod sqlite_committer;
+mod store_error;
 mod user_store;
 
 pub use backend::SqlStore;
 pub use rows::*;
+pub use store_error::{StoreError, StoreResult};
 
 use crate::domain::{
-    Advanced, Conversation, ConversationId, ConversationSummary, DeliveryMark, Error, GroupPatch, MediaItem,
+    Advanced, Conversation, ConversationId, ConversationSummary, DeliveryMark, GroupPatch, MediaItem,
     Message, MessageId, Millis, Mute, Receipt, Role, Seq, Subscription, SubscriptionId, TokenId, User,
     UserId,
 };
 use async_trait::async_trait;
-use std::sync::Arc;
-
-/// Storage failures. `Conflict`, `NotMember` and `GroupFull` are answers
-/// about the data; the rest are infrastructure problems.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A uniqueness rule was violated (for example a taken username).
-    #[error("unique constraint violated")]
-    Conflict,
-    /// The acting user is not a member of the conversation (checked inside
-    /// the transaction, so a concurrent removal cannot slip through).
-    #[error("not a member of the conversation")]
-    NotMember,
-    /// Adding the members would pass the group's member cap.
-    #[error("the group is full")]
-    GroupFull,
-    /// The store is shutting down and accepts no more work.
-    #[error("store is closed")]
-    Closed,
-    /// A database error through sqlx.
-    #[error("database error: {0}")]
-    Database(#[source] sqlx::Error),
-    /// From the SQLite committer's own connection (not sqlx's).
-    #[error("database error: {0}")]
-    Sqlite(#[source] rusqlite::Error),
-    /// The group commit this write was part of failed; nothing of the batch
-    /// was stored. Every caller of the batch gets the same cause.
-    #[error("the write batch failed: {0}")]
-    Batch(#[source] Arc<StoreError>),
-    /// A committer's thread could not be started.
-    #[error("cannot start the committer thread: {0}")]
-    Thread(#[source] std::io::Error),
-    /// The database did not hold what this code just wrote or expects
-    /// (a row read back, a known value): a bug or a damaged database.
-    #[error("inconsistent data: expected {0}")]
-    Inconsistent(&'static str),
-    /// The schema could not be brought up to date.
-    #[error("migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        match &e {
-            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
-            sqlx::Error::PoolClosed => StoreError::Closed,
-            _ => StoreError::Database(e),
-        }
-    }
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        use rusqlite::ffi::{SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE};
-        match &e {
-            rusqlite::Error::SqliteFailure(f, _)
-                if matches!(f.extended_code, SQLITE_CONSTRAINT_UNIQUE | SQLITE_CONSTRAINT_PRIMARYKEY) =>
-            {
-                StoreError::Conflict
-            }
-            _ => StoreError::Sqlite(e),
-        }
-    }
-}
-
-/// Storage failures as the domain reports them: a closing store is
-/// `unavailable`; anything else is logged here and is `internal` to clients.
-/// Answers about the data (`Conflict`, `NotMember`, `GroupFull`) are mapped
-/// by the service that asked, which knows what they mean.
-impl From<StoreError> for Error {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Closed => Error::Unavailable("the server is shutting down"),
-            other => {
-                tracing::error!(error = %other, "storage failure");
-                Error::Internal
-            }
-        }
-    }
-}
-
-/// What every storage call returns.
-pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Accounts and login tokens.
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// Creates a user; [`StoreError::Conflict`] if the username key is taken.
     async fn create_user(&self, user: NewUser<'_>) -> StoreResult<User>;
+    /// The user with this id.
     async fn user(&self, id: UserId) -> StoreResult<Option<User>>;
     /// The user, password hash and disabled flag for a username key, for login.
     async fn credentials(&self, username_key: &str) -> StoreResult<Option<Credentials>>;
@@ -137,7 +58,9 @@ pub trait UserStore: Send + Sync {
     async fn search_users(&self, prefix: &str, limit: i64) -> StoreResult<Vec<User>>;
     /// Which of `ids` exist.
     async fn existing_users(&self, ids: &[UserId]) -> StoreResult<Vec<UserId>>;
+    /// Records when the user's last connection closed.
     async fn set_last_seen(&self, id: UserId, at: Millis) -> StoreResult<()>;
+    /// Stores a new token's hash; returns its id.
     async fn insert_token(
         &self,
         user: UserId,
@@ -145,6 +68,7 @@ pub trait UserStore: Send + Sync {
         created_at: Millis,
         expires_at: Millis,
     ) -> StoreResult<TokenId>;
+    /// The token with this hash (revoked or not).
     async fn token(&self, hash: &[u8]) -> StoreResult<Option<TokenRow>>;
     /// Marks a token revoked; returns its row if it existed and was live.
     async fn revoke_token(&self, hash: &[u8], at: Millis) -> StoreResult<Option<TokenRow>>;
@@ -168,6 +92,7 @@ pub trait ConversationStore: Send + Sync {
     /// members, and a system message recording the creation.
     /// Returns the group and its creation note.
     async fn create_group(&self, group: NewGroup<'_>) -> StoreResult<(Conversation, Message)>;
+    /// The conversation with its members.
     async fn conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>>;
     /// The caller's conversations, most recent activity first.
     async fn conversations_of(&self, user: UserId) -> StoreResult<Vec<ConversationSummary>>;
@@ -217,6 +142,7 @@ pub trait MessageStore: Send + Sync {
     /// is checked in the same transaction ([`StoreError::NotMember`]).
     /// Committed on return.
     async fn append_message(&self, msg: NewMessage<'_>) -> StoreResult<Appended>;
+    /// The message with this id.
     async fn message(&self, id: MessageId) -> StoreResult<Option<Message>>;
     /// History page: messages older than message `before` (ids grow with
     /// seq within a conversation) and with `seq > after`, newest first.
@@ -275,13 +201,16 @@ pub trait PushStore: Send + Sync {
     /// registered again (by anyone) moves to this user with the new keys:
     /// a device receives only the pushes of whoever registered it last.
     async fn upsert_subscription(&self, sub: &Subscription) -> StoreResult<Subscription>;
+    /// The user's devices, oldest first.
     async fn subscriptions_of(&self, user: UserId) -> StoreResult<Vec<Subscription>>;
     /// Deletes a device (and its pending jobs); `user` restricts it to the
     /// owner's. False if nothing was deleted.
     async fn delete_subscription(&self, id: SubscriptionId, user: Option<UserId>) -> StoreResult<bool>;
     /// Sets or replaces a mute (`conversation: None` mutes every conversation).
     async fn set_mute(&self, user: UserId, mute: &Mute) -> StoreResult<()>;
+    /// Removes a mute; false if there was none.
     async fn delete_mute(&self, user: UserId, conversation: Option<ConversationId>) -> StoreResult<bool>;
+    /// Every mute of the user (including expired ones).
     async fn mutes_of(&self, user: UserId) -> StoreResult<Vec<Mute>>;
     /// Claims up to `limit` jobs due at `now` that nobody holds, until
     /// `lease_until`. Safe with several nodes: a job goes to one claimer.
@@ -305,7 +234,9 @@ pub trait PushStore: Send + Sync {
 /// Media items, who may see them, and server-wide secrets.
 #[async_trait]
 pub trait MediaStore: Send + Sync {
+    /// Stores a new media item.
     async fn insert_media(&self, media: &MediaItem) -> StoreResult<()>;
+    /// The item with this id.
     async fn media(&self, id: &str) -> StoreResult<Option<MediaItem>>;
     /// Whether `user` uploaded the item or is a member of a conversation
     /// where it was sent.

@@ -8,6 +8,9 @@
 //! Different conversations never wait for each other. Appends go through
 //! the committer (`postgres_committer`); live receipts are written by the
 //! shared code, one transaction per batch.
+//!
+//! Owns: the PostgreSQL pool, migrations and committer handle. May not touch:
+//! SQL shared with SQLite (it is in `sql`).
 
 use super::backend::{Backend, SqlStore};
 use super::dialect::{Dialect, POSTGRES};

@@ -16,9 +16,9 @@
 //! load), and the single committer was the cluster's bottleneck.
 //!
 //! Owns: the committer thread and runtime, and the batch statements only it
-//! runs (PostgreSQL arrays: one statement for all of a batch's rows). May
-//! not touch: other writes — it links media and enqueues pushes with the
-//! shared statements of `sql` and `dialect::POSTGRES`.
+//! runs (PostgreSQL arrays: one statement for all of a batch's rows). May not
+//! touch: other writes — it links media and enqueues pushes with the shared
+//! statements of `sql` and `dialect::POSTGRES`.
 
 use super::dialect::POSTGRES;
 use super::exec::{Col, Exec, args};

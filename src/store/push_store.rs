@@ -1,6 +1,9 @@
 //! [`PushStore`] on either database: devices, mutes, and the push outbox.
 //! On PostgreSQL jobs are claimed with `FOR UPDATE SKIP LOCKED` (see
 //! `dialect`), so several nodes share the outbox without sending a push twice.
+//!
+//! Owns: this trait's implementation. May not touch: SQL text (it is in `sql`
+//! and `dialect`) or the services' rules.
 
 use super::backend::{Backend, SqlStore};
 use super::exec::{Col, Exec, args};

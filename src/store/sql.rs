@@ -1,8 +1,8 @@
 //! Every SQL statement both backends run, written once.
 //!
 //! Owns: the text of the shared statements, and the templates of the few
-//! whose text differs by dialect (instantiated in [`super::dialect`]).
-//! May not touch: connections — nothing here runs.
+//! whose text differs by dialect (instantiated in [`super::dialect`]). May
+//! not touch: connections — nothing here runs.
 //!
 //! Placeholders are `$1`, `$2`, …: PostgreSQL's own syntax, which sqlx binds
 //! by number on SQLite too. The SQLite committer binds positionally through

@@ -9,6 +9,9 @@
 //! failing on a stale snapshot, and every write transaction is serialized
 //! (which makes membership checks inside them race-free without row locks).
 //! Reads use a separate pool and run concurrently with the writers thanks to WAL.
+//!
+//! Owns: the SQLite pools, migrations and committer handle. May not touch:
+//! SQL shared with PostgreSQL (it is in `sql`).
 
 use super::backend::{Backend, SqlStore};
 use super::dialect::{Dialect, SQLITE};

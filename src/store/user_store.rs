@@ -1,4 +1,7 @@
 //! [`UserStore`] on either database: accounts and login tokens.
+//!
+//! Owns: this trait's implementation. May not touch: SQL text (it is in `sql`
+//! and `dialect`) or the services' rules.
 
 use super::backend::{Backend, SqlStore};
 use super::exec::{Col, Exec, args};

@@ -10,6 +10,9 @@
 //! the database directly) are noticed by [`Users::watch_disabled`]: every node
 //! polls the disabled set, and when it changes drops the cached sessions and
 //! sockets of those users.
+//!
+//! Owns: accounts, sessions and the [`Revocations`] port. May not touch:
+//! sockets (it closes them through `fanout`) or SQL.
 
 mod password;
 mod throttle;
@@ -30,9 +33,13 @@ const SWEEPS_AFTER_CHANGE: u32 = 10;
 /// Who is behind a request or a socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
+    /// Whose session it is.
     pub user_id: UserId,
+    /// The token's row (sockets opened with it join room `t:ID`).
     pub token_id: TokenId,
+    /// The token's hash, the cache key.
     pub token_hash: TokenHash,
+    /// When the token expires.
     pub expires_at: Millis,
 }
 
@@ -40,6 +47,7 @@ pub struct Session {
 /// drop it from their caches too.
 #[async_trait::async_trait]
 pub trait Revocations: Send + Sync + 'static {
+    /// Tells the other nodes that this token is revoked.
     async fn revoked(&self, hash: &TokenHash);
 }
 
@@ -64,6 +72,7 @@ pub struct Users {
 }
 
 impl Users {
+    /// The user service; tokens live for `token_ttl`.
     pub fn new(
         store: Arc<dyn Store>,
         fanout: Arc<dyn Fanout>,
@@ -120,7 +129,7 @@ impl Users {
     /// passwords are indistinguishable, in answer and in time.
     #[tracing::instrument(skip_all)]
     /// Checks a password. Repeated failures for an account or from an
-    /// address are throttled (see [`throttle`]): `rate_limited`, before the
+    /// address are throttled (see `throttle`): `rate_limited`, before the
     /// password is even looked at.
     pub async fn login(
         &self,
@@ -220,7 +229,7 @@ impl Users {
     }
 
     /// Polls the disabled accounts every `every` until `users` is dropped;
-    /// see [`Users::drop_disabled`].
+    /// see `Users::drop_disabled`.
     pub fn watch_disabled(users: std::sync::Weak<Users>, every: Duration) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut known = HashSet::new();
@@ -260,6 +269,7 @@ impl Users {
         Ok(())
     }
 
+    /// The user with this id, or `not_found`.
     pub async fn user(&self, id: UserId) -> Result<User, Error> {
         self.store.user(id).await?.ok_or(Error::NotFound("user"))
     }

@@ -11,6 +11,8 @@
 //! two at a time, left glibc holding 0.6–1.5 GB after the same burst
 //! (freed 19 MiB blocks stay in per-thread arenas once its mmap threshold
 //! has adapted). So the memory of hashing is `permits × 19 MiB`, at most.
+//!
+//! Owns: hashing and its permits. May not touch: accounts.
 
 use crate::domain::{Error, Password};
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
@@ -101,6 +103,7 @@ impl Hasher {
         .map_err(|_| Error::Internal)
     }
 
+    /// Hashes a new password (Argon2id), waiting for a permit.
     pub async fn hash(&self, password: Password) -> Result<String, Error> {
         self.run(move |blocks| hash(&password, blocks)).await?
     }

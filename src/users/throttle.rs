@@ -5,6 +5,8 @@
 //! account exists. The counters live in this node's memory (a cluster
 //! multiplies the allowance by its node count) and are forgotten an hour
 //! after the last failure.
+//!
+//! Owns: the failure counts. May not touch: accounts or passwords.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -1,4 +1,7 @@
 //! Opaque bearer tokens and the cache of live ones.
+//!
+//! Owns: token generation, hashing and the cache. May not touch: storage —
+//! the user service stores tokens.
 
 use super::Session;
 use base64::Engine;
@@ -12,14 +15,17 @@ use std::sync::Mutex;
 pub struct TokenHash([u8; 32]);
 
 impl TokenHash {
+    /// The hash of a token as the client sends it.
     pub fn of(token: &str) -> Self {
         Self(Sha256::digest(token.as_bytes()).into())
     }
 
+    /// The 32 bytes, as stored.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
 
+    /// A hash read back from storage.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)
     }

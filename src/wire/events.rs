@@ -5,8 +5,8 @@
 //!
 //! Owns: event names and payload shapes. May not touch: sockets.
 
+use super::ConversationView;
 use super::timestamp;
-use super::views::ConversationView;
 use crate::fanout::Event;
 use serde::Serialize;
 
@@ -17,10 +17,15 @@ pub const RECEIVE_MESSAGE: &str = "receive_message";
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageStatusEvent {
+    /// Where.
     pub conversation_id: i64,
+    /// Which message.
     pub message_id: i64,
+    /// Its seq.
     pub seq: i64,
+    /// `delivered` or `read`.
     pub status: &'static str,
+    /// The recipient who got or read it.
     pub user_id: i64,
 }
 
@@ -28,9 +33,13 @@ pub struct MessageStatusEvent {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TypingEvent<'a> {
+    /// Where.
     pub conversation_id: i64,
+    /// Who.
     pub user_id: i64,
+    /// Their display name.
     pub display_name: &'a str,
+    /// Started or stopped typing.
     pub is_typing: bool,
 }
 
@@ -38,14 +47,18 @@ pub struct TypingEvent<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PresenceEvent {
+    /// Who.
     pub user_id: i64,
+    /// Online now.
     pub online: bool,
+    /// When they went offline (`null` while online).
     pub last_seen: Option<String>,
 }
 
 /// `conversation_updated`: a group's profile or member list changed.
 #[derive(Serialize)]
 pub struct ConversationUpdatedEvent {
+    /// The conversation as it is now.
     pub conversation: ConversationView,
 }
 
@@ -53,7 +66,9 @@ pub struct ConversationUpdatedEvent {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConversationRemovedEvent {
+    /// Which.
     pub conversation_id: i64,
+    /// `left`, `removed` or `deleted`.
     pub reason: &'static str,
 }
 
@@ -61,10 +76,15 @@ pub struct ConversationRemovedEvent {
 #[derive(Serialize)]
 #[serde(untagged)]
 pub enum Payload<'a> {
+    /// `message_status`.
     Status(MessageStatusEvent),
+    /// `typing`.
     Typing(TypingEvent<'a>),
+    /// `presence`.
     Presence(PresenceEvent),
+    /// `conversation_updated`.
     ConversationUpdated(Box<ConversationUpdatedEvent>),
+    /// `conversation_removed`.
     ConversationRemoved(ConversationRemovedEvent),
 }
 

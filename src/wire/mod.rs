@@ -3,19 +3,22 @@
 //! transports (HTTP and Socket.IO) use it, so they cannot drift apart.
 //!
 //! Owns: requests in ([`input`]: `Deserialize` structs turned into commands),
-//! objects out ([`views`]), the envelopes of answers ([`replies`]) and the
-//! events the server emits ([`events`]). May not touch: sockets, HTTP,
-//! storage, or any decision — it converts, the services decide.
+//! objects out ([`views`], [`conversation_views`], [`account_views`]), the
+//! envelopes of answers ([`replies`]) and the events the server emits
+//! ([`events`]). May not touch: sockets, HTTP, storage, or any decision — it
+//! converts, the services decide.
 
+mod account_replies;
+pub mod account_views;
+pub mod conversation_views;
 pub mod events;
 pub mod input;
 pub mod replies;
 pub mod views;
 
-pub use views::{
-    AttachmentView, ConversationView, ErrorBody, MediaView, MemberView, MessageView, MuteView, ReceiptsView,
-    SubscriptionView, UploadSignatureView, UserView,
-};
+pub use account_views::{ErrorBody, MediaView, MuteView, SubscriptionView, UploadSignatureView};
+pub use conversation_views::{ConversationView, MemberView, ReceiptView, ReceiptsView};
+pub use views::{AttachmentView, MessageView, UserView};
 
 use crate::domain::Millis;
 

@@ -2,16 +2,20 @@
 //! one `Serialize` struct per shape of `docs/API.md`.
 //!
 //! Owns: the envelope around each view (`{"message": …}`, `{"messages": …,
-//! "hasMore": …}`). May not touch: anything but views.
+//! "hasMore": …}`); those of account routes are in `account_replies` and
+//! re-exported here. May not touch: anything but views.
 
-use super::views::{
-    ConversationView, ErrorBody, MediaView, MemberView, MessageView, MuteView, SubscriptionView, UserView,
+pub use super::account_replies::{
+    LinksReply, MediaReply, MuteReply, MutesReply, SessionReply, SessionsEnded, SubscriptionReply,
+    SubscriptionsReply, UserReply, UsersReply, VapidKeyReply,
 };
+use super::{ConversationView, ErrorBody, MemberView, MessageView};
 use serde::Serialize;
 
 /// `{"ok": true}`: an event done that returns nothing else.
 #[derive(Serialize)]
 pub struct Done {
+    /// Always true.
     pub ok: bool,
 }
 
@@ -21,12 +25,14 @@ pub const DONE: Done = Done { ok: true };
 /// `{"error": {code, message}}`: a failed request or event.
 #[derive(Debug, Serialize)]
 pub struct ErrorReply {
+    /// What went wrong.
     pub error: ErrorBody,
 }
 
 /// `{"message": Message}`: a sent message.
 #[derive(Serialize)]
 pub struct MessageReply {
+    /// The message, with its status.
     pub message: MessageView,
 }
 
@@ -34,95 +40,29 @@ pub struct MessageReply {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessagesReply {
+    /// Newest first (history) or oldest first (unread).
     pub messages: Vec<MessageView>,
+    /// Whether there are more to page or fetch.
     pub has_more: bool,
 }
 
 /// `{"conversation": Conversation}`.
 #[derive(Serialize)]
 pub struct ConversationReply {
+    /// The conversation.
     pub conversation: ConversationView,
 }
 
 /// `{"conversations": [Conversation]}`.
 #[derive(Serialize)]
 pub struct ConversationsReply {
+    /// Most recent activity first.
     pub conversations: Vec<ConversationView>,
 }
 
 /// `{"members": [Member]}`.
 #[derive(Serialize)]
 pub struct MembersReply {
+    /// Everyone in the conversation.
     pub members: Vec<MemberView>,
-}
-
-/// `{"user": User}`.
-#[derive(Serialize)]
-pub struct UserReply {
-    pub user: UserView,
-}
-
-/// `{"users": [User]}`.
-#[derive(Serialize)]
-pub struct UsersReply {
-    pub users: Vec<UserView>,
-}
-
-/// `{"user": User, "token"}`: after registration or login.
-#[derive(Serialize)]
-pub struct SessionReply {
-    pub user: UserView,
-    pub token: String,
-}
-
-/// `{"sessions": n}`: how many sessions `logout-all` ended.
-#[derive(Serialize)]
-pub struct SessionsEnded {
-    pub sessions: usize,
-}
-
-/// `{"publicKey"}`: the VAPID key browsers subscribe with.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VapidKeyReply {
-    pub public_key: String,
-}
-
-/// `{"subscription": Subscription}`.
-#[derive(Serialize)]
-pub struct SubscriptionReply {
-    pub subscription: SubscriptionView,
-}
-
-/// `{"subscriptions": [Subscription]}`.
-#[derive(Serialize)]
-pub struct SubscriptionsReply {
-    pub subscriptions: Vec<SubscriptionView>,
-}
-
-/// `{"mute": Mute}`.
-#[derive(Serialize)]
-pub struct MuteReply {
-    pub mute: MuteView,
-}
-
-/// `{"mutes": [Mute]}`.
-#[derive(Serialize)]
-pub struct MutesReply {
-    pub mutes: Vec<MuteView>,
-}
-
-/// `{"media": Media}`: an upload.
-#[derive(Serialize)]
-pub struct MediaReply {
-    pub media: MediaView,
-}
-
-/// `{"url", "thumbnailUrl", "expiresAt"}`: signed links to a media item.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LinksReply {
-    pub url: String,
-    pub thumbnail_url: Option<String>,
-    pub expires_at: String,
 }

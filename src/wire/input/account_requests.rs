@@ -1,4 +1,6 @@
 //! The account and device bodies: registration, login, push devices, mutes.
+//!
+//! Owns: these request shapes. May not touch: the services.
 
 use crate::domain::{DisplayName, Error, Millis, Password, Username};
 use crate::notify::NewDevice;

@@ -1,4 +1,6 @@
 //! The group management bodies of `/api/conversations`.
+//!
+//! Owns: these request shapes. May not touch: the services.
 
 use super::{PositiveId, nullable};
 use crate::chat::NewGroupRequest;

@@ -1,4 +1,6 @@
 //! The Socket.IO event payloads (`send_message` is also `POST /api/messages`).
+//!
+//! Owns: these request shapes. May not touch: the services.
 
 use super::{Lenient, PositiveId};
 use crate::chat::{SendMessage, Target};

@@ -1,5 +1,8 @@
 //! The domain error as an HTTP response: one status per code, body
 //! `{"error":{"code","message"}}`.
+//!
+//! Owns: the status of each error code. May not touch: which error a request
+//! gets — the services decide.
 
 use crate::domain::{Error, ErrorCode};
 use crate::wire::ErrorBody;

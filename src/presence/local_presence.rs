@@ -1,5 +1,7 @@
 //! In-process presence for a single node: a map from user to their live
 //! connection ids.
+//!
+//! Owns: this node's map. May not touch: anything but the map.
 
 use super::PresenceStore;
 use crate::domain::{ConnectionId, UserId};
@@ -8,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 #[derive(Default)]
+/// Presence in this process's memory (one node).
 pub struct LocalPresence {
     users: Mutex<HashMap<UserId, HashSet<String>>>,
 }

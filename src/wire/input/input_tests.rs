@@ -12,7 +12,7 @@ fn send(v: Value) -> Result<SendMessage, Error> {
     send_message(&v, UserId(1), None, 10)
 }
 
-fn message_of<T: fmt::Debug>(r: Result<T, Error>) -> String {
+fn message_of<T: std::fmt::Debug>(r: Result<T, Error>) -> String {
     match r {
         Err(e) if e.code() == ErrorCode::Invalid => e.to_string(),
         other => panic!("expected invalid, got {other:?}"),

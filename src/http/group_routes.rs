@@ -1,5 +1,8 @@
 //! `/api/conversations` for groups: create, read, change, delete, members,
 //! roles, and per-message receipts. Rules live in `chat::groups`.
+//!
+//! Owns: these routes. May not touch: the group rules — `chat::groups` holds
+//! them.
 
 use super::ApiError;
 use super::extract::{Auth, JsonBody};
