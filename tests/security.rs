@@ -373,3 +373,163 @@ async fn a_node_that_missed_a_logout_message_stops_accepting_the_token() {
     assert!(refused_by_b, "node B still accepts a token logged out 5 s ago");
     assert!(closed_within(&socket, WAIT).await, "node B closes the token's socket");
 }
+
+// ---------------------------------------------------------------------------
+// Defect 4: decompression bombs are refused from the header.
+
+/// A valid PNG of `w`×`h` grey pixels: tiny on the wire, `w`×`h` bytes decoded.
+fn flat_png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::GrayImage::new(w, h);
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// A PNG of `w`×`h` noise (no two alike): slow to decode, different bytes each call.
+fn noisy_png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |_, _| image::Rgb(rand::random::<[u8; 3]>()));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+async fn upload(app: &TestApp, token: &str, name: &str, bytes: Vec<u8>) -> (u16, Value) {
+    let res = app
+        .http
+        .post(app.url(&format!("/api/media?name={name}")))
+        .bearer_auth(token)
+        .header("Content-Type", "application/octet-stream")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn an_image_above_the_pixel_limit_is_refused_before_decoding() {
+    let app = spawn_app().await;
+    let (_, ana) = app.user("ana").await;
+    // 8,000 × 8,000 = 64 megapixels (default limit 50) in a PNG of about 300 KB.
+    let bomb = flat_png(8_000, 8_000);
+    assert!(bomb.len() < 1_000_000, "{} bytes", bomb.len());
+    let (status, body) = upload(&app, &ana, "bomb.png", bomb).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["error"]["code"], "too_large");
+    assert!(body["error"]["message"].as_str().unwrap().contains("media.max_image_pixels"), "{body}");
+    // Nothing of it stays on disk.
+    let left: Vec<_> = walk(&app.data_dir.path().join("media")).into_iter().filter(|p| p.is_file()).collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    // Under the limit: stored, with a thumbnail.
+    let (status, body) = upload(&app, &ana, "ok.png", flat_png(2_000, 1_000)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        (body["media"]["width"].as_i64(), body["media"]["height"].as_i64()),
+        (Some(2_000), Some(1_000))
+    );
+}
+
+#[tokio::test]
+async fn the_pixel_limit_is_configurable() {
+    let app = spawn_app_with(|c| c.media.max_image_pixels = 10_000).await;
+    let (_, ana) = app.user("ana").await;
+    assert_eq!(upload(&app, &ana, "big.png", flat_png(101, 100)).await.0, 413);
+    assert_eq!(upload(&app, &ana, "fits.png", flat_png(100, 100)).await.0, 201);
+    // Not an image to decode: the limit does not apply.
+    assert_eq!(upload(&app, &ana, "data.bin", vec![7u8; 50_000]).await.0, 201);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Defect 6: deleting an upload never destroys someone else's identical one.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_an_upload_never_destroys_an_identical_concurrent_one() {
+    let app = spawn_app_with(|c| c.media.uploads_per_minute = 0).await;
+    let (_, ana) = app.user("ana").await;
+    let (_, bob) = app.user("bob").await;
+    let bytes = noisy_png(400, 400);
+    let mut broken = Vec::new();
+    for round in 0..40u64 {
+        let (status, mine) = upload(&app, &ana, "same.png", bytes.clone()).await;
+        assert_eq!(status, 201, "{mine}");
+        let ana_url = app.url(mine["media"]["url"].as_str().unwrap());
+        // Ana deletes her copy while Bob uploads the same bytes; the delete
+        // lands at a different point of Bob's upload each round.
+        let (http, ana2) = (app.http.clone(), ana.clone());
+        let delete = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(round % 20 * 3)).await;
+            http.delete(&ana_url).bearer_auth(&ana2).send().await.unwrap().status().as_u16()
+        });
+        let (status, theirs) = upload(&app, &bob, "same.png", bytes.clone()).await;
+        assert_eq!(status, 201, "{theirs}");
+        assert_eq!(delete.await.unwrap(), 204);
+        let m = &theirs["media"];
+        let file = app.http.get(app.url(m["url"].as_str().unwrap())).bearer_auth(&bob).send().await.unwrap();
+        let thumb = app
+            .http
+            .get(app.url(m["thumbnailUrl"].as_str().unwrap()))
+            .bearer_auth(&bob)
+            .send()
+            .await
+            .unwrap();
+        let (fs, ts) = (file.status().as_u16(), thumb.status().as_u16());
+        if fs != 200 || ts != 200 || file.bytes().await.unwrap().as_ref() != bytes.as_slice() {
+            broken.push((round, fs, ts));
+        }
+        let url = app.url(m["url"].as_str().unwrap());
+        assert_eq!(app.http.delete(url).bearer_auth(&bob).send().await.unwrap().status(), 204);
+    }
+    assert!(broken.is_empty(), "Bob's upload lost its file in rounds (round, file, thumbnail): {broken:?}");
+    // Everything deleted: no file is left behind either.
+    let left: Vec<_> = walk(&app.data_dir.path().join("media")).into_iter().filter(|p| p.is_file()).collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+// ---------------------------------------------------------------------------
+// Cloudinary results: the unsigned fields are labels, cleaned.
+
+#[tokio::test]
+async fn cloudinary_file_names_lose_control_and_bidi_characters() {
+    use sha1::{Digest, Sha1};
+    const SECRET: &str = "fake-api-secret";
+    let app = spawn_app_with(|c| {
+        c.media.cloudinary.cloud_name = Some("demo-cloud".into());
+        c.media.cloudinary.api_key = Some("1234".into());
+        c.media.cloudinary.api_secret = Some(SECRET.into());
+    })
+    .await;
+    let (_, ana) = app.user("ana").await;
+    let (bob_id, _) = app.user("bob").await;
+    let (public_id, version) = ("confab/img1", 1_700_000_001i64);
+    let signature: String =
+        Sha1::digest(format!("public_id={public_id}&version={version}{SECRET}").as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+    let result = json!({
+        "public_id": public_id, "version": version, "signature": signature,
+        "resource_type": "image", "format": "png", "bytes": -5, "width": -1, "height": 10_000_000,
+        // Renders as "invoice_exe.png" with the override: a classic spoof.
+        "original_filename": "invoice\u{202E}gnp.exe\u{7}\n\u{2066}x\u{200F}",
+    });
+    let mut s = app.socket(&ana).await;
+    let ack = s.call("send_message", json!({"receiverId": bob_id, "attachments": [result]})).await;
+    let att = &ack["message"]["attachments"][0];
+    assert_eq!(att["name"], "invoicegnp.exex.png", "{ack}");
+    assert_eq!(att["size"], 0);
+    assert!(att["width"].is_null() && att["height"].is_null(), "implausible sizes are dropped: {att}");
+}
