@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod push_fakes;
 use common::{Sio, TestApp, WAIT, spawn_app, spawn_app_with};
 use confab::users::TokenHash;
 use futures_util::{SinkExt, StreamExt};
@@ -532,4 +533,110 @@ async fn cloudinary_file_names_lose_control_and_bidi_characters() {
     assert_eq!(att["name"], "invoicegnp.exex.png", "{ack}");
     assert_eq!(att["size"], 0);
     assert!(att["width"].is_null() && att["height"].is_null(), "implausible sizes are dropped: {att}");
+}
+
+// ---------------------------------------------------------------------------
+// Defect 9: member lists are measured against the cap before ids are resolved.
+
+async fn group_of(app: &TestApp, token: &str, members: &[i64]) -> i64 {
+    let (status, body) = app
+        .post("/api/conversations", Some(token), json!({"type": "group", "name": "g", "memberIds": members}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body["conversation"]["id"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn member_lists_are_checked_against_the_cap_before_any_id_is_resolved() {
+    let app = spawn_app_with(|c| c.limits.group_max_members = 5).await;
+    let (_, owner) = app.user("owner").await;
+    let (m1, _) = app.user("mem1").await;
+    let (m2, _) = app.user("mem2").await;
+    let (m3, _) = app.user("mem3").await;
+    let group = group_of(&app, &owner, &[m1, m2]).await; // 3 of 5
+    let members = format!("/api/conversations/{group}/members");
+
+    // More ids than the cap: refused as too many, whatever the ids are.
+    let unknown: Vec<i64> = (1_000_000..1_006_000).collect();
+    let (status, body) = app.post(&members, Some(&owner), json!({"userIds": unknown})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("conflict")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("at most 5 members"), "{body}");
+    // Three new ids would pass the cap: refused before they are looked up.
+    let (status, body) =
+        app.post(&members, Some(&owner), json!({"userIds": [9_000_001, 9_000_002, 9_000_003]})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("conflict")), "{body}");
+    // The same at creation.
+    let (status, body) = app
+        .post(
+            "/api/conversations",
+            Some(&owner),
+            json!({"type": "group", "name": "g2", "memberIds": unknown}),
+        )
+        .await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("conflict")), "{body}");
+
+    // Within the cap, duplicates count once and unknown ids are still refused.
+    let (status, body) = app.post(&members, Some(&owner), json!({"userIds": [m3, m3, m3, m1, m3]})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["conversation"]["members"].as_array().unwrap().len(), 4);
+    let (status, body) = app.post(&members, Some(&owner), json!({"userIds": [9_000_001]})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid")), "{body}");
+}
+
+// ---------------------------------------------------------------------------
+// Defect 10: every special-purpose address form is refused as a push endpoint.
+
+#[tokio::test]
+async fn push_endpoints_on_special_purpose_addresses_are_refused() {
+    let app = spawn_app().await;
+    let fake = push_fakes::Fake::start().await;
+    let (_, ana) = app.user("ana").await;
+    let sub = fake.webpush_subscription("x");
+    for host in [
+        "[64:ff9b:1::a9fe:a9fe]", // local-use NAT64 (RFC 8215) of 169.254.169.254
+        "[64:ff9b:1::808:808]",   // local-use NAT64: translated inside someone's network
+        "[::ffff:0:7f00:1]",      // IPv4-translated (SIIT) 127.0.0.1
+        "[::ffff:0:808:808]",
+        "[2001:0:4136:e378:8000:63bf:3fff:fdd2]", // Teredo
+        "[2001:2::1]",                            // benchmarking
+        "[2001:20::1]",                           // ORCHIDv2
+        "[2002:808:808::1]",                      // 6to4 (relayed anywhere)
+        "[3fff::1]",                              // documentation (RFC 9637)
+        "[5f00::1]",                              // SRv6 SIDs
+        "[100:0:0:1::1]",                         // dummy prefix
+        "[2620:4f:8000::1]",                      // AS112
+        "192.88.99.1",                            // 6to4 relay anycast
+        "192.31.196.1",                           // AS112
+        "192.52.193.1",                           // AMT
+        "192.175.48.1",                           // AS112
+    ] {
+        let endpoint = format!("https://{host}/wp/x");
+        let mut body = sub.clone();
+        body["endpoint"] = json!(endpoint);
+        let (status, answer) = app.post("/api/push/subscriptions", Some(&ana), body).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (400, Some("invalid")),
+            "{endpoint}: {answer}"
+        );
+    }
+    // Ordinary public addresses, and the well-known NAT64 of one, are fine.
+    for host in ["[2606:4700:4700::1111]", "[64:ff9b::808:808]", "8.8.8.8"] {
+        let mut body = sub.clone();
+        body["endpoint"] = json!(format!("https://{host}/wp/x"));
+        let (status, answer) = app.post("/api/push/subscriptions", Some(&ana), body).await;
+        assert_eq!(status, 201, "{host}: {answer}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The web client may only connect to its own origin.
+
+#[tokio::test]
+async fn the_web_client_connects_only_to_its_own_origin() {
+    let app = spawn_app().await;
+    let res = app.http.get(app.url("/")).send().await.unwrap();
+    let csp = res.headers()["content-security-policy"].to_str().unwrap().to_string();
+    let connect = csp.split(';').map(str::trim).find(|d| d.starts_with("connect-src")).unwrap();
+    assert_eq!(connect, "connect-src 'self'", "{csp}");
 }
