@@ -68,8 +68,9 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     if s[0] & 0xe000 != 0x2000 {
         return false;
     }
-    let special = (s[0] == 0x2001 && s[1] < 0x0200) // IETF protocol assignments 2001::/23: Teredo, benchmarking, AMT, AS112, ORCHID, …
-        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation 2001:db8::/32
+    // 2001::/23 holds the IETF protocol assignments (Teredo, benchmarking,
+    // AMT, AS112, ORCHID, …); 2001:db8::/32 is documentation.
+    let special = (s[0] == 0x2001 && (s[1] < 0x0200 || s[1] == 0x0db8))
         || s[0] == 0x2002 // 6to4
         || (s[0] == 0x2620 && s[1] == 0x004f && s[2] == 0x8000) // AS112 direct delegation
         || (s[0] == 0x3fff && s[1] < 0x1000); // documentation 3fff::/20
