@@ -70,34 +70,59 @@ fn client_from(ip: [u8; 4]) -> reqwest::Client {
 // ---------------------------------------------------------------------------
 // Defect 1: a parallel burst of logins is evaluated at most up to the allowance.
 
+/// Sends `wrong` wrong passwords for `name` at once, and the right one last
+/// if `with_right`; returns (wrong passwords checked, refused, right one's status).
+async fn burst(app: &TestApp, name: &str, wrong: usize, with_right: bool) -> (usize, usize, Option<u16>) {
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..wrong + usize::from(with_right) {
+        let (http, url, name) = (app.http.clone(), app.url("/api/auth/login"), name.to_string());
+        let right = i == wrong;
+        let password = if right { "password123".to_string() } else { format!("guess{i}") };
+        set.spawn(async move {
+            let res = http.post(url).json(&json!({"username": name, "password": password})).send().await;
+            (right, res.unwrap().status().as_u16())
+        });
+    }
+    let (mut checked, mut refused, mut right_status) = (0, 0, None);
+    while let Some(r) = set.join_next().await {
+        match r.unwrap() {
+            (true, s) => right_status = Some(s),
+            (false, 401) => checked += 1,
+            (false, 429) => refused += 1,
+            (false, s) => panic!("unexpected status {s}"),
+        }
+    }
+    (checked, refused, right_status)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_parallel_burst_of_logins_evaluates_at_most_the_free_allowance() {
     let app = spawn_app().await;
     for round in 0..3 {
+        // A guesser's burst: 60 wrong passwords at once. The first 5 are
+        // checked; the rest wait for them and are refused. (One that reaches
+        // the server only after the first delay, 1 s, then 2 s, is checked —
+        // that is the throttle's normal pace, seen only on an overloaded
+        // machine — hence the margin of 2; the old code checked all 60.)
         let name = format!("victim{round}");
         app.user(&name).await;
-        let mut set = tokio::task::JoinSet::new();
-        for i in 0..60 {
-            let (http, url, name) = (app.http.clone(), app.url("/api/auth/login"), name.clone());
-            // 59 wrong guesses and, last, the right password.
-            let password = if i == 59 { "password123".to_string() } else { format!("guess{i}") };
-            set.spawn(async move {
-                let res = http.post(url).json(&json!({"username": name, "password": password})).send().await;
-                (i, res.unwrap().status().as_u16())
-            });
-        }
-        let mut statuses = Vec::new();
-        while let Some(r) = set.join_next().await {
-            statuses.push(r.unwrap());
-        }
-        let wrong_checked = statuses.iter().filter(|&&(i, s)| i != 59 && s == 401).count();
-        let refused = statuses.iter().filter(|&&(_, s)| s == 429).count();
+        let (checked, refused, _) = burst(&app, &name, 60, false).await;
         assert!(
-            wrong_checked <= 5,
-            "round {round}: {wrong_checked} wrong passwords were checked (allowance 5); statuses {statuses:?}"
+            checked <= 5 + 2,
+            "round {round}: {checked} of 60 wrong passwords were checked (allowance 5)"
         );
-        assert!(refused >= 54, "round {round}: {refused} refused; statuses {statuses:?}");
-        assert!(statuses.iter().all(|&(_, s)| matches!(s, 200 | 401 | 429)), "{statuses:?}");
+        assert_eq!(checked + refused, 60);
+
+        // The review's burst: 59 wrong and the right one. The right one gets
+        // through only if it was among the first 5 checked — and then it
+        // clears this client's record, so at most 5 more wrong are checked.
+        let name = format!("mixed{round}");
+        app.user(&name).await;
+        let (checked, refused, right) = burst(&app, &name, 59, true).await;
+        let allowed = if right == Some(200) { 10 + 2 } else { 5 + 2 };
+        assert!(checked <= allowed, "round {round}: {checked} wrong checked, the right one got {right:?}");
+        assert!(matches!(right, Some(200 | 429)), "{right:?}");
+        assert_eq!(checked + refused, 59);
     }
 }
 

@@ -208,7 +208,7 @@ impl Users {
         let now = now_millis();
         if let Some((s, read_at)) = self.tokens.get(hash) {
             if s.expires_at <= now {
-                self.tokens.invalidate(hash);
+                self.tokens.drop_expired(hash);
                 return Err(Error::Unauthorized("token expired"));
             }
             if self.recheck.is_none_or(|every| read_at.elapsed() < every) {
@@ -220,13 +220,14 @@ impl Users {
         let row = self.store.token(hash.as_bytes()).await?;
         let row = match row {
             Some(row) if !row.revoked && row.expires_at > now => row,
-            other => {
-                self.tokens.invalidate(hash);
-                return Err(match other {
-                    None => Error::Unauthorized("invalid token"),
-                    Some(r) if r.revoked => Error::Unauthorized("token revoked"),
-                    Some(_) => Error::Unauthorized("token expired"),
-                });
+            None => return Err(Error::Unauthorized("invalid token")),
+            Some(r) if r.revoked => {
+                self.tokens.drop_revoked(hash);
+                return Err(Error::Unauthorized("token revoked"));
+            }
+            Some(_) => {
+                self.tokens.drop_expired(hash);
+                return Err(Error::Unauthorized("token expired"));
             }
         };
         let session =

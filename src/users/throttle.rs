@@ -183,7 +183,11 @@ impl LoginThrottle {
                     e.blocked_until = now + FIRST_DELAY.saturating_mul(1 << doublings).min(MAX_DELAY);
                 }
             }
-            entries.retain(|k, e| !(keys.contains(k) && e.pending == 0 && e.failures == 0));
+            for key in keys {
+                if entries.get(key).is_some_and(|e| e.pending == 0 && e.failures == 0) {
+                    entries.remove(key);
+                }
+            }
         }
         self.resolved.notify_waiters();
     }

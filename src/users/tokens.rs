@@ -107,6 +107,21 @@ impl TokenCache {
         self.map.remove(hash);
     }
 
+    /// Drops an entry found revoked in the database (a missed revocation
+    /// message); like [`TokenCache::invalidate`] if it was cached, and
+    /// nothing at all otherwise, so a flood of dead tokens costs no fills.
+    pub fn drop_revoked(&self, hash: &TokenHash) {
+        let _w = self.lock();
+        if self.map.remove(hash).is_some() {
+            self.generation.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Drops an expired entry (expiry is checked on every read, so no fill can revive it).
+    pub fn drop_expired(&self, hash: &TokenHash) {
+        self.map.remove(hash);
+    }
+
     /// Removes every session of these users; returns them.
     pub fn remove_users(&self, users: &std::collections::HashSet<crate::domain::UserId>) -> Vec<Session> {
         let _w = self.lock();
