@@ -250,7 +250,11 @@ fn services(
     let presence = Arc::new(PresenceService::new(mode.presence, store.clone(), fanout.clone()));
     let token_ttl = Duration::from_secs(config.auth.token_ttl_hours.saturating_mul(3600));
     let hasher = Hasher::new(config.auth.password_hashes_at_once);
-    let users = Arc::new(Users::new(store.clone(), fanout.clone(), mode.revocations, hasher, token_ttl));
+    // Only other nodes can revoke a token behind this node's back.
+    let recheck = config.redis_url.as_ref().map(|_| Duration::from_secs(config.auth.token_recheck_secs));
+    let users = Arc::new(
+        Users::new(store.clone(), fanout.clone(), mode.revocations, hasher, token_ttl).with_recheck(recheck),
+    );
     // Ends when the users service is dropped or the store closes.
     Users::watch_disabled(Arc::downgrade(&users), DISABLED_POLL);
     let groups = GroupSettings { max_members: config.limits.group_max_members };

@@ -21,6 +21,7 @@ use crate::domain::{
 };
 use crate::fanout::{Event, Removal};
 use crate::store::{NewGroup, StoreError, SystemNote};
+use std::collections::HashSet;
 
 /// Limits for groups, from the configuration.
 #[derive(Debug, Clone, Copy)]
@@ -50,18 +51,24 @@ fn group_full(max: usize) -> Error {
     Error::Conflict(format!("a group can have at most {max} members"))
 }
 
+/// Each user once, in first-seen order.
+fn distinct(users: impl Iterator<Item = UserId>) -> Vec<UserId> {
+    let mut seen = HashSet::new();
+    users.filter(|u| seen.insert(*u)).collect()
+}
+
 impl Chat {
     /// Creates a group owned by `req.creator`.
     #[tracing::instrument(skip_all, fields(creator = %req.creator))]
     pub async fn create_group(&self, req: NewGroupRequest) -> Result<Conversation, Error> {
-        let mut members: Vec<UserId> = Vec::new();
-        for u in req.members.iter().copied().filter(|&u| u != req.creator) {
-            if !members.contains(&u) {
-                members.push(u);
-            }
+        let max = self.groups.max_members;
+        // Sizes first, ids later: a huge list is refused without a lookup.
+        if req.members.len() > max {
+            return Err(group_full(max));
         }
-        if members.len() + 1 > self.groups.max_members {
-            return Err(group_full(self.groups.max_members));
+        let members = distinct(req.members.iter().copied().filter(|&u| u != req.creator));
+        if members.len() + 1 > max {
+            return Err(group_full(max));
         }
         self.require_users(&members).await?;
         let creator = self.store.user(req.creator).await?.ok_or(Error::Unauthorized("unknown user"))?;
@@ -115,14 +122,19 @@ impl Chat {
         users: Vec<UserId>,
     ) -> Result<Conversation, Error> {
         let group = self.group_for(actor, id, Role::Admin).await?;
-        let mut new: Vec<UserId> = Vec::new();
-        for u in users {
-            if group.member(u).is_none() && !new.contains(&u) {
-                new.push(u);
-            }
+        let max = self.groups.max_members;
+        // Sizes first, ids later: a list that cannot fit is refused before
+        // any id is resolved (the store checks the cap again, atomically).
+        if users.len() > max {
+            return Err(group_full(max));
         }
+        let current: HashSet<UserId> = group.members.iter().map(|m| m.user_id).collect();
+        let new = distinct(users.into_iter().filter(|u| !current.contains(u)));
         if new.is_empty() {
             return Ok(group);
+        }
+        if current.len() + new.len() > max {
+            return Err(group_full(max));
         }
         self.require_users(&new).await?;
         let mut names = std::collections::HashMap::new();
@@ -138,7 +150,6 @@ impl Chat {
             let meta = SystemEvent::MemberAdded { actor: actor.0, user_ids: SystemEvent::ids(added) };
             (format!("{who} added {}", list.join(", ")), meta.to_json())
         };
-        let max = self.groups.max_members;
         let added = match self.store.add_members(id, &new, max, actor, now_millis(), &describe).await {
             Err(StoreError::GroupFull) => return Err(group_full(max)),
             other => other.map_err(not_member)?,

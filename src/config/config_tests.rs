@@ -39,6 +39,14 @@ fn layering_and_errors_name_the_setting() {
         assert_eq!(c.limits.message_max_chars, 10, "file beats default");
         assert_eq!(c.limits.events_burst, 7, "env applies");
 
+        jail.set_env("CONFAB_TRUSTED_PROXIES", "[\"10.0.0.0/8\", \"::1\"]");
+        let c = Config::load(None, Overrides::default()).map_err(|e| e.to_string())?;
+        assert!(c.trusted_proxies.contains("10.9.8.7".parse().map_err(|_| "ip")?));
+        jail.set_env("CONFAB_TRUSTED_PROXIES", "[\"proxy.local\"]");
+        let err = load_err();
+        assert!(err.contains("trusted_proxies"), "{err}");
+        jail.set_env("CONFAB_TRUSTED_PROXIES", "[]");
+
         jail.set_env("CONFAB_BIN", "/not/a/setting");
         assert!(Config::load(None, Overrides::default()).is_ok(), "unrelated CONFAB_* variables are ignored");
 

@@ -106,10 +106,14 @@ pub struct AuthConfig {
     /// Password hashes (logins, registrations) computed at once on this
     /// node; each holds ~19 MiB while it runs, the rest wait. 0: one per core.
     pub password_hashes_at_once: usize,
+    /// Cluster mode: how long a node trusts its cached view of a token
+    /// before it reads the token again from the database — the backstop for
+    /// a logout whose Redis message this node missed. 0: never re-read.
+    pub token_recheck_secs: u64,
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self { token_ttl_hours: 24 * 30, password_hashes_at_once: 0 }
+        Self { token_ttl_hours: 24 * 30, password_hashes_at_once: 0, token_recheck_secs: 30 }
     }
 }

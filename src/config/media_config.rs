@@ -40,6 +40,9 @@ pub struct MediaConfig {
     pub uploads_per_minute: u32,
     /// Direct uploads to Cloudinary.
     pub cloudinary: CloudinaryConfig,
+    /// Largest image, in pixels (width × height), that is decoded for a
+    /// thumbnail; a bigger one is refused from its header, before decoding.
+    pub max_image_pixels: u64,
 }
 
 impl Default for MediaConfig {
@@ -58,6 +61,7 @@ impl Default for MediaConfig {
             quota_bytes_per_user: 1024 * MIB,
             uploads_per_minute: 30,
             cloudinary: CloudinaryConfig::default(),
+            max_image_pixels: 50_000_000,
         }
     }
 }
@@ -69,6 +73,7 @@ impl MediaConfig {
             ("media.thumbnail_px", u64::from(self.thumbnail_px)),
             ("media.link_ttl_secs", self.link_ttl_secs),
             ("media.max_attachments", self.max_attachments as u64),
+            ("media.max_image_pixels", self.max_image_pixels),
         ])?;
         self.cloudinary.validate(allow_http)
     }

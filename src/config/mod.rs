@@ -17,6 +17,7 @@ mod limits;
 mod media_config;
 mod paths;
 mod push_config;
+mod trusted_proxies;
 
 pub use cloudinary_config::CloudinaryConfig;
 pub use cluster_config::{ClusterConfig, SqliteSynchronous, StorageConfig};
@@ -24,6 +25,7 @@ pub use limits::{AuthConfig, Limits};
 pub use media_config::MediaConfig;
 pub use paths::Database;
 pub use push_config::{ApnsConfig, FcmConfig, PushConfig};
+pub use trusted_proxies::{TrustedProxies, canonical_ip};
 
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
@@ -63,6 +65,12 @@ pub struct Config {
     pub push: PushConfig,
     /// Media attachments.
     pub media: MediaConfig,
+    /// Reverse proxies (CIDRs or single addresses, e.g. `["10.0.0.0/8",
+    /// "::1"]`) whose `X-Forwarded-For` is believed: for a request from one
+    /// of them, the client is the right-most address in that header that is
+    /// not itself a trusted proxy. Used for login throttling and socket
+    /// connection limits. Empty: the TCP peer is the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for Config {
@@ -80,6 +88,7 @@ impl Default for Config {
             cors_origins: Vec::new(),
             push: PushConfig::default(),
             media: MediaConfig::default(),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -112,7 +121,7 @@ pub struct PushOverrides {
 }
 
 /// The top-level settings, i.e. which `CONFAB_*` variables are ours.
-const SETTINGS: [&str; 12] = [
+const SETTINGS: [&str; 13] = [
     "listen",
     "data_dir",
     "database_url",
@@ -125,6 +134,7 @@ const SETTINGS: [&str; 12] = [
     "cors_origins",
     "push",
     "media",
+    "trusted_proxies",
 ];
 
 /// A configuration that cannot be used; the message names the setting.

@@ -40,10 +40,12 @@ async fn register(
 async fn login(
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Json<SessionReply>, ApiError> {
     let login: LoginRequest = input::parse(&body)?;
-    let (user, token) = app.users.login(&login.username, &login.password, Some(peer.ip())).await?;
+    let from = super::client_ip(peer.ip(), &headers, &app.config.trusted_proxies);
+    let (user, token) = app.users.login(&login.username, &login.password, Some(from)).await?;
     Ok(authenticated(&user, token))
 }
 

@@ -9,6 +9,7 @@
 
 mod api_error;
 mod auth;
+mod client_addr;
 mod conversations;
 mod extract;
 mod group_routes;
@@ -19,6 +20,7 @@ mod users;
 mod web;
 
 pub use api_error::ApiError;
+pub use client_addr::client_ip;
 
 use crate::state::AppState;
 use axum::Router;

@@ -29,9 +29,10 @@ const FILES: [(&str, &str, &[u8]); 8] = [
 ];
 
 /// Only this origin's scripts and styles run; media may come from blob:
-/// URLs (fetched with the token) and https (Cloudinary).
+/// URLs (fetched with the token) and https (Cloudinary). The page talks to
+/// its own origin only: `'self'` covers its `ws:`/`wss:` socket (CSP level 3).
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data: https:; \
-                   media-src 'self' blob: https:; connect-src 'self' ws: wss:; worker-src 'self'; object-src 'none'; \
+                   media-src 'self' blob: https:; connect-src 'self'; worker-src 'self'; object-src 'none'; \
                    base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 pub fn routes() -> Router<AppState> {

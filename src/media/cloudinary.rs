@@ -15,6 +15,9 @@ use serde_json::Value;
 use sha1::{Digest, Sha1};
 use std::collections::BTreeMap;
 
+/// Largest width or height reported for an upload that is taken as plausible.
+const MAX_SIDE: i64 = 100_000;
+
 /// Parameters that are never part of a signature.
 const UNSIGNED: [&str; 5] = ["file", "cloud_name", "resource_type", "api_key", "signature"];
 
@@ -183,15 +186,20 @@ impl Cloudinary {
             "video" => Some(format!("{base}/c_limit,w_320,h_320/v{}/{}.jpg", u.version, u.public_id)),
             _ => None,
         };
-        let name = u.original_filename.clone().unwrap_or_else(|| "file".into());
+        // Only `public_id` and `version` are signed: everything else in the
+        // result is the client's word. Those fields are labels for display,
+        // cleaned and bounded here, and never used for a decision (quotas
+        // count local uploads only; the format was checked against the list).
+        let name = super::clean_name(u.original_filename.as_deref().unwrap_or("file"));
+        let plausible = |v: Option<i64>| v.filter(|n| (1..=MAX_SIDE).contains(n));
         Ok(Attachment {
             id: media_id,
             kind: kind.into(),
             mime: mime_of(&format).into(),
-            size: u.bytes,
-            name: format!("{}.{format}", name.chars().take(200).collect::<String>()),
-            width: u.width,
-            height: u.height,
+            size: u.bytes.max(0),
+            name: format!("{name}.{format}"),
+            width: plausible(u.width),
+            height: plausible(u.height),
             url: Some(format!("{base}/{asset}")),
             thumbnail_url,
             has_thumbnail: false,

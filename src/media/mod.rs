@@ -20,13 +20,13 @@
 pub mod cloudinary;
 mod local;
 pub mod sniff;
+mod upload;
 
 use crate::config::MediaConfig;
 use crate::domain::{Attachment, Error, MediaItem, Millis, UserId, now_millis};
 use crate::store::Store;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use futures_util::Stream;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use sniff::Kind;
@@ -65,6 +65,9 @@ pub struct Media {
     link_mac: Hmac<Sha256>,
     /// Uploads per user and minute; `None`: unlimited.
     upload_rate: Option<governor::DefaultKeyedRateLimiter<UserId>>,
+    /// Thumbnails decoded at once (one per core): each may hold up to
+    /// `media.max_image_pixels` × 4 bytes while it runs.
+    thumbnails: Arc<tokio::sync::Semaphore>,
 }
 
 impl Media {
@@ -81,7 +84,9 @@ impl Media {
         let link_mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).map_err(|_| Error::Internal)?;
         let upload_rate = std::num::NonZeroU32::new(settings.uploads_per_minute)
             .map(|n| governor::RateLimiter::keyed(governor::Quota::per_minute(n)));
-        Ok(Self { store, files, settings, cloudinary, link_mac, upload_rate })
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let thumbnails = Arc::new(tokio::sync::Semaphore::new(cores));
+        Ok(Self { store, files, settings, cloudinary, link_mac, upload_rate, thumbnails })
     }
 
     /// Counts an upload `user` is starting against their rate; `Err` says
@@ -117,55 +122,6 @@ impl Media {
             Kind::Audio => self.settings.max_audio_bytes,
             Kind::File => self.settings.max_file_bytes,
         }
-    }
-
-    /// Stores an upload from `owner`. The name is only a label; the type
-    /// comes from the bytes.
-    pub async fn upload<S, E>(&self, owner: UserId, name: &str, body: S) -> Result<MediaItem, Error>
-    where
-        S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
-        E: std::fmt::Display,
-    {
-        // Full already: refuse before reading the body.
-        if self.quota_use(owner).await?.is_some_and(|used| used >= self.settings.quota_bytes_per_user) {
-            return Err(self.over_quota());
-        }
-        let stored = self.files.store(body, |k| self.limit(k)).await?;
-        let (mut width, mut height, mut thumb) = (None, None, None);
-        if stored.kind == Kind::Image {
-            let (path, px) = (stored.path.clone(), self.settings.thumbnail_px);
-            if let Ok(Some((w, h, jpeg))) =
-                tokio::task::spawn_blocking(move || local::thumbnail(&path, px)).await
-            {
-                width = Some(i64::from(w));
-                height = Some(i64::from(h));
-                thumb = Some(self.files.store_bytes(jpeg).await?);
-            }
-        }
-        let row = MediaItem {
-            id: URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>()),
-            owner_id: owner,
-            backend: "local".into(),
-            kind: stored.kind.as_str().into(),
-            mime: stored.mime,
-            size: stored.size,
-            name: clean_name(name),
-            width,
-            height,
-            sha256: Some(stored.sha256),
-            thumb_sha256: thumb,
-            remote: None,
-            created_at: now_millis(),
-            attached_at: None,
-        };
-        self.store.insert_media(&row).await?;
-        // Counted with the new item, so content the owner already has adds
-        // nothing, and concurrent uploads cannot pass the quota together.
-        if self.quota_use(owner).await?.is_some_and(|used| used > self.settings.quota_bytes_per_user) {
-            self.remove(&row, false).await?;
-            return Err(self.over_quota());
-        }
-        Ok(row)
     }
 
     /// The item if `user` may see it; "not found" otherwise, so ids cannot be probed.
@@ -308,7 +264,8 @@ impl Media {
         self.store.delete_media(&m.id).await?;
         for sha in [&m.sha256, &m.thumb_sha256].into_iter().flatten() {
             if self.store.files_in_use(sha).await? == 0 {
-                self.files.remove(sha).await;
+                // Counted again once the file is aside: an identical upload may be committing now.
+                self.files.retire(sha, || async { Ok(self.store.files_in_use(sha).await?) }).await;
             }
         }
         Ok(())
@@ -362,12 +319,20 @@ pub fn attachment_of(m: &MediaItem) -> Attachment {
     }
 }
 
-/// A file name safe to store and echo: no path, no control characters, at
-/// most 200 characters.
-fn clean_name(name: &str) -> String {
+/// A file name safe to store and echo: no path, no control characters, no
+/// bidirectional formatting (which can make `exe.png` display as
+/// `png.exe`), at most 200 characters.
+pub(crate) fn clean_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(200).collect();
+    let cleaned: String =
+        base.chars().filter(|&c| !c.is_control() && !is_bidi_control(c)).take(200).collect();
     if cleaned.trim().is_empty() { "file".into() } else { cleaned }
+}
+
+/// Unicode's bidirectional formatting characters (UAX #9): marks,
+/// embeddings, overrides and isolates.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// The label a push shows for a message with no text.
@@ -389,6 +354,8 @@ mod tests {
         assert_eq!(clean_name("../../etc/passwd"), "passwd");
         assert_eq!(clean_name("C:\\x\\photo.png"), "photo.png");
         assert_eq!(clean_name("a\u{0}b\nc.txt"), "abc.txt");
+        assert_eq!(clean_name("invoice\u{202E}gnp.exe"), "invoicegnp.exe");
+        assert_eq!(clean_name("\u{2066}\u{200F}"), "file");
         assert_eq!(clean_name(""), "file");
     }
 }

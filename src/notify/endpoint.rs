@@ -18,10 +18,15 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-/// Whether `ip` is an ordinary internet address: not loopback, private,
-/// link-local, CGNAT, unique-local, unspecified, multicast, broadcast,
-/// documentation, benchmarking or reserved. IPv6 forms that embed an IPv4
-/// address (mapped, NAT64, 6to4) are judged by the embedded address.
+/// Whether `ip` is an ordinary internet address: in none of the ranges of
+/// IANA's IPv4 and IPv6 Special-Purpose Address Registries (loopback,
+/// private, link-local, CGNAT, unique-local, unspecified, multicast,
+/// broadcast, documentation, benchmarking, AS112, AMT, relays, translation
+/// prefixes, …). IPv6 must be global unicast (2000::/3) outside those. Of
+/// the forms that embed an IPv4 address, IPv4-mapped and the well-known
+/// NAT64 prefix are judged by the embedded address; local-use NAT64,
+/// IPv4-translated (SIIT), IPv4-compatible, Teredo and 6to4 are refused
+/// outright (they lead to translators or relays that may reach anything).
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
@@ -40,6 +45,10 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || (a == 192 && b == 168)
         || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
         || (a == 192 && b == 0 && c == 2) // TEST-NET-1
+        || (a == 192 && b == 31 && c == 196) // AS112-v4
+        || (a == 192 && b == 52 && c == 193) // AMT
+        || (a == 192 && b == 88 && c == 99) // deprecated 6to4 relay anycast
+        || (a == 192 && b == 175 && c == 48) // AS112 direct delegation
         || (a == 198 && (b == 18 || b == 19)) // benchmarking 198.18/15
         || (a == 198 && b == 51 && c == 100) // TEST-NET-2
         || (a == 203 && b == 0 && c == 113) // TEST-NET-3
@@ -52,21 +61,23 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         return is_public_v4(v4);
     }
     let s = ip.segments();
-    let embedded = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
     if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0; 4] {
-        return is_public_v4(embedded(s[6], s[7])); // NAT64 64:ff9b::/96
+        let embedded = Ipv4Addr::from((u32::from(s[6]) << 16) | u32::from(s[7]));
+        return is_public_v4(embedded); // well-known NAT64 64:ff9b::/96
     }
-    if s[0] == 0x2002 {
-        return is_public_v4(embedded(s[1], s[2])); // 6to4
+    // Everything outside global unicast is special: ::/8 (unspecified,
+    // loopback, IPv4-compatible and -translated), 100::/64, 64:ff9b:1::/48,
+    // 5f00::/16, unique-local, link-local, multicast, and the unassigned rest.
+    if s[0] & 0xe000 != 0x2000 {
+        return false;
     }
-    let private = s[..6] == [0; 6] // ::, ::1 and the deprecated IPv4-compatible ::a.b.c.d
-        || (s[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
-        || (s[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
-        || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated) fec0::/10
-        || (s[0] & 0xff00) == 0xff00 // multicast
-        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-        || (s[0] == 0x0100 && s[1..4] == [0; 3]); // discard 100::/64
-    !private
+    // 2001::/23 holds the IETF protocol assignments (Teredo, benchmarking,
+    // AMT, AS112, ORCHID, …); 2001:db8::/32 is documentation.
+    let special = (s[0] == 0x2001 && (s[1] < 0x0200 || s[1] == 0x0db8))
+        || s[0] == 0x2002 // 6to4
+        || (s[0] == 0x2620 && s[1] == 0x004f && s[2] == 0x8000) // AS112 direct delegation
+        || (s[0] == 0x3fff && s[1] < 0x1000); // documentation 3fff::/20
+    !special
 }
 
 /// Why an endpoint host is refused.
@@ -161,6 +172,23 @@ mod tests {
             "64:ff9b::a9fe:a9fe",
             "2002:c0a8:0101::1",
             "100::1",
+            "64:ff9b:1::a9fe:a9fe",
+            "64:ff9b:1::808:808",
+            "::ffff:0:7f00:1",
+            "::ffff:0:808:808",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:2::1",
+            "2001:20::1",
+            "2002:0808:0808::1",
+            "3fff::1",
+            "5f00::1",
+            "100:0:0:1::1",
+            "2620:4f:8000::1",
+            "4000::1",
+            "192.88.99.1",
+            "192.31.196.1",
+            "192.52.193.1",
+            "192.175.48.1",
         ] {
             assert!(!is_public(ip(private)), "{private} is not public");
         }
@@ -181,7 +209,10 @@ mod tests {
             "2a00:1450:4001::200e",
             "::ffff:8.8.8.8",
             "64:ff9b::808:808",
-            "2002:0808:0808::1",
+            "2001:4860:4860::8888",
+            "2001:200::1",
+            "2620:4f:8001::1",
+            "3fff:1000::1",
         ] {
             assert!(is_public(ip(public)), "{public} is public");
         }

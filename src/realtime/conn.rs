@@ -35,6 +35,8 @@ pub struct Conn {
     turnstile: Turnstile,
     /// Counts this socket's events in flight for a graceful shutdown.
     pub drain: Arc<super::drain::Drain>,
+    /// Notified when the socket disconnects (ends its token watch).
+    pub closed: tokio::sync::Notify,
 }
 
 impl Conn {
@@ -54,6 +56,7 @@ impl Conn {
             user_rates,
             turnstile: Turnstile::new(),
             drain,
+            closed: tokio::sync::Notify::new(),
         }
     }
 
@@ -136,7 +139,7 @@ impl Ctx {
         if !self.within_rate {
             return Err(Error::RateLimited);
         }
-        users.check(&self.conn.session)?;
+        users.check(&self.conn.session).await?;
         self.conn.turnstile.wait(self.ticket).await;
         Ok(())
     }

@@ -177,6 +177,7 @@ async fn on_disconnect<A: Adapter>(s: SocketRef<A>, State(app): State<AppState>,
         return;
     };
     tracing::debug!(user = %conn.session.user_id, sid = %s.id, ?reason, "socket disconnected");
+    conn.closed.notify_one();
     if let Err(e) = app.presence.disconnected(conn.session.user_id, &conn.id).await {
         tracing::warn!(error = %e, "presence update failed on disconnect");
     }

@@ -13,6 +13,7 @@
 mod addresses;
 mod conn;
 mod drain;
+mod expiry;
 mod handlers;
 mod socket_fanout;
 
@@ -119,9 +120,13 @@ async fn authenticate<A: Adapter>(
     }
     // Taken first and given back when dropped: on any refusal below, or
     // with the socket once it is gone.
-    let peer = s.req_parts().extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+    let parts = s.req_parts();
+    let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
     let slot = match peer {
-        Some(peer) => Some(addresses.take(peer.0.ip()).ok_or(Refused::TooManyFromAddress)?),
+        Some(peer) => {
+            let client = crate::http::client_ip(peer.0.ip(), &parts.headers, &app.config.trusted_proxies);
+            Some(addresses.take(client).ok_or(Refused::TooManyFromAddress)?)
+        }
         None => None,
     };
     let token = auth
@@ -171,6 +176,7 @@ async fn on_connect<A: Adapter>(s: SocketRef<A>, State(app): State<AppState>) {
         return;
     };
     tracing::debug!(user = %conn.session.user_id, sid = %s.id, "socket connected");
+    expiry::watch(s.clone(), app.users.clone(), conn.clone());
     if conn.first_device {
         if let Err(e) = app.presence.announce(conn.session.user_id, true).await {
             tracing::warn!(error = %e, "presence announcement failed on connect");

@@ -2,9 +2,12 @@
 //! every HTTP request and every Socket.IO event.
 //!
 //! Tokens are 32 random bytes handed to the client once; only their SHA-256
-//! is stored. Checks are answered from an in-memory cache of live tokens, so
-//! a per-event check costs a hash-map lookup; logout removes the entry, so
-//! revocation takes effect at once on this node.
+//! is stored. Checks are answered from a bounded in-memory cache of live
+//! tokens, so a per-event check costs a cache lookup; a token not cached (or,
+//! in a cluster, cached longer than `auth.token_recheck_secs`) is read from
+//! the database. Logout revokes in the database first and then invalidates
+//! the cache, which never lets a fill that raced the logout bring the token
+//! back (see [`tokens::TokenCache`]).
 //!
 //! Accounts disabled by `confab admin disable-user` (another process, writing
 //! the database directly) are noticed by [`Users::watch_disabled`]: every node
@@ -24,7 +27,7 @@ use crate::store::{NewUser, Store, StoreError};
 pub use password::Hasher;
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 pub use tokens::TokenHash;
 
 /// Polls that sweep the token cache after the disabled set changed.
@@ -69,6 +72,9 @@ pub struct Users {
     /// Bounds the memory of concurrent password hashing (see [`password`]).
     hasher: Hasher,
     token_ttl: Duration,
+    /// Cluster mode: re-read a cached token from the database once it was
+    /// read this long ago (the backstop for a missed revocation message).
+    recheck: Option<Duration>,
 }
 
 impl Users {
@@ -88,12 +94,25 @@ impl Users {
             throttle: throttle::LoginThrottle::default(),
             hasher,
             token_ttl,
+            recheck: None,
         }
+    }
+
+    /// Re-reads cached tokens from the database once they are `every` old
+    /// (for cluster nodes: a revocation message may be missed).
+    pub fn with_recheck(mut self, every: Option<Duration>) -> Self {
+        self.recheck = every.filter(|d| !d.is_zero());
+        self
+    }
+
+    /// How often a socket's token is re-read, if ever; see [`Users::with_recheck`].
+    pub fn recheck_every(&self) -> Option<Duration> {
+        self.recheck
     }
 
     /// Evicts a token revoked elsewhere from this node's cache.
     pub fn forget(&self, hash: &TokenHash) {
-        self.tokens.remove(hash);
+        self.tokens.invalidate(hash);
     }
 
     /// Creates an account and logs it in.
@@ -126,11 +145,10 @@ impl Users {
     }
 
     /// Checks credentials and issues a new token. Unknown usernames and wrong
-    /// passwords are indistinguishable, in answer and in time.
+    /// passwords are indistinguishable, in answer and in time. Repeated
+    /// failures are throttled (see [`throttle`]): `rate_limited`, before the
+    /// password is even looked at; the attempt is counted before the hash.
     #[tracing::instrument(skip_all)]
-    /// Checks a password. Repeated failures for an account or from an
-    /// address are throttled (see `throttle`): `rate_limited`, before the
-    /// password is even looked at.
     pub async fn login(
         &self,
         username: &str,
@@ -138,10 +156,13 @@ impl Users {
         from: Option<std::net::IpAddr>,
     ) -> Result<(User, String), Error> {
         let account = username.trim().to_lowercase();
-        if let Err(wait) = self.throttle.check(&account, from) {
-            tracing::info!(wait_ms = wait.as_millis() as u64, "login throttled");
-            return Err(Error::RateLimited);
-        }
+        let attempt = match self.throttle.begin(&account, from).await {
+            Ok(attempt) => attempt,
+            Err(wait) => {
+                tracing::info!(wait_ms = wait.as_millis() as u64, "login throttled");
+                return Err(Error::RateLimited);
+            }
+        };
         let found = match Username::parse(username) {
             Ok(u) => self.store.credentials(&u.canonical()).await?,
             Err(_) => None,
@@ -153,16 +174,17 @@ impl Users {
         let ok = self.hasher.verify(password.to_string(), stored_hash).await?;
         match (user, ok) {
             // Said only to whoever knows the password, so it reveals nothing to guessers.
-            (Some(_), true) if disabled => Err(Error::AccountDisabled),
+            (Some(_), true) if disabled => {
+                attempt.succeeded();
+                Err(Error::AccountDisabled)
+            }
             (Some(user), true) => {
-                self.throttle.succeeded(&account);
+                attempt.succeeded();
                 let token = self.issue_token(user.id).await?;
                 Ok((user, token))
             }
-            _ => {
-                self.throttle.failed(&account, from);
-                Err(Error::Unauthorized("wrong username or password"))
-            }
+            // The reservation stays counted as a failure.
+            _ => Err(Error::Unauthorized("wrong username or password")),
         }
     }
 
@@ -170,45 +192,66 @@ impl Users {
         let (token, hash) = tokens::generate();
         let now = now_millis();
         let expires_at = now + self.token_ttl.as_millis() as i64;
+        // A logout-all racing this login may revoke the new row before it is cached.
+        let seen = self.tokens.generation();
         let id = self.store.insert_token(user, hash.as_bytes(), now, expires_at).await?;
-        self.tokens.insert(Session { user_id: user, token_id: id, token_hash: hash, expires_at });
+        let session = Session { user_id: user, token_id: id, token_hash: hash, expires_at };
+        self.tokens.fill(session, seen, Instant::now());
         Ok(token)
     }
 
     /// Resolves a bearer token to its session.
     pub async fn authenticate(&self, token: &str) -> Result<Session, Error> {
-        let hash = TokenHash::of(token);
+        self.session(&TokenHash::of(token)).await
+    }
+
+    /// Re-checks a session (before each Socket.IO event, and when a socket's
+    /// token is due): still live, not expired. A cache hit costs a lookup;
+    /// otherwise the token is read from the database. Returns the session as
+    /// now known.
+    pub async fn check(&self, session: &Session) -> Result<Session, Error> {
+        self.session(&session.token_hash).await
+    }
+
+    async fn session(&self, hash: &TokenHash) -> Result<Session, Error> {
         let now = now_millis();
-        if let Some(s) = self.tokens.get(&hash) {
-            return if s.expires_at > now { Ok(s) } else { Err(Error::Unauthorized("token expired")) };
+        if let Some((s, read_at)) = self.tokens.get(hash) {
+            if s.expires_at <= now {
+                self.tokens.drop_expired(hash);
+                return Err(Error::Unauthorized("token expired"));
+            }
+            if self.recheck.is_none_or(|every| read_at.elapsed() < every) {
+                return Ok(s);
+            }
         }
-        let row = self.store.token(hash.as_bytes()).await?.ok_or(Error::Unauthorized("invalid token"))?;
-        if row.revoked {
-            return Err(Error::Unauthorized("token revoked"));
-        }
-        if row.expires_at <= now {
-            return Err(Error::Unauthorized("token expired"));
-        }
+        let seen = self.tokens.generation();
+        let read_at = Instant::now();
+        let row = self.store.token(hash.as_bytes()).await?;
+        let row = match row {
+            Some(row) if !row.revoked && row.expires_at > now => row,
+            None => return Err(Error::Unauthorized("invalid token")),
+            Some(r) if r.revoked => {
+                self.tokens.drop_revoked(hash);
+                return Err(Error::Unauthorized("token revoked"));
+            }
+            Some(_) => {
+                self.tokens.drop_expired(hash);
+                return Err(Error::Unauthorized("token expired"));
+            }
+        };
         let session =
-            Session { user_id: row.user_id, token_id: row.id, token_hash: hash, expires_at: row.expires_at };
-        self.tokens.insert(session.clone());
+            Session { user_id: row.user_id, token_id: row.id, token_hash: *hash, expires_at: row.expires_at };
+        self.tokens.fill(session.clone(), seen, read_at);
         Ok(session)
     }
 
-    /// Re-checks a session before each Socket.IO event: still live, not expired.
-    pub fn check(&self, session: &Session) -> Result<(), Error> {
-        match self.tokens.get(&session.token_hash) {
-            Some(s) if s.expires_at > now_millis() => Ok(()),
-            Some(_) => Err(Error::Unauthorized("token expired")),
-            None => Err(Error::Unauthorized("token revoked")),
-        }
-    }
-
     /// Revokes the session's token and closes the sockets opened with it.
+    /// The database first: once the row is revoked, no cache fill can bring
+    /// the token back.
     #[tracing::instrument(skip_all, fields(user = %session.user_id))]
     pub async fn logout(&self, session: &Session) -> Result<(), Error> {
-        self.tokens.remove(&session.token_hash);
         self.store.revoke_token(session.token_hash.as_bytes(), now_millis()).await?;
+        self.tokens.invalidate(&session.token_hash);
         self.revocations.revoked(&session.token_hash).await;
         self.fanout.disconnect_token(session.token_id).await;
         Ok(())
@@ -221,7 +264,7 @@ impl Users {
         for (id, hash) in &revoked {
             let Ok(bytes) = <[u8; 32]>::try_from(hash.as_slice()) else { continue };
             let hash = TokenHash::from_bytes(bytes);
-            self.tokens.remove(&hash);
+            self.tokens.invalidate(&hash);
             self.revocations.revoked(&hash).await;
             self.fanout.disconnect_token(*id).await;
         }

@@ -7,8 +7,9 @@ use super::Session;
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 /// SHA-256 of a token: what is stored and what the cache is keyed by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -40,51 +41,108 @@ pub fn generate() -> (String, TokenHash) {
     (token, hash)
 }
 
-/// Live sessions by token hash. Entries are added on login or on first use
-/// and removed on logout; expired ones are dropped when the map grows.
-#[derive(Default)]
-pub struct TokenCache {
-    map: Mutex<HashMap<TokenHash, Session>>,
+/// Most sessions a node keeps cached. Past it the least recently used go
+/// (a later check of theirs reads the database again), so memory stays
+/// bounded however many tokens are in use.
+const CAPACITY: usize = 100_000;
+
+/// A cached session and when it was last read from the database.
+#[derive(Clone)]
+struct Cached {
+    session: Session,
+    read_at: Instant,
 }
 
-/// Past this many entries, expired sessions are swept on insert.
-const SWEEP_ABOVE: usize = 100_000;
+/// Live sessions by token hash: a bounded concurrent cache
+/// (`quick_cache`), filled on login and on first use, invalidated on logout.
+///
+/// A fill must never bring back a token revoked meanwhile: a request that
+/// read the token's row just before a logout committed would otherwise cache
+/// it again, live forever. Every invalidation bumps a generation; a fill
+/// carries the generation read before its database read and is dropped if
+/// an invalidation came in between. Fills and invalidations take one small
+/// lock so that check-and-insert cannot interleave with bump-and-remove;
+/// lookups never take it.
+pub struct TokenCache {
+    map: quick_cache::sync::Cache<TokenHash, Cached>,
+    generation: AtomicU64,
+    writes: Mutex<()>,
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        Self::with_capacity(CAPACITY)
+    }
+}
 
 impl TokenCache {
-    pub fn get(&self, hash: &TokenHash) -> Option<Session> {
-        self.lock().get(hash).cloned()
-    }
-
-    pub fn insert(&self, session: Session) {
-        let mut map = self.lock();
-        if map.len() >= SWEEP_ABOVE {
-            let now = crate::domain::now_millis();
-            map.retain(|_, s| s.expires_at > now);
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            map: quick_cache::sync::Cache::new(capacity),
+            generation: AtomicU64::new(0),
+            writes: Mutex::new(()),
         }
-        map.insert(session.token_hash, session);
     }
 
-    pub fn remove(&self, hash: &TokenHash) {
-        self.lock().remove(hash);
+    /// The session and when it was read from the database.
+    pub fn get(&self, hash: &TokenHash) -> Option<(Session, Instant)> {
+        self.map.get(hash).map(|c| (c.session, c.read_at))
+    }
+
+    /// To be read before the database read that a [`TokenCache::fill`] caches.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Caches a session read from the database (or just issued) at
+    /// generation `seen`, unless a token was invalidated since. Returns
+    /// whether it was cached.
+    pub fn fill(&self, session: Session, seen: u64, read_at: Instant) -> bool {
+        let _w = self.lock();
+        if self.generation.load(Ordering::SeqCst) != seen {
+            return false;
+        }
+        self.map.insert(session.token_hash, Cached { session, read_at });
+        true
+    }
+
+    /// Drops a revoked (or expired) token; fills in flight are not cached.
+    pub fn invalidate(&self, hash: &TokenHash) {
+        let _w = self.lock();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.map.remove(hash);
+    }
+
+    /// Drops an entry found revoked in the database (a missed revocation
+    /// message); like [`TokenCache::invalidate`] if it was cached, and
+    /// nothing at all otherwise, so a flood of dead tokens costs no fills.
+    pub fn drop_revoked(&self, hash: &TokenHash) {
+        let _w = self.lock();
+        if self.map.remove(hash).is_some() {
+            self.generation.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Drops an expired entry (expiry is checked on every read, so no fill can revive it).
+    pub fn drop_expired(&self, hash: &TokenHash) {
+        self.map.remove(hash);
     }
 
     /// Removes every session of these users; returns them.
     pub fn remove_users(&self, users: &std::collections::HashSet<crate::domain::UserId>) -> Vec<Session> {
-        let mut removed = Vec::new();
-        self.lock().retain(|_, s| {
-            let gone = users.contains(&s.user_id);
-            if gone {
-                removed.push(s.clone());
-            }
-            !gone
-        });
-        removed
+        let _w = self.lock();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        let gone: Vec<Session> =
+            self.map.iter().map(|(_, c)| c.session).filter(|s| users.contains(&s.user_id)).collect();
+        for s in &gone {
+            self.map.remove(&s.token_hash);
+        }
+        gone
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TokenHash, Session>> {
-        // A panic while holding this lock cannot leave the map half-updated
-        // (every operation is a single call), so a poisoned lock is safe to use.
-        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        // Guards no data of its own, so a poisoned lock is safe to use.
+        self.writes.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -100,5 +158,34 @@ mod tests {
         assert_ne!(ha, hb);
         assert_eq!(TokenHash::of(&a), ha);
         assert_eq!(a.len(), 43);
+    }
+
+    fn session(n: u8) -> Session {
+        Session {
+            user_id: crate::domain::UserId(i64::from(n)),
+            token_id: crate::domain::TokenId(i64::from(n)),
+            token_hash: TokenHash([n; 32]),
+            expires_at: i64::MAX,
+        }
+    }
+
+    #[test]
+    fn a_fill_that_raced_an_invalidation_is_not_cached() {
+        let cache = TokenCache::default();
+        let seen = cache.generation();
+        cache.invalidate(&TokenHash([1; 32])); // a logout commits while the fill reads
+        assert!(!cache.fill(session(1), seen, Instant::now()));
+        assert!(cache.get(&TokenHash([1; 32])).is_none());
+        assert!(cache.fill(session(1), cache.generation(), Instant::now()));
+        assert!(cache.get(&TokenHash([1; 32])).is_some());
+    }
+
+    #[test]
+    fn the_cache_is_bounded() {
+        let cache = TokenCache::with_capacity(100);
+        for n in 0..=255u8 {
+            cache.fill(session(n), cache.generation(), Instant::now());
+        }
+        assert!(cache.map.len() <= 100, "{} entries", cache.map.len());
     }
 }

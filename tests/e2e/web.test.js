@@ -266,3 +266,47 @@ test('a phone-sized screen shows the list, then the conversation', T, async () =
   await row.waitFor();
   await ana.context.close();
 });
+
+test('under its CSP the page talks to its own origin over WebSocket, and nowhere else', T, async () => {
+  const ana = await person('csp');
+  const bob = await person('csp');
+  for (const p of [ana, bob]) {
+    // Every CSP violation the page reports, kept where the test can read it.
+    await p.page.addInitScript(() => {
+      window.__violations = [];
+      document.addEventListener('securitypolicyviolation', (e) => {
+        window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`);
+      });
+    });
+  }
+  const sockets = [];
+  ana.page.on('websocket', (ws) => sockets.push(ws.url()));
+  await ana.page.goto(url);
+  await bob.page.goto(url);
+  await signUp(ana);
+  await signUp(bob);
+  const csp = (await ana.page.request.get(url)).headers()['content-security-policy'];
+  assert.match(csp, /connect-src 'self';/);
+
+  // socket.io-client upgrades to WebSocket, to this origin, and messages flow.
+  await startChatWith(ana, bob);
+  await say(ana, 'over a websocket');
+  // Delivered: bob's page received it live and acknowledged it.
+  await bubble(ana, 'over a websocket').locator('.tick[data-status=delivered]').waitFor();
+  const own = new URL(url);
+  assert.ok(
+    sockets.some((s) => { const u = new URL(s); return u.host === own.host && u.pathname.startsWith('/socket.io/'); }),
+    `a WebSocket to ${own.host}: ${JSON.stringify(sockets)}`,
+  );
+  assert.deepEqual(await ana.page.evaluate(() => window.__violations), []);
+
+  // A connection anywhere else (here: another port on this machine) is blocked by the browser.
+  await ana.page.evaluate(() => {
+    try { new WebSocket('ws://127.0.0.1:9/elsewhere'); } catch { /* blocked synchronously */ }
+  });
+  await ana.page.waitForFunction(() => window.__violations.length > 0);
+  const violations = await ana.page.evaluate(() => window.__violations);
+  assert.ok(violations.some((v) => v.startsWith('connect-src')), JSON.stringify(violations));
+  await ana.context.close();
+  await bob.context.close();
+});

@@ -26,4 +26,5 @@ mod push;
 mod push_endpoints;
 mod realtime;
 mod rolling;
+mod security;
 mod store;
