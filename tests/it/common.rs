@@ -322,9 +322,26 @@ impl Sio {
         matching
     }
 
-    /// Waits until the server closes this connection.
+    /// Waits (5 s) until the server closes this connection: true only if
+    /// it did. (It used to answer true when its wait merely ran out.)
     pub async fn closed(&self) -> bool {
-        tokio::time::timeout(WAIT, self.wait_for(|i| i.closed.then_some(()))).await.is_ok()
+        self.closed_within(WAIT).await
+    }
+
+    /// Waits at most `within` until the server closes this connection;
+    /// true only if it did.
+    pub async fn closed_within(&self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            // Registered before the check, so a close in between still wakes it.
+            let notified = self.notify.notified();
+            if self.is_closed() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.is_closed();
+            }
+        }
     }
 
     async fn wait_for<T>(&self, mut f: impl FnMut(&mut Inbox) -> Option<T>) -> Option<T> {

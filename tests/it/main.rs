@@ -27,4 +27,5 @@ mod push_endpoints;
 mod realtime;
 mod rolling;
 mod security;
+mod security_store;
 mod store;
