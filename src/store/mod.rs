@@ -25,6 +25,7 @@ mod mapping;
 mod media_store;
 mod message_store;
 pub mod postgres;
+mod postgres_batch;
 mod postgres_committer;
 mod push_store;
 mod rows;

@@ -1,50 +1,28 @@
 //! Group commit for message appends on PostgreSQL: the sends that queue up
 //! on this node while a batch is written go into the next one, and a batch
-//! is one transaction of a handful of statements, whatever its size — one
-//! lock statement for all its conversations, one look-up of retried
-//! `clientMsgId`s, one multi-row insert, one seq update — and one commit,
-//! instead of eight round trips and a commit per message.
-//!
-//! Several nodes write at once, so a batch locks its conversation rows in id
-//! order: two batches never wait for each other in a cycle, and a send,
-//! membership change or role change on one conversation is still serialized
-//! (seqs stay gap-free, the membership check race-free).
+//! is one transaction (written by `postgres_batch`) and one commit, instead
+//! of eight round trips and a commit per message. A row the database
+//! refuses fails only its own send: the batch is then committed in parts
+//! (see [`commit_isolating`]).
 //!
 //! The committer runs on its own thread, with its own runtime and its own
 //! connection: on the shared runtime each of a batch's round trips waited
 //! behind socket tasks to be resumed (a trivial `BEGIN` took 1.5 ms under
 //! load), and the single committer was the cluster's bottleneck.
 //!
-//! Owns: the committer thread and runtime, and the batch statements only it
-//! runs (PostgreSQL arrays: one statement for all of a batch's rows). May not
-//! touch: other writes — it links media and enqueues pushes with the shared
-//! statements of `sql` and `dialect::POSTGRES`.
+//! Owns: the committer thread and runtime, its queue, and how a batch is
+//! split when a row is refused. May not touch: SQL — a batch's statements
+//! are in `postgres_batch`.
 
-use super::dialect::POSTGRES;
-use super::exec::{Col, Exec, args};
-use super::mapping::{self, Insert};
-use super::sql::{self, member_cols, message_cols};
+use super::postgres_batch::write_batch;
 use super::{Appended, NewMessage, QueuedMessage, StoreError, StoreResult};
-use crate::domain::{Conversation, ConversationId, Message, Millis, UserId};
+use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgConnection, PgPool};
-use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// Most appends in one transaction.
 const BATCH_MAX: usize = 256;
-
-// The batch's own statements: PostgreSQL arrays, one statement for all of
-// a batch's rows (SQLite's committer writes row by row on its own thread).
-
-/// The members of every conversation in `$1`.
-const MEMBERS_OF_ALL: &str = concat!(
-    "SELECT ",
-    member_cols!(),
-    " FROM members m JOIN users u ON u.id = m.user_id
-      WHERE m.conversation_id = ANY($1) ORDER BY m.joined_at, m.user_id"
-);
 
 /// An append waiting for the committer.
 struct Request {
@@ -88,267 +66,99 @@ impl Committer {
 async fn run(pool: PgPool, mut rx: mpsc::Receiver<Request>) {
     let mut batch = Vec::with_capacity(BATCH_MAX);
     while rx.recv_many(&mut batch, BATCH_MAX).await > 0 {
-        let outcome = async {
-            let mut tx = pool.begin().await?;
-            let results = write_batch(&mut tx, &batch).await?;
-            tx.commit().await?;
-            Ok::<_, StoreError>(results)
+        let answers = {
+            let messages: Vec<&QueuedMessage> = batch.iter().map(|r| &r.message).collect();
+            commit_isolating(&pool, &messages).await
+        };
+        for (r, answer) in batch.drain(..).zip(answers) {
+            let _ = r.reply.send(answer);
         }
-        .await;
-        match outcome {
-            Ok(results) => {
-                for (r, result) in batch.drain(..).zip(results) {
-                    let _ = r.reply.send(result);
-                }
+    }
+}
+
+/// Commits `batch` in one transaction; one answer per message, in order.
+///
+/// If the database refuses one of its rows — the same `(sender, clientMsgId)`
+/// committed a moment ago by another node to another conversation, a push
+/// device deleted meanwhile, a value PostgreSQL cannot store — the
+/// transaction is rolled back and the batch split in halves, each committed
+/// on its own (in order), until the refused message is alone: it alone gets
+/// the error, after [`ATTEMPTS`] tries if the refusal may have been a race
+/// (its retry then finds the other node's row and answers as for a retried
+/// `clientMsgId`). One bad row costs about 2·log₂(batch) extra transactions,
+/// not its batch-mates' sends. Any other failure (the connection) fails the
+/// part being written; nothing of that part is stored, and clients retry
+/// with the same `clientMsgId`.
+async fn commit_isolating(pool: &PgPool, batch: &[&QueuedMessage]) -> Vec<StoreResult<Appended>> {
+    let mut answers = Vec::with_capacity(batch.len());
+    // A stack of parts (start, end): the next one is on top.
+    let mut todo: Vec<(usize, usize)> = vec![(0, batch.len())];
+    while let Some((start, end)) = todo.pop() {
+        let part = &batch[start..end];
+        if let [one] = part {
+            answers.push(commit_one(pool, one).await);
+            continue;
+        }
+        match commit(pool, part).await {
+            Ok(results) => answers.extend(results),
+            Err(e) if refused(&e) => {
+                tracing::warn!(error = %e, count = part.len(), "a row of a message batch was refused; committing the batch in parts");
+                let mid = start + part.len() / 2;
+                todo.push((mid, end));
+                todo.push((start, mid));
             }
             Err(e) => {
-                // Nothing of the batch is stored; clients retry with the same clientMsgId.
-                tracing::error!(error = %e, count = batch.len(), "message batch failed; nothing of it was stored");
+                tracing::error!(error = %e, count = part.len(), "message batch failed; nothing of it was stored");
                 let e = std::sync::Arc::new(e);
-                for r in batch.drain(..) {
-                    let _ = r.reply.send(Err(match *e {
+                answers.extend(part.iter().map(|_| {
+                    Err(match *e {
                         StoreError::Closed => StoreError::Closed,
                         _ => StoreError::Batch(e.clone()),
-                    }));
-                }
+                    })
+                }));
             }
         }
     }
+    answers
 }
 
-/// Writes the batch inside `tx`; one answer per request, in order. The outer
-/// error is a database failure (aborts the batch); an inner one an answer
-/// about the data (not a member) that leaves the others alone.
-async fn write_batch(tx: &mut PgConnection, batch: &[Request]) -> StoreResult<Vec<StoreResult<Appended>>> {
-    let mut conversations = lock_conversations(tx, batch).await?;
-    let existing = retried(tx, batch).await?;
+/// Tries of a message committed alone whose refusal may have been a race.
+const ATTEMPTS: usize = 3;
 
-    // Decide each request in order; seqs are taken in memory from the locked rows.
-    let mut results: Vec<Option<StoreResult<Appended>>> = Vec::with_capacity(batch.len());
-    let mut new_rows: Vec<(usize, i64)> = Vec::new(); // (request index, seq)
-    let mut pending: HashMap<(UserId, &str), usize> = HashMap::new(); // first request of a clientMsgId
-    for (i, r) in batch.iter().enumerate() {
-        let Some(c) = conversations.get_mut(&r.message.conversation_id) else {
-            results.push(Some(Err(StoreError::NotMember)));
-            continue;
-        };
-        let client = r.message.client_msg_id.as_ref().map(|c| (r.message.sender_id, c.as_str()));
-        if let Some(message) = client.and_then(|(u, c)| existing.get(&(u, c.to_string()))) {
-            // Stored earlier: answer with the original (the chat service
-            // refuses it if it was for another conversation).
-            results.push(Some(Ok(Appended {
-                message: message.clone(),
-                created: false,
-                conversation: c.clone(),
-            })));
-            continue;
-        }
-        if client.is_some_and(|k| pending.contains_key(&k)) {
-            results.push(None); // answered once the first one is inserted
-            continue;
-        }
-        if c.member(r.message.sender_id).is_none() {
-            results.push(Some(Err(StoreError::NotMember)));
-            continue;
-        }
-        c.last_seq += 1;
-        c.last_message_at = Some(r.message.created_at);
-        new_rows.push((i, c.last_seq));
-        if let Some(k) = client {
-            pending.insert(k, i);
-        }
-        results.push(None);
-    }
-
-    let inserted = insert_messages(tx, batch, &new_rows).await?;
-    update_seqs(tx, &conversations, &new_rows, batch).await?;
-    let mut by_request: HashMap<usize, Message> = HashMap::new();
-    for ((i, _), message) in new_rows.iter().zip(inserted) {
-        let m = batch[*i].message.as_new();
-        link_media(tx, &message).await?;
-        enqueue_pushes(tx, &m, &message).await?;
-        by_request.insert(*i, message);
-    }
-
-    Ok(results
-        .into_iter()
-        .enumerate()
-        .map(|(i, answer)| {
-            if let Some(answer) = answer {
-                return answer;
-            }
-            let r = &batch[i];
-            let conversation =
-                conversations.get(&r.message.conversation_id).cloned().ok_or(StoreError::NotMember)?;
-            if let Some(message) = by_request.get(&i) {
-                return Ok(Appended { message: message.clone(), created: true, conversation });
-            }
-            // A repeat of a clientMsgId first used earlier in this batch.
-            let first = r
-                .message
-                .client_msg_id
-                .as_ref()
-                .and_then(|c| pending.get(&(r.message.sender_id, c.as_str())));
-            let message = first.and_then(|f| by_request.get(f)).cloned().ok_or(StoreError::NotMember)?;
-            Ok(Appended { message, created: false, conversation })
-        })
-        .collect())
-}
-
-/// Locks every conversation of the batch (in id order) and loads it with its members.
-async fn lock_conversations(
-    tx: &mut PgConnection,
-    batch: &[Request],
-) -> StoreResult<HashMap<ConversationId, Conversation>> {
-    let mut ids: Vec<i64> = batch.iter().map(|r| r.message.conversation_id.0).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let rows = sqlx::query("SELECT * FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-        .bind(&ids)
-        .fetch_all(&mut *tx)
-        .await?;
-    let member_rows = sqlx::query(MEMBERS_OF_ALL).bind(&ids).fetch_all(&mut *tx).await?;
-    let mut members = mapping::members_by_conversation(&member_rows)?;
-    rows.iter()
-        .map(|r| {
-            let id: i64 = r.col("id")?;
-            Ok((ConversationId(id), mapping::conversation(r, members.remove(&id).unwrap_or_default())?))
-        })
-        .collect()
-}
-
-/// Messages already stored under the batch's `(sender, clientMsgId)` pairs.
-async fn retried(
-    tx: &mut PgConnection,
-    batch: &[Request],
-) -> StoreResult<HashMap<(UserId, String), Message>> {
-    let (senders, clients): (Vec<i64>, Vec<&str>) = batch
-        .iter()
-        .filter_map(|r| r.message.client_msg_id.as_ref().map(|c| (r.message.sender_id.0, c.as_str())))
-        .unzip();
-    if senders.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        message_cols!(),
-        " FROM messages WHERE (sender_id, client_msg_id) IN (SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[]))"
-    ))
-    .bind(&senders)
-    .bind(&clients)
-    .fetch_all(&mut *tx)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            let m = mapping::message(r)?;
-            let key =
-                (m.sender_id, m.client_msg_id.as_ref().map_or(String::new(), |c| c.as_str().to_string()));
-            Ok((key, m))
-        })
-        .collect()
-}
-
-/// One multi-row insert; ids are drawn in the batch's order.
-async fn insert_messages(
-    tx: &mut PgConnection,
-    batch: &[Request],
-    new_rows: &[(usize, i64)],
-) -> StoreResult<Vec<Message>> {
-    if new_rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let inserts: Vec<Insert<'_>> =
-        new_rows.iter().map(|&(i, _)| Insert::text(&batch[i].message.as_new())).collect();
-    let conversations: Vec<i64> = inserts.iter().map(|m| m.conversation.0).collect();
-    let seqs: Vec<i64> = new_rows.iter().map(|&(_, seq)| seq).collect();
-    let senders: Vec<i64> = inserts.iter().map(|m| m.sender.0).collect();
-    let clients: Vec<Option<&str>> = inserts.iter().map(|m| m.client_msg_id).collect();
-    let bodies: Vec<&str> = inserts.iter().map(|m| m.body).collect();
-    let created: Vec<Millis> = inserts.iter().map(|m| m.at).collect();
-    let attachments: Vec<Option<&str>> = inserts.iter().map(|m| m.attachments.as_deref()).collect();
-    let rows = sqlx::query(concat!(
-        "INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, kind, body, created_at, attachments)
-         SELECT c, s, u, k, 'text', b, t, a
-           FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[], $6::BIGINT[], $7::TEXT[])
-                WITH ORDINALITY AS v(c, s, u, k, b, t, a, n)
-          ORDER BY n
-         RETURNING ",
-        message_cols!()
-    ))
-    .bind(&conversations)
-    .bind(&seqs)
-    .bind(&senders)
-    .bind(&clients)
-    .bind(&bodies)
-    .bind(&created)
-    .bind(&attachments)
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut by_seq: HashMap<(i64, i64), Message> = HashMap::with_capacity(rows.len());
-    for r in &rows {
-        let m = mapping::message(r)?;
-        by_seq.insert((m.conversation_id.0, m.seq), m);
-    }
-    new_rows
-        .iter()
-        .zip(&conversations)
-        .map(|(&(_, seq), &c)| {
-            by_seq.remove(&(c, seq)).ok_or(StoreError::Inconsistent("a message it just inserted"))
-        })
-        .collect()
-}
-
-/// Stores each touched conversation's new last seq and activity time.
-async fn update_seqs(
-    tx: &mut PgConnection,
-    conversations: &HashMap<ConversationId, Conversation>,
-    new_rows: &[(usize, i64)],
-    batch: &[Request],
-) -> StoreResult<()> {
-    let mut touched: Vec<ConversationId> =
-        new_rows.iter().map(|&(i, _)| batch[i].message.conversation_id).collect();
-    touched.sort_unstable();
-    touched.dedup();
-    if touched.is_empty() {
-        return Ok(());
-    }
-    let (mut ids, mut seqs, mut ats) = (Vec::new(), Vec::new(), Vec::new());
-    for id in touched {
-        if let Some(c) = conversations.get(&id) {
-            ids.push(id.0);
-            seqs.push(c.last_seq);
-            ats.push(c.last_message_at);
+/// Commits one message in its own transaction (see [`commit_isolating`]).
+async fn commit_one(pool: &PgPool, m: &QueuedMessage) -> StoreResult<Appended> {
+    let mut attempt = 1;
+    loop {
+        match commit(pool, &[m]).await {
+            Ok(mut results) => return results.pop().unwrap_or(Err(StoreError::Inconsistent("an answer"))),
+            Err(e) if attempt < ATTEMPTS && raced(&e) => attempt += 1,
+            Err(e) => return Err(e),
         }
     }
-    sqlx::query(
-        "UPDATE conversations c SET last_seq = v.s, last_message_at = v.t
-           FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[]) AS v(id, s, t) WHERE c.id = v.id",
-    )
-    .bind(&ids)
-    .bind(&seqs)
-    .bind(&ats)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
 }
 
-/// Records that `message` carries its attachments: members of its
-/// conversation may now fetch them, and they are no longer orphans.
-async fn link_media(conn: &mut PgConnection, message: &Message) -> StoreResult<()> {
-    for a in &message.attachments {
-        conn.execute(sql::LINK_MEDIA, args![a.id.as_str(), message.conversation_id, message.id]).await?;
-        conn.execute(sql::MEDIA_ATTACHED, args![message.created_at, a.id.as_str()]).await?;
-    }
-    Ok(())
+async fn commit(pool: &PgPool, batch: &[&QueuedMessage]) -> StoreResult<Vec<StoreResult<Appended>>> {
+    let mut tx = pool.begin().await?;
+    let results = write_batch(&mut tx, batch).await?;
+    tx.commit().await?;
+    Ok(results)
 }
 
-/// Records the push jobs of a new message inside its transaction (see
-/// `sql::enqueue_pushes`).
-async fn enqueue_pushes(conn: &mut PgConnection, m: &NewMessage<'_>, message: &Message) -> StoreResult<()> {
-    if m.push_to.is_empty() {
-        return Ok(());
+/// The database refused a statement because of the data (a constraint, a
+/// value, a lock conflict), as opposed to the connection failing.
+fn refused(e: &StoreError) -> bool {
+    matches!(e, StoreError::Conflict | StoreError::Database(sqlx::Error::Database(_)))
+}
+
+/// A refusal that another transaction caused and a retry may not meet: a
+/// unique key committed meanwhile (the retry reads it), a deadlock or a
+/// serialization failure.
+fn raced(e: &StoreError) -> bool {
+    match e {
+        StoreError::Conflict => true,
+        StoreError::Database(sqlx::Error::Database(db)) => {
+            matches!(db.code().as_deref(), Some("40P01" | "40001"))
+        }
+        _ => false,
     }
-    let args = args![message.conversation_id, message.id, m.push_at, m.push_to, message.created_at];
-    conn.execute(POSTGRES.enqueue_pushes, args).await?;
-    Ok(())
 }

@@ -6,8 +6,12 @@
 //! which could report a close that never happened. Race tests repeat enough
 //! times to catch the race on the old code (see docs/SECURITY.md for the runs).
 
-use crate::common::{WAIT, spawn_app};
-use serde_json::json;
+use crate::common::{TestApp, WAIT, spawn_app, spawn_app_with};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 // ---------------------------------------------------------------------------
 // The test helper: `Sio::closed` reports a real close only.
@@ -25,4 +29,132 @@ async fn sio_closed_is_false_for_a_socket_that_stays_open() {
     assert_eq!(app.post("/api/auth/logout", Some(&token), json!({})).await.0, 204);
     assert!(open.closed().await, "the socket of a logged-out token is closed");
     assert!(open.is_closed());
+}
+
+// ---------------------------------------------------------------------------
+// Group commit: one failing row does not fail its batch-mates.
+
+/// Two nodes of one cluster (the real PostgreSQL and Redis), in this process.
+async fn two_nodes() -> (TestApp, TestApp) {
+    let db = crate::common::fresh_postgres().await;
+    let redis = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let prefix = db.rsplit('/').next().unwrap_or("sec2").to_string();
+    let node = || {
+        let (db, redis, prefix) = (db.clone(), redis.clone(), prefix.clone());
+        spawn_app_with(move |c| {
+            c.database_url = Some(db);
+            c.redis_url = Some(redis);
+            c.cluster.redis_prefix = prefix;
+            c.cluster.postgres_max_connections = 8;
+        })
+    };
+    let a = node().await;
+    let b = node().await;
+    (a, b)
+}
+
+/// POST /api/messages on `app`; the status.
+async fn send_status(app: &TestApp, token: &str, body: Value) -> u16 {
+    app.post("/api/messages", Some(token), body).await.0
+}
+
+/// What [`same_client_id_to_two_conversations`] saw.
+#[derive(Debug, Default)]
+struct RaceOutcome {
+    /// Background sends and how many of them failed (by status).
+    background: usize,
+    background_failed: HashMap<u16, usize>,
+    /// The statuses of each round's two sends, sorted.
+    pairs: HashMap<(u16, u16), usize>,
+}
+
+/// While background senders keep both nodes' committers busy (so every
+/// send rides in a batch with others), one user sends the same `clientMsgId`
+/// to two different conversations at once, through `a` and through `b`,
+/// `rounds` times.
+async fn same_client_id_to_two_conversations(a: &TestApp, b: &TestApp, rounds: usize) -> RaceOutcome {
+    let (_, ut) = a.user("uma").await;
+    let (vid, _) = a.user("vic").await;
+    let (wid, _) = a.user("wes").await;
+    let first = |to: i64| a.post("/api/messages", Some(&ut), json!({"receiverId": to, "message": "hello"}));
+    let (s1, m1) = first(vid).await;
+    let (s2, m2) = first(wid).await;
+    assert_eq!((s1, s2), (201, 201), "{m1} {m2}");
+    let (uv, uw) = (m1["message"]["conversationId"].clone(), m2["message"]["conversationId"].clone());
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut background = tokio::task::JoinSet::new();
+    for (n, node) in [a, b].into_iter().enumerate() {
+        for j in 0..4 {
+            let (_, token) = node.user(&format!("bg{n}s{j}")).await;
+            let (to, _) = node.user(&format!("bg{n}r{j}")).await;
+            let (url, http, stop) = (node.url("/api/messages"), node.http.clone(), stop.clone());
+            background.spawn(async move {
+                let mut statuses = Vec::new();
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let body = json!({"receiverId": to, "message": format!("bg {i}"), "clientMsgId": format!("bg-{i}")});
+                    let res = http.post(&url).bearer_auth(&token).json(&body).send().await.unwrap();
+                    statuses.push(res.status().as_u16());
+                    i += 1;
+                }
+                statuses
+            });
+        }
+    }
+    // Let the background load build up.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let mut outcome = RaceOutcome::default();
+    for i in 0..rounds {
+        let key = format!("dup-{i}");
+        let (x, y) = tokio::join!(
+            send_status(a, &ut, json!({"conversationId": uv, "message": "one", "clientMsgId": key})),
+            send_status(b, &ut, json!({"conversationId": uw, "message": "other", "clientMsgId": key})),
+        );
+        *outcome.pairs.entry((x.min(y), x.max(y))).or_default() += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    while let Some(statuses) = background.join_next().await {
+        for s in statuses.unwrap() {
+            outcome.background += 1;
+            if s != 201 {
+                *outcome.background_failed.entry(s).or_default() += 1;
+            }
+        }
+    }
+    outcome
+}
+
+/// The outcome every run must have: each round stored once (201) and
+/// refused once (409 `conflict`: that `clientMsgId` is another
+/// conversation's), and no background send failed.
+fn assert_isolated(outcome: &RaceOutcome, rounds: usize) {
+    assert!(outcome.background > rounds, "the background load ran: {outcome:?}");
+    assert!(
+        outcome.background_failed.is_empty(),
+        "batch-mates failed because of another user's row: {outcome:?}"
+    );
+    assert_eq!(outcome.pairs.get(&(201, 409)), Some(&rounds), "one stored, one refused: {outcome:?}");
+}
+
+/// PostgreSQL: the two sends are committed by two nodes' committers at
+/// once; the second to insert hits the unique `(sender, clientMsgId)`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_clientmsgid_raced_across_nodes_fails_only_its_own_send() {
+    let (a, b) = two_nodes().await;
+    let rounds = 150;
+    let outcome = same_client_id_to_two_conversations(&a, &b, rounds).await;
+    eprintln!("postgres committer race: {outcome:?}");
+    assert_isolated(&outcome, rounds);
+}
+
+/// SQLite: one node, one committer; the same race through two requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_a_clientmsgid_raced_to_two_conversations_fails_only_its_own_send() {
+    let app = spawn_app().await;
+    let rounds = 150;
+    let outcome = same_client_id_to_two_conversations(&app, &app, rounds).await;
+    eprintln!("sqlite committer race: {outcome:?}");
+    assert_isolated(&outcome, rounds);
 }

@@ -138,6 +138,54 @@ async fn concurrent_appends(s: Arc<dyn Store>) {
     assert_eq!(seqs, (1..=40).collect::<Vec<i64>>(), "40 distinct messages, seqs without gaps");
 }
 
+/// A row the database refuses fails only its own append, not the appends
+/// committed in the same group commit. PostgreSQL cannot store a NUL
+/// character in text; SQLite can (that append may succeed there).
+#[tokio::test]
+async fn a_refused_row_fails_only_its_own_append_sqlite() {
+    a_refused_row_fails_only_its_own_append(sqlite().await.store.clone()).await;
+}
+
+#[tokio::test]
+async fn a_refused_row_fails_only_its_own_append_postgres() {
+    a_refused_row_fails_only_its_own_append(postgres().await.store.clone()).await;
+}
+
+async fn a_refused_row_fails_only_its_own_append(s: Arc<dyn Store>) {
+    let (a, b) = (user(&*s, "a8").await, user(&*s, "b8").await);
+    let c = s.direct_conversation(a, b, 1).await.expect("ok");
+    for round in 0..5 {
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let s = s.clone();
+            let body = if i == 20 { "bad \u{0} row".to_string() } else { format!("good {round}.{i}") };
+            tasks.push(tokio::spawn(async move {
+                let m = NewMessage {
+                    conversation_id: c,
+                    sender_id: a,
+                    client_msg_id: None,
+                    body: &body,
+                    created_at: 1,
+                    attachments: &[],
+                    push_to: &[],
+                    push_at: 0,
+                };
+                (body.starts_with("good"), s.append_message(m).await.map(|m| m.message.seq))
+            }));
+        }
+        let mut good = Vec::new();
+        for t in tasks {
+            if let (true, result) = t.await.expect("task") {
+                good.push(result.expect("a good row is stored whatever its batch-mates"));
+            }
+        }
+        assert_eq!(good.len(), 39);
+    }
+    let last = s.conversation(c).await.expect("ok").expect("exists").last_seq;
+    let history = s.history(c, None, 0, 500).await.expect("ok");
+    assert_eq!(history.len() as i64, last, "seqs without gaps");
+}
+
 async fn user(s: &dyn Store, name: &str) -> UserId {
     s.create_user(NewUser {
         username: name,
