@@ -26,6 +26,9 @@ pub struct PushConfig {
     pub delay_ms: u64,
     /// Send "New message" instead of a preview of the text.
     pub hide_previews: bool,
+    /// Most push devices one user may have; registering another replaces
+    /// the one registered (or re-registered) longest ago.
+    pub max_devices_per_user: usize,
     /// Pushes sent at once by this node; 0 means this node sends none
     /// (another node of the cluster does).
     pub workers: usize,
@@ -87,6 +90,7 @@ impl Default for PushConfig {
             allow_private_endpoints: false,
             delay_ms: 1000,
             hide_previews: false,
+            max_devices_per_user: 20,
             workers: 8,
             poll_ms: 250,
             max_attempts: 8,
@@ -123,6 +127,7 @@ impl Default for ApnsConfig {
 impl PushConfig {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         super::positive(&[
+            ("push.max_devices_per_user", self.max_devices_per_user as u64),
             ("push.poll_ms", self.poll_ms),
             ("push.max_attempts", u64::from(self.max_attempts)),
             ("push.retry_base_ms", self.retry_base_ms),

@@ -192,7 +192,7 @@ impl Push {
                 row.environment = Some(if sandbox { "sandbox" } else { "production" }.into());
             }
         }
-        Ok(self.store.upsert_subscription(&row).await?)
+        Ok(self.store.upsert_subscription(&row, self.settings.max_devices_per_user).await?)
     }
 
     async fn check_endpoint(&self, endpoint: &str) -> Result<(), Error> {

@@ -22,6 +22,13 @@ pub struct Dialect {
     /// Locks a conversation's row where the change reads nothing first
     /// (a role change), for the same reason; SQLite needs no statement.
     pub lock_conversation: Option<&'static str>,
+    /// Serializes the changes of one user's push devices (registering one
+    /// and trimming the rest to the cap), which would otherwise each count
+    /// the others' devices as absent and keep too many. PostgreSQL locks the
+    /// user's row — `NO KEY UPDATE`, which does not wait for or block the
+    /// key-share locks of rows that reference the user (their messages,
+    /// tokens, memberships); SQLite needs no statement.
+    pub lock_user_devices: Option<&'static str>,
     /// Reads a member's watermarks before moving one: locked on PostgreSQL.
     pub watermarks_to_change: &'static str,
     /// Claims due push jobs. PostgreSQL skips jobs another node is claiming
@@ -44,6 +51,7 @@ pub struct Dialect {
 pub(crate) const SQLITE: Dialect = Dialect {
     conversation_to_change: sql::conversation_to_change!(""),
     lock_conversation: None,
+    lock_user_devices: None,
     watermarks_to_change: sql::watermarks_to_change!(""),
     claim_push_jobs: sql::claim_push_jobs!(""),
     search_users: sql::search_users!("username_key >= $1 AND username_key < $2"),
@@ -55,6 +63,7 @@ pub(crate) const SQLITE: Dialect = Dialect {
 pub(crate) const POSTGRES: Dialect = Dialect {
     conversation_to_change: sql::conversation_to_change!(" FOR UPDATE"),
     lock_conversation: Some("SELECT id FROM conversations WHERE id = $1 FOR UPDATE"),
+    lock_user_devices: Some("SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE"),
     watermarks_to_change: sql::watermarks_to_change!(" FOR UPDATE"),
     claim_push_jobs: sql::claim_push_jobs!(" FOR UPDATE SKIP LOCKED"),
     search_users: sql::search_users!("starts_with(username_key, $1)"),
@@ -125,6 +134,7 @@ mod tests {
             SET_DELIVERED,
             SET_READ,
             UPSERT_SUBSCRIPTION,
+            TRIM_SUBSCRIPTIONS,
             SUBSCRIPTIONS_OF,
             DELETE_SUBSCRIPTION,
             SET_MUTE,
@@ -159,6 +169,8 @@ mod tests {
             ]);
         }
         all.push(SQLITE.search_users);
+        all.extend(POSTGRES.lock_conversation);
+        all.extend(POSTGRES.lock_user_devices);
         for sql in all {
             let p = placeholders(sql);
             assert_eq!(p, (1..=p.len()).collect::<Vec<_>>(), "{sql}");

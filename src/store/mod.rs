@@ -201,7 +201,11 @@ pub trait PushStore: Send + Sync {
     /// Registers a device for `sub.user_id`. The same endpoint or token
     /// registered again (by anyone) moves to this user with the new keys:
     /// a device receives only the pushes of whoever registered it last.
-    async fn upsert_subscription(&self, sub: &Subscription) -> StoreResult<Subscription>;
+    /// The user then keeps at most `max_per_user` devices: this one and the
+    /// most recently (re-)registered others; the rest are deleted with their
+    /// waiting jobs. Exact under concurrent registrations, on every node.
+    async fn upsert_subscription(&self, sub: &Subscription, max_per_user: usize)
+    -> StoreResult<Subscription>;
     /// The user's devices, oldest first.
     async fn subscriptions_of(&self, user: UserId) -> StoreResult<Vec<Subscription>>;
     /// Deletes a device (and its pending jobs); `user` restricts it to the

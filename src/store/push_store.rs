@@ -13,7 +13,11 @@ use async_trait::async_trait;
 
 #[async_trait]
 impl<B: Backend> PushStore for SqlStore<B> {
-    async fn upsert_subscription(&self, sub: &Subscription) -> StoreResult<Subscription> {
+    async fn upsert_subscription(
+        &self,
+        sub: &Subscription,
+        max_per_user: usize,
+    ) -> StoreResult<Subscription> {
         let args = args![
             sub.user_id,
             sub.kind.as_str(),
@@ -23,7 +27,15 @@ impl<B: Backend> PushStore for SqlStore<B> {
             &sub.environment,
             sub.created_at
         ];
-        mapping::subscription(&self.write().await?.one(sql::UPSERT_SUBSCRIPTION, args).await?)
+        let mut tx = self.begin().await?;
+        if let Some(lock) = B::DIALECT.lock_user_devices {
+            tx.execute(lock, args![sub.user_id]).await?;
+        }
+        let row = mapping::subscription(&tx.one(sql::UPSERT_SUBSCRIPTION, args).await?)?;
+        let others = i64::try_from(max_per_user.saturating_sub(1)).unwrap_or(i64::MAX);
+        tx.execute(sql::TRIM_SUBSCRIPTIONS, args![sub.user_id, row.id, others]).await?;
+        tx.commit().await?;
+        Ok(row)
     }
 
     async fn subscriptions_of(&self, user: UserId) -> StoreResult<Vec<Subscription>> {

@@ -223,6 +223,13 @@ pub(crate) const UPSERT_SUBSCRIPTION: &str =
         SET user_id = excluded.user_id, p256dh = excluded.p256dh, auth = excluded.auth,
             environment = excluded.environment, created_at = excluded.created_at
      RETURNING id, user_id, kind, address, p256dh, auth, environment, created_at";
+/// Keeps the user's `$3` most recently registered devices besides `$2` (the
+/// one just registered, which stays whatever its clock said); their waiting
+/// push jobs go with the others (`ON DELETE CASCADE`).
+pub(crate) const TRIM_SUBSCRIPTIONS: &str = "DELETE FROM push_subscriptions
+  WHERE user_id = $1 AND id != $2
+    AND id NOT IN (SELECT id FROM push_subscriptions WHERE user_id = $1 AND id != $2
+                    ORDER BY created_at DESC, id DESC LIMIT $3)";
 pub(crate) const SUBSCRIPTIONS_OF: &str =
     concat!("SELECT ", subscription_cols!(), " FROM push_subscriptions s WHERE s.user_id = $1 ORDER BY s.id");
 /// `$2` NULL: whoever's it is.

@@ -7,6 +7,7 @@
 //! times to catch the race on the old code (see docs/SECURITY.md for the runs).
 
 use crate::common::{TestApp, WAIT, spawn_app, spawn_app_with};
+use confab::config::Config;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,12 +37,18 @@ async fn sio_closed_is_false_for_a_socket_that_stays_open() {
 
 /// Two nodes of one cluster (the real PostgreSQL and Redis), in this process.
 async fn two_nodes() -> (TestApp, TestApp) {
+    two_nodes_with(|_| {}).await
+}
+
+/// [`two_nodes`] with `tweak` applied to both nodes' configuration.
+async fn two_nodes_with(tweak: impl Fn(&mut Config) + Clone + Send + 'static) -> (TestApp, TestApp) {
     let db = crate::common::fresh_postgres().await;
     let redis = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let prefix = db.rsplit('/').next().unwrap_or("sec2").to_string();
     let node = || {
-        let (db, redis, prefix) = (db.clone(), redis.clone(), prefix.clone());
+        let (db, redis, prefix, tweak) = (db.clone(), redis.clone(), prefix.clone(), tweak.clone());
         spawn_app_with(move |c| {
+            tweak(c);
             c.database_url = Some(db);
             c.redis_url = Some(redis);
             c.cluster.redis_prefix = prefix;
@@ -157,4 +164,103 @@ async fn sqlite_a_clientmsgid_raced_to_two_conversations_fails_only_its_own_send
     let outcome = same_client_id_to_two_conversations(&app, &app, rounds).await;
     eprintln!("sqlite committer race: {outcome:?}");
     assert_isolated(&outcome, rounds);
+}
+
+// ---------------------------------------------------------------------------
+// Defect 7: a user has at most `push.max_devices_per_user` push devices.
+
+async fn register_device(app: &TestApp, token: &str, device: &str) -> u16 {
+    app.post("/api/push/subscriptions", Some(token), json!({"type": "fcm", "token": device})).await.0
+}
+
+/// The caller's devices (their tokens), oldest first.
+async fn devices(app: &TestApp, token: &str) -> Vec<String> {
+    let (status, body) = app.get("/api/push/subscriptions", Some(token)).await;
+    assert_eq!(status, 200, "{body}");
+    body["subscriptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["token"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_user_keeps_at_most_max_devices_per_user_and_the_oldest_is_replaced() {
+    // A long collapse window keeps the jobs in the outbox while they are counted.
+    let app = spawn_app_with(|c| c.push.delay_ms = 600_000).await;
+    let (ana, ta) = app.user("ana").await;
+    let (_, tb) = app.user("bob").await;
+    for i in 0..25 {
+        assert_eq!(register_device(&app, &ta, &format!("dev-{i}")).await, 201, "device {i}");
+    }
+    let mut list = devices(&app, &ta).await;
+    list.sort();
+    let mut expected: Vec<String> = (5..25).map(|i| format!("dev-{i}")).collect();
+    expected.sort();
+    assert_eq!(list, expected, "the default cap is 20; the five registered first were replaced");
+
+    // Registering a device again makes it the newest: it is not the next one replaced.
+    assert_eq!(register_device(&app, &ta, "dev-5").await, 201);
+    assert_eq!(register_device(&app, &ta, "dev-25").await, 201);
+    let list = devices(&app, &ta).await;
+    assert_eq!(list.len(), 20);
+    assert!(list.contains(&"dev-5".to_string()) && list.contains(&"dev-25".to_string()));
+    assert!(!list.contains(&"dev-6".to_string()), "the least recently registered device was replaced");
+
+    // A message to Ana (offline) writes one push job per device, at most 20.
+    let (status, _) = app.post("/api/messages", Some(&tb), json!({"receiverId": ana, "message": "hi"})).await;
+    assert_eq!(status, 201);
+    assert_eq!(app.push_pending().await, 20, "one push job per device");
+    // A replaced device's waiting push goes with it.
+    assert_eq!(register_device(&app, &ta, "dev-26").await, 201);
+    assert_eq!(app.push_pending().await, 19);
+}
+
+/// Registers `n` new devices for one user at once, spread over `nodes`, in
+/// each of `rounds` rounds; after every round the user must have exactly
+/// `cap` devices. Returns the largest count seen.
+async fn registrations_at_once(
+    nodes: &[&TestApp],
+    token: &str,
+    cap: usize,
+    rounds: usize,
+    n: usize,
+) -> usize {
+    let mut most = 0;
+    for round in 0..rounds {
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..n {
+            let node = nodes[i % nodes.len()];
+            let (url, http, token) =
+                (node.url("/api/push/subscriptions"), node.http.clone(), token.to_string());
+            set.spawn(async move {
+                let body = json!({"type": "fcm", "token": format!("r{round}-d{i}")});
+                http.post(url).bearer_auth(token).json(&body).send().await.unwrap().status().as_u16()
+            });
+        }
+        while let Some(status) = set.join_next().await {
+            assert_eq!(status.unwrap(), 201, "every registration is accepted");
+        }
+        let count = devices(nodes[0], token).await.len();
+        most = most.max(count);
+        assert!(count <= cap, "round {round}: {count} devices with a cap of {cap}");
+    }
+    most
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_concurrent_registrations_never_pass_the_device_cap() {
+    let app = spawn_app_with(|c| c.push.max_devices_per_user = 5).await;
+    let (_, token) = app.user("ana").await;
+    let most = registrations_at_once(&[&app], &token, 5, 20, 24).await;
+    assert_eq!(most, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_concurrent_registrations_on_two_nodes_never_pass_the_device_cap() {
+    let (a, b) = two_nodes_with(|c| c.push.max_devices_per_user = 5).await;
+    let (_, token) = a.user("ana").await;
+    let most = registrations_at_once(&[&a, &b], &token, 5, 20, 24).await;
+    assert_eq!(most, 5);
 }

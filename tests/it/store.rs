@@ -87,6 +87,7 @@ suite!(
     groups_membership_roles_and_notes,
     live_receipts_in_one_batch,
     push_outbox_collapses_claims_once_and_respects_mutes,
+    push_devices_are_capped_per_user,
     media_is_visible_to_its_owner_and_the_conversations_it_was_sent_in,
 );
 
@@ -495,12 +496,12 @@ async fn push_outbox_collapses_claims_once_and_respects_mutes(s: &dyn Store) {
         environment: None,
         created_at: 1,
     };
-    let b1 = s.upsert_subscription(&device(b, "b1")).await.unwrap();
-    let b2 = s.upsert_subscription(&device(b, "b2")).await.unwrap();
+    let b1 = s.upsert_subscription(&device(b, "b1"), 20).await.unwrap();
+    let b2 = s.upsert_subscription(&device(b, "b2"), 20).await.unwrap();
     // Registering a known device again moves it to the new user.
-    let moved = s.upsert_subscription(&device(c, "b2")).await.unwrap();
+    let moved = s.upsert_subscription(&device(c, "b2"), 20).await.unwrap();
     assert_eq!((moved.id, moved.user_id), (b2.id, c));
-    s.upsert_subscription(&device(b, "b2")).await.unwrap();
+    s.upsert_subscription(&device(b, "b2"), 20).await.unwrap();
     assert_eq!(s.subscriptions_of(b).await.unwrap().len(), 2);
 
     let send = |at: i64, to: &'static [UserId]| NewMessage {
@@ -563,7 +564,7 @@ async fn push_outbox_collapses_claims_once_and_respects_mutes(s: &dyn Store) {
         let mut v = Vec::new();
         for i in 0..6 {
             let u = user(s, &format!("px{i}")).await;
-            s.upsert_subscription(&device(u, &format!("dev{i}"))).await.unwrap();
+            s.upsert_subscription(&device(u, &format!("dev{i}")), 20).await.unwrap();
             v.push(u);
         }
         v
@@ -582,6 +583,62 @@ async fn push_outbox_collapses_claims_once_and_respects_mutes(s: &dyn Store) {
     let ids: std::collections::HashSet<i64> = x.iter().chain(&y).map(|j| j.id).collect();
     assert_eq!(ids.len(), x.len() + y.len(), "no job claimed twice");
     assert_eq!(ids.len(), 7, "b2's job and one per new user's direct conversation");
+}
+
+async fn push_devices_are_capped_per_user(s: &dyn Store) {
+    let (a, b) = (user(s, "ca").await, user(s, "cb").await);
+    let device = |u: UserId, address: &str, at: i64| Subscription {
+        id: SubscriptionId(0),
+        user_id: u,
+        kind: PushKind::Fcm,
+        address: address.into(),
+        p256dh: None,
+        auth: None,
+        environment: None,
+        created_at: at,
+    };
+    let names = |subs: Vec<Subscription>| {
+        let mut v: Vec<String> = subs.into_iter().map(|s| s.address).collect();
+        v.sort();
+        v
+    };
+    for i in 1..=5 {
+        s.upsert_subscription(&device(a, &format!("d{i}"), i), 3).await.unwrap();
+    }
+    assert_eq!(names(s.subscriptions_of(a).await.unwrap()), ["d3", "d4", "d5"], "the 3 newest stay");
+    // Registering again refreshes a device's place.
+    s.upsert_subscription(&device(a, "d3", 10), 3).await.unwrap();
+    s.upsert_subscription(&device(a, "d6", 11), 3).await.unwrap();
+    assert_eq!(names(s.subscriptions_of(a).await.unwrap()), ["d3", "d5", "d6"]);
+    // The device just registered stays even if its clock is behind the others'.
+    let kept = s.upsert_subscription(&device(a, "d7", 0), 3).await.unwrap();
+    assert_eq!(names(s.subscriptions_of(a).await.unwrap()), ["d3", "d6", "d7"]);
+    assert_eq!(kept.address, "d7");
+
+    // A replaced device's waiting jobs go with it.
+    let conv = s.direct_conversation(a, b, 1).await.unwrap();
+    let to_a = [a];
+    let m = NewMessage {
+        conversation_id: conv,
+        sender_id: b,
+        client_msg_id: None,
+        body: "x",
+        created_at: 30,
+        attachments: &[],
+        push_to: &to_a,
+        push_at: 40,
+    };
+    s.append_message(m).await.unwrap();
+    assert_eq!(s.pending_push_jobs().await.unwrap(), 3);
+    s.upsert_subscription(&device(a, "d8", 50), 3).await.unwrap();
+    assert_eq!(names(s.subscriptions_of(a).await.unwrap()), ["d3", "d6", "d8"], "d7 was the oldest");
+    assert_eq!(s.pending_push_jobs().await.unwrap(), 2);
+
+    // A device moving to another user counts against its new owner's cap only.
+    s.upsert_subscription(&device(b, "b1", 60), 3).await.unwrap();
+    s.upsert_subscription(&device(b, "d8", 61), 1).await.unwrap();
+    assert_eq!(names(s.subscriptions_of(b).await.unwrap()), ["d8"]);
+    assert_eq!(names(s.subscriptions_of(a).await.unwrap()), ["d3", "d6"]);
 }
 
 async fn media_is_visible_to_its_owner_and_the_conversations_it_was_sent_in(s: &dyn Store) {
