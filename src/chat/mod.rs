@@ -23,8 +23,8 @@ pub use groups::{GroupSettings, NewGroupRequest};
 pub use receipts::MemberReceipt;
 
 use crate::domain::{
-    ClientMsgId, ConnectionId, Conversation, ConversationId, ConversationSummary, Envelope, Error, MessageId,
-    MessageText, Millis, UserId, now_millis,
+    ClientMsgId, ConnectionId, Conversation, ConversationCursor, ConversationId, ConversationPage, Envelope,
+    Error, MessageId, MessageText, Millis, UserId, now_millis,
 };
 use crate::fanout::Fanout;
 use crate::media::{AttachmentRequest, Media};
@@ -210,9 +210,19 @@ impl Chat {
         Ok(rows.into_iter().map(|r| Envelope::new(r, &c)).collect())
     }
 
-    /// The caller's conversations, most recent activity first.
-    pub async fn conversations(&self, user: UserId) -> Result<Vec<ConversationSummary>, Error> {
-        Ok(self.store.conversations_of(user).await?)
+    /// A page of the caller's conversations, most recent activity first: at
+    /// most `limit`, those after `before` (from the start without it).
+    pub async fn conversations(
+        &self,
+        user: UserId,
+        before: Option<ConversationCursor>,
+        limit: i64,
+    ) -> Result<ConversationPage, Error> {
+        let mut conversations = self.store.conversations_of(user, before, limit + 1).await?;
+        let more = conversations.len() as i64 > limit;
+        conversations.truncate(usize::try_from(limit).unwrap_or(0));
+        let next = conversations.last().filter(|_| more).map(|s| ConversationCursor::after(&s.conversation));
+        Ok(ConversationPage { conversations, next })
     }
 
     /// One conversation, for members only.

@@ -64,6 +64,12 @@ impl Conversation {
         self.members.iter().find(|m| m.user_id == user)
     }
 
+    /// When it was last active: its newest message, else its creation. The
+    /// conversation list is ordered by it (see [`super::ConversationCursor`]).
+    pub fn activity(&self) -> Millis {
+        self.last_message_at.unwrap_or(self.created_at)
+    }
+
     /// The other member of a direct conversation, seen from `me`.
     pub fn peer_of(&self, me: UserId) -> Option<UserId> {
         match self.kind {

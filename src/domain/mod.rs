@@ -11,6 +11,7 @@
 //! them.
 
 mod conversation;
+mod conversation_page;
 mod envelope;
 mod error;
 mod ids;
@@ -23,6 +24,7 @@ mod text;
 mod user;
 
 pub use conversation::{Conversation, ConversationKind, ConversationSummary, GroupPatch};
+pub use conversation_page::{CONVERSATIONS_PER_PAGE, ConversationCursor, ConversationPage};
 pub use envelope::{Envelope, MessageStatus};
 pub use error::{Error, ErrorCode};
 pub use ids::{ClientMsgId, ConnectionId, ConversationId, MessageId, Seq, SubscriptionId, TokenId, UserId};

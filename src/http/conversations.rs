@@ -4,7 +4,7 @@
 
 use super::ApiError;
 use super::extract::Auth;
-use crate::domain::{ConversationId, Error, MessageId};
+use crate::domain::{CONVERSATIONS_PER_PAGE, ConversationCursor, ConversationId, Error, MessageId};
 use crate::state::AppState;
 use crate::wire::replies::{ConversationsReply, MessagesReply};
 use crate::wire::{ConversationView, MessageView};
@@ -17,13 +17,30 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/conversations", get(list)).route("/conversations/{id}/messages", get(history))
 }
 
+/// `?before=&limit=` of the conversation list.
+#[derive(Deserialize)]
+struct ListPage {
+    /// The `nextBefore` of the previous page.
+    before: Option<String>,
+    limit: Option<i64>,
+}
+
 async fn list(
     State(app): State<AppState>,
     Auth(session): Auth,
+    page: Result<Query<ListPage>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ConversationsReply>, ApiError> {
-    let all = app.chat.conversations(session.user_id).await?;
-    let conversations = all.iter().map(|c| ConversationView::summary(c, session.user_id)).collect();
-    Ok(Json(ConversationsReply { conversations }))
+    let Query(page) = page.map_err(|_| Error::invalid("`limit` must be an integer"))?;
+    let before = page.before.as_deref().map(ConversationCursor::parse).transpose()?;
+    let limit = page.limit.unwrap_or(CONVERSATIONS_PER_PAGE).clamp(1, CONVERSATIONS_PER_PAGE);
+    let page = app.chat.conversations(session.user_id, before, limit).await?;
+    let conversations =
+        page.conversations.iter().map(|c| ConversationView::summary(c, session.user_id)).collect();
+    Ok(Json(ConversationsReply {
+        conversations,
+        has_more: page.next.is_some(),
+        next_before: page.next.map(|n| n.to_string()),
+    }))
 }
 
 #[derive(Deserialize)]

@@ -87,7 +87,9 @@ impl Push {
         if muted || self.presence.online_among(&[user]).await.first() == Some(&true) {
             return Ok(None);
         }
-        let badge = self.store.conversations_of(user).await?.iter().map(|s| s.unread).sum();
+        // One count over every conversation, not a list of them (a user in
+        // thousands of groups made every push load them all).
+        let badge = self.store.unread_total(user).await?;
         let sender = match conversation.member(message.sender_id) {
             Some(m) => m.display_name.clone(),
             None => match self.store.user(message.sender_id).await? {

@@ -6,11 +6,12 @@
 //! and `dialect`) or the services' rules.
 
 use super::backend::{Backend, SqlStore, insert_note, load_conversation};
-use super::exec::{Col, Exec, args};
+use super::exec::{Arg, Col, Exec, args};
 use super::mapping::{self, direct_key};
 use super::{ConversationStore, NewGroup, StoreError, StoreResult, SystemNote, sql};
 use crate::domain::{
-    Conversation, ConversationId, ConversationSummary, GroupPatch, Message, Millis, Role, UserId,
+    Conversation, ConversationCursor, ConversationId, ConversationSummary, GroupPatch, Message, Millis, Role,
+    UserId,
 };
 use async_trait::async_trait;
 
@@ -77,10 +78,17 @@ impl<B: Backend> ConversationStore for SqlStore<B> {
         load_conversation(&mut *self.read().await?, sql::CONVERSATION, id).await
     }
 
-    async fn conversations_of(&self, user: UserId) -> StoreResult<Vec<ConversationSummary>> {
+    async fn conversations_of(
+        &self,
+        user: UserId,
+        before: Option<ConversationCursor>,
+        limit: i64,
+    ) -> StoreResult<Vec<ConversationSummary>> {
+        let (at, id) = before.map_or((i64::MAX, i64::MAX), |b| (b.activity, b.id.0));
         let mut c = self.read().await?;
-        let rows = c.all(sql::CONVERSATIONS_OF, args![user]).await?;
-        let members = c.all(sql::MEMBERS_OF_CONVERSATIONS_OF, args![user]).await?;
+        let rows = c.all(sql::CONVERSATION_PAGE, args![user, at, id, limit]).await?;
+        let ids = rows.iter().map(|r| r.col("id")).collect::<StoreResult<Vec<i64>>>()?;
+        let members = c.all(B::DIALECT.members_of_conversations, vec![Arg::Ids(ids)]).await?;
         mapping::summaries(&rows, &members)
     }
 

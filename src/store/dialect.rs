@@ -45,6 +45,9 @@ pub struct Dialect {
     /// Writes a message's push jobs for a list of users: the same list
     /// membership difference.
     pub enqueue_pushes: &'static str,
+    /// The members of a list of conversations (a page of the conversation
+    /// list): the same list membership difference.
+    pub members_of_conversations: &'static str,
 }
 
 /// SQLite (the embedded default).
@@ -57,6 +60,7 @@ pub(crate) const SQLITE: Dialect = Dialect {
     search_users: sql::search_users!("username_key >= $1 AND username_key < $2"),
     existing_users: sql::existing_users!("IN (SELECT value FROM json_each($1))"),
     enqueue_pushes: sql::enqueue_pushes!("IN (SELECT value FROM json_each($4))"),
+    members_of_conversations: sql::members_of_conversations!("IN (SELECT value FROM json_each($1))"),
 };
 
 /// PostgreSQL (cluster mode).
@@ -69,6 +73,7 @@ pub(crate) const POSTGRES: Dialect = Dialect {
     search_users: sql::search_users!("starts_with(username_key, $1)"),
     existing_users: sql::existing_users!("= ANY($1)"),
     enqueue_pushes: sql::enqueue_pushes!("= ANY($4)"),
+    members_of_conversations: sql::members_of_conversations!("= ANY($1)"),
 };
 
 #[cfg(test)]
@@ -115,8 +120,7 @@ mod tests {
             CREATOR_READ_NOTE,
             CONVERSATION,
             MEMBERS,
-            CONVERSATIONS_OF,
-            MEMBERS_OF_CONVERSATIONS_OF,
+            CONVERSATION_PAGE,
             PEERS_OF,
             DELETE_MEMBER,
             MAKE_OWNER,
@@ -131,6 +135,7 @@ mod tests {
             UNDELIVERED,
             MESSAGES_BETWEEN,
             GAP,
+            UNREAD_TOTAL,
             SET_DELIVERED,
             SET_READ,
             UPSERT_SUBSCRIPTION,
@@ -165,6 +170,7 @@ mod tests {
                 d.watermarks_to_change,
                 d.existing_users,
                 d.enqueue_pushes,
+                d.members_of_conversations,
                 d.claim_push_jobs,
             ]);
         }

@@ -6,7 +6,7 @@
 //! and `dialect`) or the services' rules.
 
 use super::backend::{Backend, SqlStore, advance_in};
-use super::exec::{Exec, args};
+use super::exec::{Col, Exec, args};
 use super::{Appended, MessageStore, NewMessage, StoreResult, mapping, sql};
 use crate::domain::{Advanced, ConversationId, DeliveryMark, Message, MessageId, Receipt, Seq, UserId};
 use async_trait::async_trait;
@@ -32,6 +32,10 @@ impl<B: Backend> MessageStore for SqlStore<B> {
         let before = before.map_or(i64::MAX, |m| m.0);
         let rows = self.read().await?.all(sql::HISTORY, args![conversation, before, after, limit]).await?;
         rows.iter().map(mapping::message).collect()
+    }
+
+    async fn unread_total(&self, user: UserId) -> StoreResult<i64> {
+        self.read().await?.one(sql::UNREAD_TOTAL, args![user]).await?.col("n")
     }
 
     async fn undelivered(

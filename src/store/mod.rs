@@ -40,9 +40,9 @@ pub use rows::*;
 pub use store_error::{StoreError, StoreResult};
 
 use crate::domain::{
-    Advanced, Conversation, ConversationId, ConversationSummary, DeliveryMark, GroupPatch, MediaItem,
-    Message, MessageId, Millis, Mute, Receipt, Role, Seq, Subscription, SubscriptionId, TokenId, User,
-    UserId,
+    Advanced, Conversation, ConversationCursor, ConversationId, ConversationSummary, DeliveryMark,
+    GroupPatch, MediaItem, Message, MessageId, Millis, Mute, Receipt, Role, Seq, Subscription,
+    SubscriptionId, TokenId, User, UserId,
 };
 use async_trait::async_trait;
 
@@ -95,8 +95,15 @@ pub trait ConversationStore: Send + Sync {
     async fn create_group(&self, group: NewGroup<'_>) -> StoreResult<(Conversation, Message)>;
     /// The conversation with its members.
     async fn conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>>;
-    /// The caller's conversations, most recent activity first.
-    async fn conversations_of(&self, user: UserId) -> StoreResult<Vec<ConversationSummary>>;
+    /// A page of the user's conversations, most recent activity first (the
+    /// highest id first among equal activity times): at most `limit`, those
+    /// after `before` in that order (from the start without it).
+    async fn conversations_of(
+        &self,
+        user: UserId,
+        before: Option<ConversationCursor>,
+        limit: i64,
+    ) -> StoreResult<Vec<ConversationSummary>>;
     /// Every user who shares at least one conversation with `user`.
     async fn peers_of(&self, user: UserId) -> StoreResult<Vec<UserId>>;
     /// Adds the users who are not members yet (as `member`, seeing history
@@ -183,6 +190,10 @@ pub trait MessageStore: Send + Sync {
         up_to: Seq,
         contiguous: bool,
     ) -> StoreResult<Option<Advanced>>;
+
+    /// Text messages from others above the user's read watermark, in all
+    /// their conversations (the push badge), counted in one query.
+    async fn unread_total(&self, user: UserId) -> StoreResult<i64>;
 
     /// Live receipts, many at once in one transaction: for each mark, in the
     /// given order, `advance(conversation, user, Delivered, seq, contiguous = true)`.

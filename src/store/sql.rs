@@ -114,25 +114,39 @@ pub(crate) const MEMBERS: &str = concat!(
     " FROM members m JOIN users u ON u.id = m.user_id
       WHERE m.conversation_id = $1 ORDER BY m.joined_at, m.user_id"
 );
-pub(crate) const CONVERSATIONS_OF: &str = "SELECT c.*,
+/// A page of the user's (`$1`) conversations: those after the place `$2`
+/// (activity time), `$3` (id) in the order "most recent activity first,
+/// highest id first among equal times", at most `$4`, each with its unread
+/// count and last message. The page is chosen first, so the counts and last
+/// messages are read for its rows only.
+pub(crate) const CONVERSATION_PAGE: &str = "SELECT c.*,
         (SELECT COUNT(*) FROM messages x
-          WHERE x.conversation_id = c.id AND x.seq > m.read_seq
-            AND x.sender_id != m.user_id AND x.kind = 'text') AS unread,
+          WHERE x.conversation_id = c.id AND x.seq > p.read_seq
+            AND x.sender_id != $1 AND x.kind = 'text') AS unread,
         lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id,
         lm.client_msg_id AS lm_client_msg_id, lm.kind AS lm_kind, lm.body AS lm_body,
         lm.meta AS lm_meta, lm.created_at AS lm_created_at, lm.attachments AS lm_attachments
-   FROM members m
-   JOIN conversations c ON c.id = m.conversation_id
+   FROM (SELECT m.conversation_id, m.read_seq, COALESCE(k.last_message_at, k.created_at) AS activity
+           FROM members m JOIN conversations k ON k.id = m.conversation_id
+          WHERE m.user_id = $1 AND (COALESCE(k.last_message_at, k.created_at), k.id) < ($2, $3)
+          ORDER BY activity DESC, k.id DESC LIMIT $4) p
+   JOIN conversations c ON c.id = p.conversation_id
    LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq = c.last_seq
-  WHERE m.user_id = $1
-  ORDER BY COALESCE(c.last_message_at, c.created_at) DESC, c.id DESC";
-pub(crate) const MEMBERS_OF_CONVERSATIONS_OF: &str = concat!(
-    "SELECT ",
-    member_cols!(),
-    " FROM members m JOIN users u ON u.id = m.user_id
-      WHERE m.conversation_id IN (SELECT conversation_id FROM members WHERE user_id = $1)
-      ORDER BY m.conversation_id, m.joined_at, m.user_id"
-);
+  ORDER BY p.activity DESC, c.id DESC";
+/// The members of the conversations in the list `$1`: the list membership
+/// is the dialect's.
+macro_rules! members_of_conversations {
+    ($in_list:literal) => {
+        concat!(
+            "SELECT ",
+            $crate::store::sql::member_cols!(),
+            " FROM members m JOIN users u ON u.id = m.user_id
+              WHERE m.conversation_id ",
+            $in_list,
+            " ORDER BY m.conversation_id, m.joined_at, m.user_id"
+        )
+    };
+}
 pub(crate) const PEERS_OF: &str = "SELECT DISTINCT b.user_id FROM members a
    JOIN members b ON b.conversation_id = a.conversation_id
   WHERE a.user_id = $1 AND b.user_id != a.user_id";
@@ -206,6 +220,11 @@ macro_rules! watermarks_to_change {
 /// Is a message from someone else than `$4` between seqs `$2` and `$3` (exclusive)?
 pub(crate) const GAP: &str = "SELECT EXISTS (SELECT 1 FROM messages
      WHERE conversation_id = $1 AND seq > $2 AND seq < $3 AND sender_id != $4) AS gap";
+/// Text messages from others above the user's read watermark in every
+/// conversation: the push badge, one aggregate over the user's memberships.
+pub(crate) const UNREAD_TOTAL: &str = "SELECT COUNT(*) AS n FROM members m
+   JOIN messages x ON x.conversation_id = m.conversation_id AND x.seq > m.read_seq
+  WHERE m.user_id = $1 AND x.sender_id != $1 AND x.kind = 'text'";
 pub(crate) const SET_DELIVERED: &str =
     "UPDATE members SET delivered_seq = $1 WHERE conversation_id = $2 AND user_id = $3";
 /// Reading implies delivery.
@@ -321,4 +340,7 @@ pub(crate) const INSERT_SECRET: &str =
 pub(crate) const SECRET: &str = "SELECT value FROM secrets WHERE name = $1";
 
 pub(crate) use watermarks_to_change;
-pub(crate) use {claim_push_jobs, conversation_to_change, enqueue_pushes, existing_users, search_users};
+pub(crate) use {
+    claim_push_jobs, conversation_to_change, enqueue_pushes, existing_users, members_of_conversations,
+    search_users,
+};

@@ -53,11 +53,16 @@ pub struct ConversationReply {
     pub conversation: ConversationView,
 }
 
-/// `{"conversations": [Conversation]}`.
+/// `{"conversations": [Conversation], "hasMore", "nextBefore"}`: a page of the list.
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ConversationsReply {
     /// Most recent activity first.
     pub conversations: Vec<ConversationView>,
+    /// Whether more conversations follow this page.
+    pub has_more: bool,
+    /// The `before` of the next page (`null` on the last page).
+    pub next_before: Option<String>,
 }
 
 /// `{"members": [Member]}`.

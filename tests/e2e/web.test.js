@@ -248,6 +248,29 @@ test('attachments: picked, uploaded with progress, shown as previews on both sid
   await bob.context.close();
 });
 
+test('a long conversation list shows its first page, then loads more on demand', T, async () => {
+  const vera = await person('vera');
+  const { user } = await register(url, vera.username, PASSWORD);
+  const spammer = await register(url, uniqueName('spam'), PASSWORD);
+  for (let i = 0; i < 103; i++) {
+    const res = await api(url, 'POST', '/api/conversations', {
+      token: spammer.token, body: { type: 'group', name: `group ${i}`, memberIds: [user.id] },
+    });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+  }
+  await logIn(vera);
+  const rows = vera.page.locator('#conversations li');
+  await vera.page.locator('#more-conversations:not([hidden])').waitFor();
+  assert.equal(await rows.count(), 100, 'the first page is 100 conversations');
+  await vera.page.click('#more-conversations');
+  await vera.page.locator('#more-conversations[hidden]').waitFor({ state: 'attached' });
+  assert.equal(await rows.count(), 103);
+  // The oldest group, from the second page, opens like any other.
+  await openConversation(vera, 'group 0');
+  await vera.page.locator('#conv-title', { hasText: 'group 0' }).waitFor();
+  await vera.context.close();
+});
+
 test('a phone-sized screen shows the list, then the conversation', T, async () => {
   const ana = await person('ana', { viewport: { width: 390, height: 780 } });
   await signUp(ana);

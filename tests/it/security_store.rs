@@ -264,3 +264,148 @@ async fn postgres_concurrent_registrations_on_two_nodes_never_pass_the_device_ca
     let most = registrations_at_once(&[&a, &b], &token, 5, 20, 24).await;
     assert_eq!(most, 5);
 }
+
+// ---------------------------------------------------------------------------
+// Defect 8: group spam — the conversation list is paged, the badge is one count.
+
+/// `spammer` puts `victim` into `n` new groups, each with one text message.
+async fn spam_groups(app: &TestApp, spammer: &str, victim: i64, n: usize) {
+    for i in 0..n {
+        let body = json!({"type": "group", "name": format!("spam {i}"), "memberIds": [victim]});
+        let (status, g) = app.post("/api/conversations", Some(spammer), body).await;
+        assert_eq!(status, 201, "{g}");
+        let id = g["conversation"]["id"].clone();
+        let (status, _) =
+            app.post("/api/messages", Some(spammer), json!({"conversationId": id, "message": "buy"})).await;
+        assert_eq!(status, 201);
+    }
+}
+
+/// Every page of the caller's list, following `nextBefore`; each page's length.
+async fn all_pages(app: &TestApp, token: &str, limit: Option<usize>) -> (Vec<Value>, Vec<usize>) {
+    let (mut all, mut sizes, mut before) = (Vec::new(), Vec::new(), None::<String>);
+    loop {
+        let mut path = String::from("/api/conversations?");
+        if let Some(l) = limit {
+            path.push_str(&format!("limit={l}&"));
+        }
+        if let Some(b) = &before {
+            path.push_str(&format!("before={b}"));
+        }
+        let (status, page) = app.get(&path, Some(token)).await;
+        assert_eq!(status, 200, "{page}");
+        let list = page["conversations"].as_array().expect("a list").clone();
+        sizes.push(list.len());
+        all.extend(list);
+        match (page["hasMore"].as_bool(), page["nextBefore"].as_str()) {
+            (Some(true), Some(next)) => before = Some(next.to_string()),
+            (Some(false), None) => return (all, sizes),
+            other => panic!("hasMore and nextBefore disagree: {other:?} in {page}"),
+        }
+        assert!(sizes.len() < 1000, "the pages never end");
+    }
+}
+
+/// A conversation's place in the list: last activity (its newest message,
+/// else its creation), then id.
+fn activity(c: &Value) -> (String, i64) {
+    let at = c["lastMessage"]["createdAt"].as_str().or(c["createdAt"].as_str()).unwrap_or_default();
+    (at.to_string(), c["id"].as_i64().unwrap_or_default())
+}
+
+fn assert_each_once_in_order(all: &[Value], expected: usize) {
+    let ids: std::collections::HashSet<i64> = all.iter().map(|c| c["id"].as_i64().unwrap()).collect();
+    assert_eq!((all.len(), ids.len()), (expected, expected), "every conversation exactly once");
+    for pair in all.windows(2) {
+        assert!(
+            activity(&pair[0]) > activity(&pair[1]),
+            "most recent first: {:?} then {:?}",
+            activity(&pair[0]),
+            activity(&pair[1])
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_conversation_list_is_paged_with_a_stable_cursor() {
+    let app = spawn_app().await;
+    let (victim, tv) = app.user("vera").await;
+    let (friend, tf) = app.user("fred").await;
+    let (_, ts) = app.user("spam").await;
+    let (status, _) =
+        app.post("/api/messages", Some(&tf), json!({"receiverId": victim, "message": "hi"})).await;
+    assert_eq!(status, 201);
+    spam_groups(&app, &ts, victim, 130).await;
+
+    // The default page is 100; the rest follows, each conversation once.
+    let (status, first) = app.get("/api/conversations", Some(&tv)).await;
+    assert_eq!(status, 200);
+    assert_eq!(first["conversations"].as_array().map(Vec::len), Some(100), "a default page of 100");
+    assert_eq!(first["hasMore"], true);
+    let (all, sizes) = all_pages(&app, &tv, None).await;
+    assert_eq!(sizes, [100, 31]);
+    assert_each_once_in_order(&all, 131);
+
+    // Every conversation active in the same millisecond: ties are broken by
+    // id, and small pages still give each conversation exactly once.
+    let db = app.data_dir.path().join("confab.db");
+    let pool =
+        sqlx::SqlitePool::connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(db)).await.unwrap();
+    sqlx::query("UPDATE conversations SET last_message_at = 1700000000000").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE messages SET created_at = 1700000000000").execute(&pool).await.unwrap();
+    pool.close().await;
+    let (all, sizes) = all_pages(&app, &tv, Some(7)).await;
+    assert_eq!(sizes.len(), 19);
+    assert_each_once_in_order(&all, 131);
+
+    // New activity brings a conversation to the front of the first page.
+    let (status, _) =
+        app.post("/api/messages", Some(&tf), json!({"receiverId": victim, "message": "again"})).await;
+    assert_eq!(status, 201);
+    let (_, page) = app.get("/api/conversations?limit=1", Some(&tv)).await;
+    assert_eq!(page["conversations"][0]["peerId"], friend);
+    assert_eq!(page["conversations"][0]["unreadCount"], 2);
+
+    // Bad paging parameters are refused with a clear error.
+    for bad in ["before=yesterday", "before=1-2", "limit=ten", "before=-5:3"] {
+        let (status, body) = app.get(&format!("/api/conversations?{bad}"), Some(&tv)).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid")), "{bad}: {body}");
+    }
+    let (status, page) = app.get("/api/conversations?limit=100000", Some(&tv)).await;
+    assert_eq!(status, 200);
+    assert_eq!(page["conversations"].as_array().map(Vec::len), Some(100), "at most 100 per page");
+}
+
+#[tokio::test]
+async fn the_push_badge_counts_unread_messages_of_every_conversation() {
+    let app = spawn_app_with(|c| {
+        c.push.allow_http_endpoints = true;
+        c.push.delay_ms = 200;
+        c.push.poll_ms = 50;
+    })
+    .await;
+    let fake = crate::push_fakes::Fake::start().await;
+    let (victim, tv) = app.user("vera").await;
+    let (_, tf) = app.user("fred").await;
+    let (_, ts) = app.user("spam").await;
+    spam_groups(&app, &ts, victim, 130).await;
+    // Vera reads one spam group: it no longer counts.
+    let (_, page) = app.get("/api/conversations?limit=1", Some(&tv)).await;
+    let read = &page["conversations"][0];
+    let mut socket = app.socket(&tv).await;
+    let ack = socket
+        .call("mark_read", json!({"conversationId": read["id"], "messageId": read["lastMessage"]["id"]}))
+        .await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    drop(socket);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let (status, _) = app.post("/api/push/subscriptions", Some(&tv), fake.webpush_subscription("vera")).await;
+    assert_eq!(status, 201);
+    let (status, _) =
+        app.post("/api/messages", Some(&tf), json!({"receiverId": victim, "message": "hi"})).await;
+    assert_eq!(status, 201);
+    let pushes = fake.wait_for("vera", 1, Duration::from_secs(10)).await;
+    assert_eq!(pushes.len(), 1, "{:?}", fake.errors());
+    assert_eq!(pushes[0].payload["badge"], 130, "129 unread spam groups and the new message");
+}

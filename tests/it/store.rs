@@ -88,6 +88,7 @@ suite!(
     live_receipts_in_one_batch,
     push_outbox_collapses_claims_once_and_respects_mutes,
     push_devices_are_capped_per_user,
+    conversation_list_pages_with_ties_in_activity,
     media_is_visible_to_its_owner_and_the_conversations_it_was_sent_in,
 );
 
@@ -362,14 +363,17 @@ async fn undelivered_history_and_summaries(s: &dyn Store) {
     assert_eq!(only_ab.len(), 2);
     assert_eq!(s.undelivered(b, None, 1).await.expect("ok").len(), 1);
 
-    let list = s.conversations_of(b).await.expect("ok");
+    let list = s.conversations_of(b, None, 100).await.expect("ok");
     assert_eq!(list[0].conversation.id, ab, "most recent activity first");
     assert_eq!(list[0].unread, 2);
     assert_eq!(list[0].last_message.as_ref().map(|m| m.body.as_str()), Some("b's own"));
     assert_eq!(list[1].unread, 1);
+    assert_eq!(s.unread_total(b).await.expect("ok"), 3, "the badge: every conversation's unread");
     s.advance(ab, b, Receipt::Read, 3, false).await.expect("ok");
-    assert_eq!(s.conversations_of(b).await.expect("ok")[0].unread, 0);
-    assert_eq!(s.conversations_of(a).await.expect("ok")[0].unread, 1);
+    assert_eq!(s.conversations_of(b, None, 100).await.expect("ok")[0].unread, 0);
+    assert_eq!(s.unread_total(b).await.expect("ok"), 1);
+    assert_eq!(s.unread_total(a).await.expect("ok"), 1, "never one's own messages");
+    assert_eq!(s.conversations_of(a, None, 100).await.expect("ok")[0].unread, 1);
 }
 
 fn note(actor: UserId, body: &str) -> SystemNote<'_> {
@@ -447,7 +451,7 @@ async fn groups_membership_roles_and_notes(s: &dyn Store) {
 
     s.delete_conversation(id).await.expect("deleted");
     assert!(s.conversation(id).await.expect("ok").is_none());
-    assert!(s.conversations_of(b).await.expect("ok").is_empty());
+    assert!(s.conversations_of(b, None, 100).await.expect("ok").is_empty());
 }
 
 async fn live_receipts_in_one_batch(s: &dyn Store) {
@@ -639,6 +643,60 @@ async fn push_devices_are_capped_per_user(s: &dyn Store) {
     s.upsert_subscription(&device(b, "d8", 61), 1).await.unwrap();
     assert_eq!(names(s.subscriptions_of(b).await.unwrap()), ["d8"]);
     assert_eq!(names(s.subscriptions_of(a).await.unwrap()), ["d3", "d6"]);
+}
+
+async fn conversation_list_pages_with_ties_in_activity(s: &dyn Store) {
+    let (a, b, c) = (user(s, "la").await, user(s, "lb").await, user(s, "lc").await);
+    // Twelve groups created in the same millisecond (ties), three later ones.
+    let mut ids = Vec::new();
+    for i in 0..15 {
+        let at = if i < 12 { 100 } else { 100 + i };
+        let (g, _) = s
+            .create_group(NewGroup {
+                name: "g",
+                description: None,
+                avatar_url: None,
+                full_history: false,
+                creator: a,
+                members: &[a, b],
+                note: SystemNote { actor: a, body: "created", meta: "{}", at },
+            })
+            .await
+            .expect("group");
+        ids.push(g.id);
+    }
+    s.create_group(NewGroup {
+        name: "not b's",
+        description: None,
+        avatar_url: None,
+        full_history: false,
+        creator: c,
+        members: &[c],
+        note: SystemNote { actor: c, body: "created", meta: "{}", at: 500 },
+    })
+    .await
+    .expect("group");
+    // Most recent activity first (the three later ones), then the tied
+    // twelve by highest id.
+    let expected: Vec<ConversationId> =
+        ids[12..].iter().rev().chain(ids[..12].iter().rev()).copied().collect();
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = s.conversations_of(b, before, 4).await.expect("page");
+        assert!(page.len() <= 4);
+        for summary in &page {
+            assert!(summary.conversation.member(b).is_some(), "members are loaded for the page");
+            assert_eq!(summary.conversation.members.len(), 2);
+        }
+        seen.extend(page.iter().map(|p| p.conversation.id));
+        match page.last() {
+            Some(last) if page.len() == 4 => before = Some(ConversationCursor::after(&last.conversation)),
+            _ => break,
+        }
+    }
+    assert_eq!(seen, expected, "every conversation once, in order, across the ties");
+    assert!(s.conversations_of(c, None, 100).await.expect("ok").len() == 1);
 }
 
 async fn media_is_visible_to_its_owner_and_the_conversations_it_was_sent_in(s: &dyn Store) {

@@ -13,6 +13,7 @@ const S = {
   me: null,
   socket: null,
   convs: new Map(),     // id → Conversation (+ unreadCount, lastMessage)
+  convsNext: null,      // the list's next page (`nextBefore`), if there is one
   msgs: new Map(),      // conversationId → Map(id → Message)
   older: new Map(),     // conversationId → more history above?
   open: null,           // the open conversation id
@@ -120,9 +121,22 @@ async function resync() {
 
 // ---------------------------------------------------------------- data
 
-async function loadConversations() {
-  const { conversations } = await api('GET', '/api/conversations');
-  S.convs.clear();
+/** The first page of the list; `reset` drops what later pages had loaded. */
+async function loadConversations({ reset = true } = {}) {
+  const { conversations, nextBefore } = await api('GET', '/api/conversations');
+  if (reset) { S.convs.clear(); S.convsNext = nextBefore; }
+  await addConversations(conversations);
+}
+
+/** The next page of the list ("Load more"). */
+async function loadMoreConversations() {
+  if (!S.convsNext) return;
+  const { conversations, nextBefore } = await api('GET', `/api/conversations?before=${encodeURIComponent(S.convsNext)}`);
+  S.convsNext = nextBefore;
+  await addConversations(conversations);
+}
+
+async function addConversations(conversations) {
   for (const c of conversations) upsertConversation(c);
   const peers = new Set();
   for (const c of conversations) for (const m of c.members) if (m.userId !== S.me.id) peers.add(m.userId);
@@ -165,7 +179,7 @@ function received(m) {
   const mine = m.senderId === S.me.id;
   const c = S.convs.get(m.conversationId);
   if (c && !mine && m.type !== 'system' && !(S.open === m.conversationId && visible())) c.unreadCount = (c.unreadCount || 0) + 1;
-  if (!known) loadConversations().catch(() => {});
+  if (!known) loadConversations({ reset: false }).catch(() => {});
   if (S.open === m.conversationId) { S.typing.delete(m.senderId); renderOpen({ stick: true }); markRead(); }
   renderList();
   if (!mine && m.type !== 'system' && document.visibilityState === 'hidden') {
@@ -338,6 +352,7 @@ function renderList() {
     c.unreadCount > 0 ? h('span', { class: 'badge', 'aria-label': `${c.unreadCount} unread` }, c.unreadCount) : h('span'),
     h('span', { class: 'preview' }, preview(c.lastMessage)));
   }));
+  $('more-conversations').hidden = !S.convsNext;
 }
 
 function renderHeader() {
@@ -469,6 +484,8 @@ async function openConversation(id) {
   renderOpen();
   try {
     if (!S.convs.has(id)) await loadConversations();
+    // Beyond the first page of the list: fetch it alone.
+    if (!S.convs.has(id)) { upsertConversation((await api('GET', `/api/conversations/${id}`)).conversation); renderList(); renderOpen(); }
     if (!S.older.has(id)) await loadHistory(id, { latest: true });
     renderOpen({ stick: true });
     markRead();
@@ -601,5 +618,6 @@ $('group-form').addEventListener('submit', async (e) => {
 });
 
 $('enable-notifications').addEventListener('click', () => notify.enable());
+$('more-conversations').addEventListener('click', () => loadMoreConversations().catch((e) => console.warn('cannot load more', e)));
 
 boot();
