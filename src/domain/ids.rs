@@ -57,13 +57,13 @@ impl ClientMsgId {
     /// Longest id, in bytes.
     pub const MAX_LEN: usize = 128;
 
-    /// A client's id: 1 to [`Self::MAX_LEN`] bytes.
+    /// A client's id: 1 to [`Self::MAX_LEN`] bytes, no NUL (PostgreSQL cannot store it).
     pub fn parse(s: String) -> Result<Self, super::Error> {
-        if !s.is_empty() && s.len() <= Self::MAX_LEN {
+        if !s.is_empty() && s.len() <= Self::MAX_LEN && !s.contains('\0') {
             Ok(Self(s))
         } else {
             Err(super::Error::invalid(format!(
-                "`clientMsgId` must be a non-empty string of at most {} bytes",
+                "`clientMsgId` must be a non-empty string of at most {} bytes, without NUL",
                 Self::MAX_LEN
             )))
         }
@@ -93,6 +93,7 @@ mod tests {
     fn client_msg_ids() {
         assert!(ClientMsgId::parse(String::new()).is_err());
         assert!(ClientMsgId::parse("x".repeat(129)).is_err());
+        assert!(ClientMsgId::parse("a\0".into()).is_err());
         assert!(ClientMsgId::parse("x".repeat(128)).is_ok());
         assert_eq!(ClientMsgId::parse("a-1".into()).ok().map(|c| c.0), Some("a-1".to_string()));
     }

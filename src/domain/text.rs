@@ -86,7 +86,7 @@ impl DisplayName {
 pub struct MessageText(String);
 
 impl MessageText {
-    /// Checks a message's text: not blank, at most `max_chars`.
+    /// Checks a message's text: not blank, at most `max_chars`, no NUL.
     pub fn parse(s: String, max_chars: usize) -> Result<Self, Error> {
         let n = s.chars().count();
         if n > max_chars {
@@ -94,6 +94,10 @@ impl MessageText {
         }
         if s.trim().is_empty() {
             return Err(Error::invalid("`message` must not be empty"));
+        }
+        // PostgreSQL cannot store it, and no text needs it.
+        if s.contains('\0') {
+            return Err(Error::invalid("`message` must not contain NUL characters"));
         }
         Ok(Self(s))
     }
@@ -149,5 +153,10 @@ mod tests {
         // Counted in characters, not bytes.
         assert!(MessageText::parse("é".repeat(10), 10).is_ok());
         assert!(matches!(MessageText::parse("x".repeat(11), 10), Err(Error::TooLarge(_))));
+        assert!(matches!(MessageText::parse("a\0b".into(), 10), Err(Error::Invalid(_))));
+        assert!(
+            MessageText::parse("tab\tand\nnewline".into(), 20).is_ok(),
+            "other control characters are text"
+        );
     }
 }

@@ -409,3 +409,37 @@ async fn the_push_badge_counts_unread_messages_of_every_conversation() {
     assert_eq!(pushes.len(), 1, "{:?}", fake.errors());
     assert_eq!(pushes[0].payload["badge"], 130, "129 unread spam groups and the new message");
 }
+
+// ---------------------------------------------------------------------------
+// Found with the committer: PostgreSQL cannot store a NUL character in text.
+
+/// A NUL in a message or its `clientMsgId` is bad input on either database
+/// (it was stored on SQLite and an internal error on PostgreSQL).
+async fn nul_characters_are_refused(app: &TestApp) {
+    let (_, ta) = app.user("ana").await;
+    let (bob, _) = app.user("bob").await;
+    for body in [
+        json!({"receiverId": bob, "message": "a\u{0}b"}),
+        json!({"receiverId": bob, "message": "hi", "clientMsgId": "k\u{0}1"}),
+    ] {
+        let (status, reply) = app.post("/api/messages", Some(&ta), body.clone()).await;
+        assert_eq!((status, reply["error"]["code"].as_str()), (400, Some("invalid")), "{body}: {reply}");
+    }
+    let mut socket = app.socket(&ta).await;
+    let ack = socket.call("send_message", json!({"receiverId": bob, "message": "\u{0}"})).await;
+    assert_eq!(ack["error"]["code"], "invalid", "{ack}");
+    let (status, _) =
+        app.post("/api/messages", Some(&ta), json!({"receiverId": bob, "message": "fine"})).await;
+    assert_eq!(status, 201);
+}
+
+#[tokio::test]
+async fn sqlite_nul_characters_in_messages_are_refused() {
+    nul_characters_are_refused(&spawn_app().await).await;
+}
+
+#[tokio::test]
+async fn postgres_nul_characters_in_messages_are_refused() {
+    let (a, _b) = two_nodes().await;
+    nul_characters_are_refused(&a).await;
+}
