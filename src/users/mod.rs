@@ -320,7 +320,8 @@ impl Users {
     /// Users whose username starts with `prefix` (case-insensitive).
     pub async fn search(&self, prefix: &str, limit: i64) -> Result<Vec<User>, Error> {
         let prefix = prefix.trim().to_ascii_lowercase();
-        if prefix.is_empty() {
+        // No username has a NUL (PostgreSQL could not even compare with it).
+        if prefix.is_empty() || prefix.contains('\0') {
             return Ok(Vec::new());
         }
         Ok(self.store.search_users(&prefix, limit).await?)

@@ -413,8 +413,10 @@ async fn the_push_badge_counts_unread_messages_of_every_conversation() {
 // ---------------------------------------------------------------------------
 // Found with the committer: PostgreSQL cannot store a NUL character in text.
 
-/// A NUL in a message or its `clientMsgId` is bad input on either database
-/// (it was stored on SQLite and an internal error on PostgreSQL).
+/// A NUL in a message, its `clientMsgId` or a group's description or
+/// picture is bad input on either database (it was stored on SQLite and an
+/// internal error on PostgreSQL); a search for it finds nobody (it was an
+/// internal error on PostgreSQL).
 async fn nul_characters_are_refused(app: &TestApp) {
     let (_, ta) = app.user("ana").await;
     let (bob, _) = app.user("bob").await;
@@ -431,6 +433,15 @@ async fn nul_characters_are_refused(app: &TestApp) {
     let (status, _) =
         app.post("/api/messages", Some(&ta), json!({"receiverId": bob, "message": "fine"})).await;
     assert_eq!(status, 201);
+    // The same for a group's description and picture, and a search finds nobody.
+    for extra in [json!({"description": "x\u{0}y"}), json!({"avatarUrl": "https://x.test/\u{0}"})] {
+        let mut body = json!({"type": "group", "name": "g", "memberIds": [bob]});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let (status, reply) = app.post("/api/conversations", Some(&ta), body.clone()).await;
+        assert_eq!((status, reply["error"]["code"].as_str()), (400, Some("invalid")), "{body}: {reply}");
+    }
+    let (status, found) = app.get("/api/users?q=bo%00", Some(&ta)).await;
+    assert_eq!((status, found["users"].clone()), (200, json!([])), "{found}");
 }
 
 #[tokio::test]

@@ -101,11 +101,14 @@ fn group_name(name: Option<String>) -> Result<String, Error> {
 fn optional_text(v: Option<String>, field: &str, max: usize) -> Result<Option<String>, Error> {
     match v {
         None => Ok(None),
-        Some(s) if s.chars().count() <= max => {
+        // NUL: PostgreSQL cannot store it, and no text needs it.
+        Some(s) if s.chars().count() <= max && !s.contains('\0') => {
             let t = s.trim();
             Ok((!t.is_empty()).then(|| t.to_string()))
         }
-        Some(_) => Err(Error::invalid(format!("`{field}` must be a string of at most {max} characters"))),
+        Some(_) => Err(Error::invalid(format!(
+            "`{field}` must be a string of at most {max} characters, without NUL"
+        ))),
     }
 }
 
