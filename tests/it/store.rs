@@ -92,18 +92,23 @@ suite!(
     media_is_visible_to_its_owner_and_the_conversations_it_was_sent_in,
 );
 
+/// Runs suite functions that share the store between tasks (`Arc<dyn Store>`)
+/// against each backend, as `NAME_sqlite` and `NAME_postgres`.
+macro_rules! shared_suite {
+    ($($name:ident),* $(,)?) => {
+        mod shared_sqlite {
+            $( #[tokio::test] async fn $name() { super::$name(super::sqlite().await.store.clone()).await; } )*
+        }
+        mod shared_postgres {
+            $( #[tokio::test] async fn $name() { super::$name(super::postgres().await.store.clone()).await; } )*
+        }
+    };
+}
+
+shared_suite!(concurrent_appends, a_refused_row_fails_only_its_own_append);
+
 /// Concurrent appends (batched into group commits on SQLite, row-locked on
-/// PostgreSQL) keep seqs gap-free and idempotency exact. Needs `Arc<dyn Store>`.
-#[tokio::test]
-async fn concurrent_appends_sqlite() {
-    concurrent_appends(sqlite().await.store.clone()).await;
-}
-
-#[tokio::test]
-async fn concurrent_appends_postgres() {
-    concurrent_appends(postgres().await.store.clone()).await;
-}
-
+/// PostgreSQL) keep seqs gap-free and idempotency exact.
 async fn concurrent_appends(s: Arc<dyn Store>) {
     let (a, b) = (user(&*s, "a7").await, user(&*s, "b7").await);
     let c = s.direct_conversation(a, b, 1).await.expect("ok");
@@ -143,16 +148,6 @@ async fn concurrent_appends(s: Arc<dyn Store>) {
 /// A row the database refuses fails only its own append, not the appends
 /// committed in the same group commit. PostgreSQL cannot store a NUL
 /// character in text; SQLite can (that append may succeed there).
-#[tokio::test]
-async fn a_refused_row_fails_only_its_own_append_sqlite() {
-    a_refused_row_fails_only_its_own_append(sqlite().await.store.clone()).await;
-}
-
-#[tokio::test]
-async fn a_refused_row_fails_only_its_own_append_postgres() {
-    a_refused_row_fails_only_its_own_append(postgres().await.store.clone()).await;
-}
-
 async fn a_refused_row_fails_only_its_own_append(s: Arc<dyn Store>) {
     let (a, b) = (user(&*s, "a8").await, user(&*s, "b8").await);
     let c = s.direct_conversation(a, b, 1).await.expect("ok");
