@@ -5,7 +5,7 @@
 //! Owns: the adapter's Redis subscription and its reconnection. May not
 //! touch: what is emitted — socketioxide decides that.
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, PushInfo, PushKind};
 use socketioxide_redis::drivers::{ChanItem, Driver, MessageStream};
 use std::collections::HashMap;
@@ -31,13 +31,7 @@ impl ReconnectingDriver {
     pub async fn connect(url: &str) -> redis::RedisResult<Self> {
         let handlers: Handlers = Arc::default();
         let routes = handlers.clone();
-        let push = ConnectionManagerConfig::new()
-            .set_push_sender(move |msg: PushInfo| {
-                route(msg, &routes);
-                Ok::<(), std::convert::Infallible>(())
-            })
-            .set_automatic_resubscription();
-        let conn = super::connect(url, Some(push)).await?;
+        let conn = super::subscriber(url, move |msg| route(msg, &routes)).await?;
         Ok(Self { conn, handlers })
     }
 }

@@ -21,7 +21,10 @@ pub mod presence;
 pub mod revocations;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{PushInfo, PushKind};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// Opens a reconnecting connection (RESP3, for pub/sub push messages).
 /// `push` receives pub/sub messages, if this connection subscribes.
@@ -48,6 +51,50 @@ pub async fn connect(
         .set_number_of_retries(1)
         .set_max_delay(Duration::from_secs(1));
     ConnectionManager::new_with_config(client, config).await
+}
+
+/// Opens a reconnecting subscriber connection: `on_push` receives every
+/// pub/sub message, and the subscriptions come back after a Redis restart
+/// without waiting for this node to send anything.
+///
+/// Why the extra task: the connection manager reconnects once when it sees
+/// the connection drop, and otherwise only when a command fails. A node that
+/// only listens (it has nobody to publish to) would stay deaf after an outage
+/// longer than that one attempt, so a task pings until the connection (and
+/// with it every subscription) is back.
+pub async fn subscriber(
+    url: &str,
+    on_push: impl Fn(PushInfo) + Send + Sync + 'static,
+) -> redis::RedisResult<ConnectionManager> {
+    let dropped = Arc::new(Notify::new());
+    let notify = dropped.clone();
+    let config = ConnectionManagerConfig::new()
+        .set_push_sender(move |msg: PushInfo| {
+            if matches!(msg.kind, PushKind::Disconnection) {
+                notify.notify_one();
+            }
+            on_push(msg);
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .set_automatic_resubscription();
+    let conn = connect(url, Some(config)).await?;
+    tokio::spawn(revive(conn.clone(), dropped));
+    Ok(conn)
+}
+
+/// After each disconnection, pings (every 250 ms) until Redis answers: each
+/// failed ping makes the manager try a new connection, which re-subscribes.
+async fn revive(conn: ConnectionManager, dropped: Arc<Notify>) {
+    loop {
+        dropped.notified().await;
+        loop {
+            let pong: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut conn.clone()).await;
+            if pong.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
 }
 
 /// A random id for this node's life, e.g. `n-3f9c2a…`.

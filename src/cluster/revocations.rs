@@ -6,7 +6,7 @@
 
 use crate::users::{Revocations, TokenHash, Users};
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, PushInfo, PushKind};
 use std::sync::Weak;
 use tokio::sync::mpsc;
@@ -27,19 +27,16 @@ impl RedisRevocations {
     /// cache. The task ends when `users` is dropped.
     pub async fn listen(&self, url: &str, users: Weak<Users>) -> redis::RedisResult<()> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
-        let push = ConnectionManagerConfig::new()
-            .set_push_sender(move |msg: PushInfo| {
-                if matches!(msg.kind, PushKind::Message) {
-                    if let Some(payload) = msg.data.into_iter().nth(1) {
-                        if let Ok(bytes) = redis::from_redis_value::<Vec<u8>>(payload) {
-                            let _ = tx.send(bytes);
-                        }
+        let mut sub = super::subscriber(url, move |msg: PushInfo| {
+            if matches!(msg.kind, PushKind::Message) {
+                if let Some(payload) = msg.data.into_iter().nth(1) {
+                    if let Ok(bytes) = redis::from_redis_value::<Vec<u8>>(payload) {
+                        let _ = tx.send(bytes);
                     }
                 }
-                Ok::<(), std::convert::Infallible>(())
-            })
-            .set_automatic_resubscription();
-        let mut sub = super::connect(url, Some(push)).await?;
+            }
+        })
+        .await?;
         sub.subscribe(&self.channel).await?;
         tokio::spawn(async move {
             let _sub = sub; // keeps the subscription open for the task's life

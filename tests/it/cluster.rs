@@ -291,6 +291,9 @@ async fn a_redis_restart_loses_nothing_and_nodes_recover() {
     // Redis is down: sends are still stored and acknowledged.
     let ack = a.call("send_message", json!({"receiverId": bob, "message": "during the outage"})).await;
     let during = ack["message"]["id"].as_i64().expect("acked without Redis");
+    // An outage longer than the connection manager's own reconnect attempt:
+    // a node that only listens must still get its subscriptions back.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     own.restart();
 
     // The nodes reconnect and re-register their sockets by themselves.
