@@ -16,6 +16,9 @@ use confab::store::sqlite::SqliteStore;
 use confab::store::{MessagingStore, NewUser, Store, UserStore};
 use std::time::Instant;
 
+/// Makes one query of a kind: its text and the conversation it is limited to.
+type MakeQuery<'a> = &'a dyn Fn(&mut Rng) -> (String, Option<ConversationId>);
+
 const USERS: i64 = 2_000;
 const CONVERSATIONS: i64 = 10_000;
 
@@ -132,7 +135,7 @@ async fn main() -> anyhow::Result<()> {
     // The searches, as `GET /api/search/messages` runs them (limit 20).
     let user = UserId(8); // a member of ~10 conversations
     let in_conversation = ConversationId(1);
-    let kinds: [(&str, &dyn Fn(&mut Rng) -> (String, Option<ConversationId>)); 4] = [
+    let kinds: [(&str, MakeQuery<'_>); 4] = [
         ("rare word", &|r: &mut Rng| (words[12 + r.below(20_000) as usize].clone(), None)),
         ("common word", &|r: &mut Rng| (words[r.below(12) as usize].clone(), None)),
         ("two words, prefix", &|r: &mut Rng| {
