@@ -96,6 +96,9 @@ impl SearchQuery {
         if q.trim().is_empty() || n > Self::MAX_CHARS {
             return Err(Error::invalid("`q` must be 1-200 characters"));
         }
+        // Combining accents (a decomposed "é") are dropped rather than
+        // splitting a word: matching ignores accents anyway.
+        let q: String = q.chars().filter(|c| !('\u{300}'..='\u{36f}').contains(c)).collect();
         let words: Vec<String> = q
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
@@ -146,6 +149,7 @@ mod tests {
     #[test]
     fn search_words() {
         assert_eq!(SearchQuery::parse("Café, RÉSU").unwrap().words(), ["café", "résu"]);
+        assert_eq!(SearchQuery::parse("re\u{301}sume\u{301}").unwrap().words(), ["resume"]);
         assert!(SearchQuery::parse("").is_err());
         assert!(SearchQuery::parse("  ").is_err());
         assert!(SearchQuery::parse("!!").is_err());
