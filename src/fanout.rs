@@ -7,7 +7,8 @@
 //! Socket.IO rooms, across nodes through the Redis adapter in cluster mode).
 
 use crate::domain::{
-    ConnectionId, Conversation, ConversationId, Envelope, MessageId, Millis, Receipt, Seq, TokenId, UserId,
+    ConnectionId, Conversation, ConversationId, Envelope, MessageId, Millis, ReactionGroup, Receipt, Seq,
+    TokenId, UserId,
 };
 use async_trait::async_trait;
 use tokio::sync::oneshot;
@@ -50,6 +51,24 @@ pub enum Event {
     },
     /// A group's profile or member list changed (`conversation_updated`).
     ConversationUpdated(Box<Conversation>),
+    /// A message was edited (`message_updated`).
+    MessageUpdated(Box<Envelope>),
+    /// A message was deleted (`message_deleted`).
+    MessageDeleted {
+        /// Where.
+        conversation_id: ConversationId,
+        /// Which.
+        message_id: MessageId,
+    },
+    /// A message's reactions changed (`reaction_updated`).
+    ReactionUpdated {
+        /// Where.
+        conversation_id: ConversationId,
+        /// Which message.
+        message_id: MessageId,
+        /// All its reactions now, ordered by first use.
+        reactions: Vec<ReactionGroup>,
+    },
     /// The user is no longer in the conversation (`conversation_removed`).
     ConversationRemoved {
         /// Which.

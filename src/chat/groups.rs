@@ -71,6 +71,7 @@ impl Chat {
             return Err(group_full(max));
         }
         self.require_users(&members).await?;
+        self.refuse_blocked_adds(req.creator, &members).await?;
         let creator = self.store.user(req.creator).await?.ok_or(Error::Unauthorized("unknown user"))?;
         let body = format!("{} created the group “{}”", creator.display_name, req.name);
         let user_ids = SystemEvent::ids(&members);
@@ -137,6 +138,7 @@ impl Chat {
             return Err(group_full(max));
         }
         self.require_users(&new).await?;
+        self.refuse_blocked_adds(actor, &new).await?;
         let mut names = std::collections::HashMap::new();
         for u in &new {
             if let Some(row) = self.store.user(*u).await? {

@@ -74,7 +74,8 @@ impl Chat {
     ) -> Result<(), Error> {
         let c = self.member_view(user, conversation).await?;
         let display_name = c.member(user).map(|m| m.display_name.clone()).unwrap_or_default();
-        for m in c.members.iter().filter(|m| m.user_id != user) {
+        let hidden = self.hidden_from(user).await?;
+        for m in c.members.iter().filter(|m| m.user_id != user && !hidden.contains(&m.user_id)) {
             let event = Event::Typing {
                 conversation_id: conversation,
                 user,

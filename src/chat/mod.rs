@@ -13,9 +13,11 @@
 //! ([`SendMessage`], [`Target`]). May not touch: sockets, HTTP or SQL — it
 //! talks to `store`, `presence`, `media` and the `fanout` port only.
 
+mod blocks;
 mod delivery;
 mod groups;
 mod live;
+mod messaging;
 mod receipts;
 mod system_events;
 
@@ -23,8 +25,8 @@ pub use groups::{GroupSettings, NewGroupRequest};
 pub use receipts::MemberReceipt;
 
 use crate::domain::{
-    ClientMsgId, ConnectionId, Conversation, ConversationCursor, ConversationId, ConversationPage, Envelope,
-    Error, MessageId, MessageText, Millis, UserId, now_millis,
+    ClientMsgId, ConnectionId, Conversation, ConversationCursor, ConversationId, ConversationKind,
+    ConversationPage, Envelope, Error, MessageId, MessageText, Millis, UserId, now_millis,
 };
 use crate::fanout::Fanout;
 use crate::media::{AttachmentRequest, Media};
@@ -57,6 +59,8 @@ pub struct SendMessage {
     pub origin: Option<ConnectionId>,
     /// Media to attach (the sender's uploads, or Cloudinary uploads).
     pub attachments: Vec<AttachmentRequest>,
+    /// The message it answers, in the same conversation.
+    pub reply_to: Option<MessageId>,
 }
 
 /// See the module docs.
@@ -109,14 +113,40 @@ impl Chat {
     /// nothing again.
     #[tracing::instrument(skip_all, fields(sender = %cmd.sender))]
     pub async fn send(&self, cmd: SendMessage) -> Result<Envelope, Error> {
+        if let Target::User(receiver) = cmd.target {
+            if receiver != cmd.sender {
+                self.refuse_blocked_direct(cmd.sender, receiver).await?;
+            }
+        }
         let conversation_id = self.resolve(cmd.sender, cmd.target).await?;
         let attachments = self.media.attachments(cmd.sender, &cmd.attachments).await?;
         // Who gets a push is decided before the commit, so that the push job
         // is part of the message's transaction.
-        let recipients = match cmd.target {
+        let (recipients, known) = match cmd.target {
             // A direct conversation's only other member is known without a read.
-            Target::User(receiver) => vec![receiver],
-            Target::Conversation(id) => self.recipients(id, cmd.sender).await?,
+            Target::User(receiver) => (vec![receiver], None),
+            Target::Conversation(id) => {
+                let c = self.store.conversation(id).await?.ok_or(NOT_A_MEMBER)?;
+                let others = c.members.iter().map(|m| m.user_id).filter(|&u| u != cmd.sender).collect();
+                (others, Some(c))
+            }
+        };
+        if let Some(c) = known.as_ref().filter(|c| c.kind == ConversationKind::Direct) {
+            if c.member(cmd.sender).is_some() {
+                for &other in &recipients {
+                    self.refuse_blocked_direct(cmd.sender, other).await?;
+                }
+            }
+        }
+        let quote = match cmd.reply_to {
+            None => None,
+            Some(r) => {
+                let c = match known {
+                    Some(c) => c,
+                    None => self.store.conversation(conversation_id).await?.ok_or(NOT_A_MEMBER)?,
+                };
+                Some(self.quote_for_reply(cmd.sender, &c, r).await?)
+            }
         };
         let online = self.presence.online_among(&recipients).await;
         let offline: Vec<UserId> =
@@ -131,6 +161,7 @@ impl Chat {
                 body: cmd.text.as_str(),
                 created_at,
                 attachments: &attachments,
+                reply_to: cmd.reply_to,
                 push_to: &offline,
                 push_at: created_at + self.push_delay,
             })
@@ -140,7 +171,14 @@ impl Chat {
             // A clientMsgId is the sender's promise that this is the same message.
             return Err(Error::Conflict("clientMsgId was already used for another conversation".into()));
         }
-        let message = Envelope::new(appended.message, &appended.conversation);
+        let mut message = Envelope::new(appended.message, &appended.conversation);
+        if appended.created {
+            message.reply = quote;
+        } else {
+            // A retry answers with the original as it stands now.
+            let visible_after = appended.conversation.visible_after(cmd.sender);
+            self.decorate(std::slice::from_mut(&mut message), |_| visible_after).await?;
+        }
         if appended.created {
             self.fan_out(&appended.conversation, &message, cmd.origin.as_ref(), Some(&offline)).await;
         }
@@ -189,13 +227,6 @@ impl Chat {
         }
     }
 
-    /// Everyone a message from `sender` in `conversation` goes to (a cheap
-    /// read; membership is checked again inside the append's transaction).
-    async fn recipients(&self, conversation: ConversationId, sender: UserId) -> Result<Vec<UserId>, Error> {
-        let c = self.store.conversation(conversation).await?.ok_or(NOT_A_MEMBER)?;
-        Ok(c.members.iter().map(|m| m.user_id).filter(|&u| u != sender).collect())
-    }
-
     /// A page of history, newest first, for members only. In a group that
     /// does not share its full history, a member sees what came after they joined.
     pub async fn history(
@@ -206,8 +237,11 @@ impl Chat {
         limit: i64,
     ) -> Result<Vec<Envelope>, Error> {
         let c = self.member_view(user, conversation).await?;
-        let rows = self.store.history(conversation, before, c.visible_after(user), limit).await?;
-        Ok(rows.into_iter().map(|r| Envelope::new(r, &c)).collect())
+        let visible_after = c.visible_after(user);
+        let rows = self.store.history(conversation, before, visible_after, limit).await?;
+        let mut page: Vec<Envelope> = rows.into_iter().map(|r| Envelope::new(r, &c)).collect();
+        self.decorate(&mut page, |_| visible_after).await?;
+        Ok(page)
     }
 
     /// A page of the caller's conversations, most recent activity first: at

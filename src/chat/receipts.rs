@@ -58,13 +58,15 @@ impl Chat {
                 conversations.insert(conv, c);
             }
         }
-        let messages = rows
+        let mut messages: Vec<Envelope> = rows
             .into_iter()
             .filter_map(|r| {
                 let c = conversations.get(&r.conversation_id)?;
                 Some(Envelope::new(r, c))
             })
             .collect();
+        let hidden = |c: ConversationId| conversations.get(&c).map_or(0, |c| c.visible_after(user));
+        self.decorate(&mut messages, hidden).await?;
         Ok((messages, has_more))
     }
 

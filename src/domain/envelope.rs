@@ -5,7 +5,7 @@
 //! Owns: [`Envelope`] and [`MessageStatus`]. May not touch: anything outside
 //! `domain`.
 
-use super::{Conversation, ConversationKind, Message, UserId};
+use super::{Conversation, ConversationKind, Message, Quote, ReactionGroup, UserId};
 
 /// Sent → delivered → read, derived from the other members' watermarks:
 /// a message is delivered (read) once every other member's delivered (read)
@@ -44,6 +44,10 @@ pub struct Envelope {
     pub sender_name: Option<String>,
     /// How far it got, from the sender's point of view.
     pub status: MessageStatus,
+    /// The message it answers, quoted (filled in by the chat service).
+    pub reply: Option<Quote>,
+    /// Its reactions, ordered by first use (filled in by the chat service).
+    pub reactions: Vec<ReactionGroup>,
 }
 
 impl Envelope {
@@ -62,7 +66,7 @@ impl Envelope {
             MessageStatus::Sent
         };
         let sender_name = conversation.member(message.sender_id).map(|m| m.display_name.clone());
-        Self { message, receiver_id, sender_name, status }
+        Self { message, receiver_id, sender_name, status, reply: None, reactions: Vec::new() }
     }
 }
 
@@ -111,6 +115,9 @@ mod tests {
             meta: None,
             created_at: 0,
             attachments: Vec::new(),
+            reply_to: None,
+            edited_at: None,
+            deleted_at: None,
         }
     }
 

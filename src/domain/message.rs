@@ -55,6 +55,20 @@ pub struct Message {
     pub created_at: Millis,
     /// Media sent with it.
     pub attachments: Vec<Attachment>,
+    /// The message it answers, in the same conversation.
+    pub reply_to: Option<MessageId>,
+    /// When its text was last edited.
+    pub edited_at: Option<Millis>,
+    /// When it was deleted: a tombstone keeps its id and seq, with no text
+    /// and no attachments.
+    pub deleted_at: Option<Millis>,
+}
+
+impl Message {
+    /// Whether it was deleted (a tombstone).
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
 }
 
 /// A media item as a message carries it (stored as JSON with the message).

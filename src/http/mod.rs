@@ -15,6 +15,7 @@ mod extract;
 mod group_routes;
 mod media;
 mod messages;
+mod messaging;
 mod push;
 mod users;
 mod web;
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::routes())
         .merge(users::routes())
         .merge(messages::routes())
+        .merge(messaging::routes())
         .merge(conversations::routes())
         .merge(group_routes::routes())
         .merge(push::routes())

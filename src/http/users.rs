@@ -43,11 +43,15 @@ async fn search(
 
 async fn profile(
     State(app): State<AppState>,
-    Auth(_): Auth,
+    Auth(session): Auth,
     Path(id): Path<String>,
 ) -> Result<Json<UserReply>, ApiError> {
     let id = id.parse::<i64>().ok().filter(|&n| n > 0).ok_or(Error::NotFound("user"))?;
     let user = app.users.user(UserId(id)).await?;
+    // Blocked either way: no presence.
+    if app.chat.blocked_either_way(session.user_id, user.id).await? {
+        return Ok(Json(UserReply { user: UserView::new(&user) }));
+    }
     let presence = app.presence.status(user.id, user.last_seen_at).await;
     Ok(Json(UserReply { user: UserView::with_presence(&user, presence) }))
 }

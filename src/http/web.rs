@@ -13,7 +13,7 @@ use axum::routing::get;
 use crate::state::AppState;
 
 /// (path, content type, bytes)
-const FILES: [(&str, &str, &[u8]); 8] = [
+const FILES: [(&str, &str, &[u8]); 9] = [
     ("/", "text/html; charset=utf-8", include_bytes!("../../web/index.html")),
     ("/style.css", "text/css; charset=utf-8", include_bytes!("../../web/style.css")),
     ("/sw.js", "text/javascript; charset=utf-8", include_bytes!("../../web/sw.js")),
@@ -21,6 +21,7 @@ const FILES: [(&str, &str, &[u8]); 8] = [
     ("/js/api.js", "text/javascript; charset=utf-8", include_bytes!("../../web/js/api.js")),
     ("/js/dom.js", "text/javascript; charset=utf-8", include_bytes!("../../web/js/dom.js")),
     ("/js/notify.js", "text/javascript; charset=utf-8", include_bytes!("../../web/js/notify.js")),
+    ("/js/messaging.js", "text/javascript; charset=utf-8", include_bytes!("../../web/js/messaging.js")),
     (
         "/vendor/socket.io.min.js",
         "text/javascript; charset=utf-8",

@@ -38,6 +38,8 @@ impl Notification {
         badge: i64,
         previews: bool,
     ) -> Self {
+        // A deleted message that others collapsed into: their count, no preview.
+        let previews = previews && !message.is_deleted();
         let label = crate::media::preview_label(&message.attachments);
         let text = if previews {
             match (message.body.trim().is_empty(), label) {

@@ -26,12 +26,13 @@ pub fn register<A: Adapter>(s: &SocketRef<A>) {
     s.on("fetch_unread_messages", fetch_unread_messages::<A>);
     s.on("mark_read", mark_read::<A>);
     s.on("typing", typing::<A>);
+    super::messaging_handlers::register(s);
     s.on_fallback(unknown_event::<A>);
     s.on_disconnect(on_disconnect::<A>);
 }
 
 /// Admits the event (rate, token, order), runs `f`, and replies.
-async fn run<A: Adapter, F, Fut, T>(s: SocketRef<A>, app: AppState, ctx: Ctx, ack: AckSender<A>, f: F)
+pub(super) async fn run<A: Adapter, F, Fut, T>(s: SocketRef<A>, app: AppState, ctx: Ctx, ack: AckSender<A>, f: F)
 where
     F: FnOnce(AppState, Arc<super::conn::Conn>) -> Fut,
     Fut: Future<Output = Result<T, Error>>,
@@ -74,7 +75,7 @@ fn payload(data: Result<Value, socketioxide::ParserError>) -> Option<Value> {
 }
 
 /// The payload of an event that needs one.
-fn required(data: Result<Value, socketioxide::ParserError>) -> Result<Value, Error> {
+pub(super) fn required(data: Result<Value, socketioxide::ParserError>) -> Result<Value, Error> {
     payload(data).ok_or_else(|| Error::invalid("this event needs a JSON object payload"))
 }
 

@@ -15,6 +15,7 @@ mod conn;
 mod drain;
 mod expiry;
 mod handlers;
+mod messaging_handlers;
 mod socket_fanout;
 
 pub use socket_fanout::SocketFanout;

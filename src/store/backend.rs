@@ -104,7 +104,8 @@ pub(super) async fn insert_message(conn: &mut impl Exec, m: Insert<'_>) -> Store
                 m.body,
                 m.meta,
                 m.at,
-                m.attachments.as_deref()
+                m.attachments.as_deref(),
+                m.reply_to.map(|r| r.0)
             ],
         )
         .await?;

@@ -48,6 +48,39 @@ pub struct Dialect {
     /// The members of a list of conversations (a page of the conversation
     /// list): the same list membership difference.
     pub members_of_conversations: &'static str,
+    /// The reactions of a list of messages (a history page): the same list
+    /// membership difference.
+    pub reactions_of_messages: &'static str,
+    /// The messages of a list of ids (the quotes of a page's replies): the
+    /// same list membership difference.
+    pub messages_by_ids: &'static str,
+    /// Message search. SQLite: the FTS5 table `messages_fts` (unicode61,
+    /// diacritics removed). PostgreSQL: the generated `search` tsvector
+    /// (`simple` configuration over `confab_fold`), the query folded too.
+    pub search_messages: &'static str,
+    /// The search's `$2` from its words, in the dialect's query syntax; the
+    /// last word matches as a prefix.
+    pub search_terms: fn(&[String]) -> String,
+}
+
+/// FTS5: each word a quoted string (the words hold letters and digits
+/// only), the last a prefix; juxtaposed words must all match.
+fn fts5_terms(words: &[String]) -> String {
+    let n = words.len();
+    let quoted: Vec<String> = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| if i + 1 == n { format!("\"{w}\"*") } else { format!("\"{w}\"") })
+        .collect();
+    quoted.join(" ")
+}
+
+/// tsquery: words joined by `&`, the last a prefix (`:*`).
+fn tsquery_terms(words: &[String]) -> String {
+    let n = words.len();
+    let parts: Vec<String> =
+        words.iter().enumerate().map(|(i, w)| if i + 1 == n { format!("{w}:*") } else { w.clone() }).collect();
+    parts.join(" & ")
 }
 
 /// SQLite (the embedded default).
@@ -61,6 +94,12 @@ pub(crate) const SQLITE: Dialect = Dialect {
     existing_users: sql::existing_users!("IN (SELECT value FROM json_each($1))"),
     enqueue_pushes: sql::enqueue_pushes!("IN (SELECT value FROM json_each($4))"),
     members_of_conversations: sql::members_of_conversations!("IN (SELECT value FROM json_each($1))"),
+    reactions_of_messages: sql::reactions_of_messages!("IN (SELECT value FROM json_each($1))"),
+    messages_by_ids: sql::messages_by_ids!("IN (SELECT value FROM json_each($1))"),
+    search_messages: sql::search_messages!(
+        "m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH $2)"
+    ),
+    search_terms: fts5_terms,
 };
 
 /// PostgreSQL (cluster mode).
@@ -74,6 +113,10 @@ pub(crate) const POSTGRES: Dialect = Dialect {
     existing_users: sql::existing_users!("= ANY($1)"),
     enqueue_pushes: sql::enqueue_pushes!("= ANY($4)"),
     members_of_conversations: sql::members_of_conversations!("= ANY($1)"),
+    reactions_of_messages: sql::reactions_of_messages!("= ANY($1)"),
+    messages_by_ids: sql::messages_by_ids!("= ANY($1)"),
+    search_messages: sql::search_messages!("m.search @@ to_tsquery('simple', confab_fold($2))"),
+    search_terms: tsquery_terms,
 };
 
 #[cfg(test)]
@@ -162,6 +205,24 @@ mod tests {
             MEDIA_ATTACHED,
             INSERT_SECRET,
             SECRET,
+            EDIT_MESSAGE,
+            TOMBSTONE,
+            UNLINK_MESSAGE_MEDIA,
+            DELETE_MESSAGE_REACTIONS,
+            DROP_MESSAGE_PUSHES,
+            UNCOUNT_MESSAGE_PUSHES,
+            UNLINK_SENDER_MEDIA,
+            DELETE_SENDER_REACTIONS,
+            DROP_SENDER_PUSHES,
+            TOMBSTONE_SENDER,
+            ADD_REACTION,
+            REMOVE_REACTION,
+            REACTIONS,
+            BLOCK,
+            UNBLOCK,
+            BLOCKED_BY,
+            BLOCKS_INVOLVING,
+            BLOCKED_EITHER_WAY,
         ];
         all.extend(DELETE_CONVERSATION);
         for d in [&SQLITE, &POSTGRES] {
@@ -172,6 +233,9 @@ mod tests {
                 d.enqueue_pushes,
                 d.members_of_conversations,
                 d.claim_push_jobs,
+                d.reactions_of_messages,
+                d.messages_by_ids,
+                d.search_messages,
             ]);
         }
         all.push(SQLITE.search_users);
@@ -182,5 +246,12 @@ mod tests {
             assert_eq!(p, (1..=p.len()).collect::<Vec<_>>(), "{sql}");
         }
         assert_eq!(placeholders(POSTGRES.search_users), [1, 3]);
+    }
+
+    #[test]
+    fn search_terms_prefix_the_last_word() {
+        let words = ["cafe".to_string(), "re".to_string()];
+        assert_eq!((SQLITE.search_terms)(&words), "\"cafe\" \"re\"*");
+        assert_eq!((POSTGRES.search_terms)(&words), "cafe & re:*");
     }
 }

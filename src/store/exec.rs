@@ -53,6 +53,7 @@ arg_from! {
     SubscriptionId => |v| Arg::Int(Some(v.0)),
     TokenId => |v| Arg::Int(Some(v.0)),
     &'a [UserId] => |v| Arg::Ids(v.iter().map(|u| u.0).collect()),
+    &'a [MessageId] => |v| Arg::Ids(v.iter().map(|m| m.0).collect()),
 }
 
 /// `args![a, b, …]`: the parameters `$1`, `$2`, … of a statement.

@@ -6,7 +6,7 @@
 //! [`Cols`] so it serves sqlx's SQLite and PostgreSQL rows and rusqlite's.
 //! May not touch: connections or SQL text.
 
-use super::exec::Cols;
+use super::exec::{Col, Cols};
 use super::{NewMessage, PushJob, StoreError, StoreResult, SystemNote, TokenRow};
 use crate::domain::{
     Attachment, ClientMsgId, Conversation, ConversationId, ConversationKind, ConversationSummary, MediaItem,
@@ -57,6 +57,9 @@ fn message_with(r: &impl Cols, p: &str, conversation: Option<ConversationId>) ->
         meta: r.col(&col("meta"))?,
         created_at: r.col(&col("created_at"))?,
         attachments: attachments(r.col(&col("attachments"))?),
+        reply_to: Col::<Option<i64>>::col(r, &col("reply_to"))?.map(MessageId),
+        edited_at: r.col(&col("edited_at"))?,
+        deleted_at: r.col(&col("deleted_at"))?,
     })
 }
 
@@ -207,6 +210,7 @@ pub(crate) struct Insert<'a> {
     pub meta: Option<&'a str>,
     pub at: Millis,
     pub attachments: Option<String>,
+    pub reply_to: Option<MessageId>,
 }
 
 impl<'a> Insert<'a> {
@@ -221,6 +225,7 @@ impl<'a> Insert<'a> {
             meta: None,
             at: m.created_at,
             attachments: attachments_json(m.attachments),
+            reply_to: m.reply_to,
         }
     }
 
@@ -235,6 +240,7 @@ impl<'a> Insert<'a> {
             meta: Some(note.meta),
             at: note.at,
             attachments: None,
+            reply_to: None,
         }
     }
 }

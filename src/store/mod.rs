@@ -24,6 +24,8 @@ mod exec;
 mod mapping;
 mod media_store;
 mod message_store;
+mod messaging_sql;
+mod messaging_store;
 pub mod postgres;
 mod postgres_batch;
 mod postgres_committer;
@@ -40,11 +42,12 @@ pub use rows::*;
 pub use store_error::{StoreError, StoreResult};
 
 use crate::domain::{
-    Advanced, Conversation, ConversationCursor, ConversationId, ConversationSummary, DeliveryMark,
-    GroupPatch, MediaItem, Message, MessageId, Millis, Mute, Receipt, Role, Seq, Subscription,
-    SubscriptionId, TokenId, User, UserId,
+    Advanced, Conversation, ConversationCursor, ConversationId, ConversationSummary, DeliveryMark, Emoji,
+    GroupPatch, MediaItem, Message, MessageId, Millis, Mute, ReactionGroup, Receipt, Role, SearchQuery, Seq,
+    Subscription, SubscriptionId, TokenId, User, UserId,
 };
 use async_trait::async_trait;
+use std::collections::HashMap;
 
 /// Accounts and login tokens.
 #[async_trait]
@@ -104,7 +107,8 @@ pub trait ConversationStore: Send + Sync {
         before: Option<ConversationCursor>,
         limit: i64,
     ) -> StoreResult<Vec<ConversationSummary>>;
-    /// Every user who shares at least one conversation with `user`.
+    /// Every user who shares at least one conversation with `user`, unless
+    /// either of them blocks the other (who hears of `user`'s presence).
     async fn peers_of(&self, user: UserId) -> StoreResult<Vec<UserId>>;
     /// Adds the users who are not members yet (as `member`, seeing history
     /// from now on) and records a system message that `describe` writes
@@ -204,6 +208,62 @@ pub trait MessageStore: Send + Sync {
     ) -> StoreResult<Vec<(DeliveryMark, Advanced)>>;
 }
 
+/// What people do with messages besides sending them (#17): edit, delete
+/// (tombstones), react, search; and blocking. Each method is one transaction.
+#[async_trait]
+pub trait MessagingStore: Send + Sync {
+    /// Replaces a live text message's text; `None` if there is no such live
+    /// text message (deleted meanwhile, or a system message).
+    async fn edit_message(&self, id: MessageId, body: &str, at: Millis) -> StoreResult<Option<Message>>;
+    /// Turns the message into a tombstone (no text, no attachments), with
+    /// its media links, reactions and waiting push gone; returns it. `None`
+    /// if it was already deleted (or does not exist).
+    async fn delete_message(&self, id: MessageId, at: Millis) -> StoreResult<Option<Message>>;
+    /// [`MessagingStore::delete_message`] for every live text message `sender`
+    /// sent (account deletion); returns which, by conversation.
+    async fn delete_messages_of(
+        &self,
+        sender: UserId,
+        at: Millis,
+    ) -> StoreResult<Vec<(ConversationId, MessageId)>>;
+    /// Adds (`on`) or removes `user`'s reaction with `emoji`; returns the
+    /// message's reactions afterwards, ordered by first use. Adding one
+    /// that exists (or removing one that does not) changes nothing.
+    async fn set_reaction(
+        &self,
+        message: MessageId,
+        user: UserId,
+        emoji: &Emoji,
+        on: bool,
+        at: Millis,
+    ) -> StoreResult<Vec<ReactionGroup>>;
+    /// The reactions of many messages in one statement (a history page),
+    /// by message; messages without reactions are absent.
+    async fn reactions_of(&self, messages: &[MessageId]) -> StoreResult<HashMap<MessageId, Vec<ReactionGroup>>>;
+    /// The messages with these ids (any conversation), in no order.
+    async fn messages_by_ids(&self, ids: &[MessageId]) -> StoreResult<Vec<Message>>;
+    /// The live text messages `user` may see that match `query`, newest
+    /// first: in `conversation` if given, older than `before` if given.
+    async fn search_messages(
+        &self,
+        user: UserId,
+        query: &SearchQuery,
+        conversation: Option<ConversationId>,
+        before: Option<MessageId>,
+        limit: i64,
+    ) -> StoreResult<Vec<Message>>;
+    /// `blocker` blocks `blocked` (again: no change).
+    async fn block(&self, blocker: UserId, blocked: UserId, at: Millis) -> StoreResult<()>;
+    /// Lifts the block, if any.
+    async fn unblock(&self, blocker: UserId, blocked: UserId) -> StoreResult<()>;
+    /// Whom `blocker` blocks, by username.
+    async fn blocked_by(&self, blocker: UserId) -> StoreResult<Vec<User>>;
+    /// Every block `user` is part of, as `(blocker, blocked)`.
+    async fn blocks_involving(&self, user: UserId) -> StoreResult<Vec<(UserId, UserId)>>;
+    /// Whether either of the two blocks the other.
+    async fn blocked_either_way(&self, a: UserId, b: UserId) -> StoreResult<bool>;
+}
+
 /// Push devices, mutes and the push outbox. Jobs are written by
 /// `append_message` in the message's transaction; workers claim, finish,
 /// retry or drop them.
@@ -274,7 +334,9 @@ pub trait MediaStore: Send + Sync {
 /// The whole storage contract. Implementations: SQLite (embedded default)
 /// and PostgreSQL (cluster mode).
 #[async_trait]
-pub trait Store: UserStore + ConversationStore + MessageStore + PushStore + MediaStore + 'static {
+pub trait Store:
+    UserStore + ConversationStore + MessageStore + MessagingStore + PushStore + MediaStore + 'static
+{
     /// Waits for in-flight work to finish and refuses new work.
     async fn close(&self);
 }

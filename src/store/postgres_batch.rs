@@ -179,11 +179,14 @@ async fn insert_messages(
     let bodies: Vec<&str> = inserts.iter().map(|m| m.body).collect();
     let created: Vec<Millis> = inserts.iter().map(|m| m.at).collect();
     let attachments: Vec<Option<&str>> = inserts.iter().map(|m| m.attachments.as_deref()).collect();
+    let replies: Vec<Option<i64>> = inserts.iter().map(|m| m.reply_to.map(|r| r.0)).collect();
     let rows = sqlx::query(concat!(
-        "INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, kind, body, created_at, attachments)
-         SELECT c, s, u, k, 'text', b, t, a
-           FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[], $6::BIGINT[], $7::TEXT[])
-                WITH ORDINALITY AS v(c, s, u, k, b, t, a, n)
+        "INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, kind, body, created_at, attachments,
+                               reply_to)
+         SELECT c, s, u, k, 'text', b, t, a, r
+           FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[], $6::BIGINT[], $7::TEXT[],
+                       $8::BIGINT[])
+                WITH ORDINALITY AS v(c, s, u, k, b, t, a, r, n)
           ORDER BY n
          RETURNING ",
         message_cols!()
@@ -195,6 +198,7 @@ async fn insert_messages(
     .bind(&bodies)
     .bind(&created)
     .bind(&attachments)
+    .bind(&replies)
     .fetch_all(&mut *tx)
     .await?;
     let mut by_seq: HashMap<(i64, i64), Message> = HashMap::with_capacity(rows.len());

@@ -62,6 +62,8 @@ pub struct NewMessage<'a> {
     pub created_at: Millis,
     /// Media sent with the message (already checked to be the sender's).
     pub attachments: &'a [Attachment],
+    /// The message it answers (already checked to be in the same conversation).
+    pub reply_to: Option<MessageId>,
     /// Members with no live connection: each of their push devices gets a
     /// push job in the message's transaction (the outbox), due at `push_at`.
     pub push_to: &'a [UserId],
@@ -77,6 +79,7 @@ pub(crate) struct QueuedMessage {
     pub(crate) body: String,
     pub(crate) created_at: Millis,
     pub(crate) attachments: Vec<Attachment>,
+    pub(crate) reply_to: Option<MessageId>,
     pub(crate) push_to: Vec<UserId>,
     pub(crate) push_at: Millis,
 }
@@ -90,6 +93,7 @@ impl QueuedMessage {
             body: m.body.to_string(),
             created_at: m.created_at,
             attachments: m.attachments.to_vec(),
+            reply_to: m.reply_to,
             push_to: m.push_to.to_vec(),
             push_at: m.push_at,
         }
@@ -103,6 +107,7 @@ impl QueuedMessage {
             body: &self.body,
             created_at: self.created_at,
             attachments: &self.attachments,
+            reply_to: self.reply_to,
             push_to: &self.push_to,
             push_at: self.push_at,
         }

@@ -17,7 +17,8 @@ macro_rules! user_cols {
 }
 macro_rules! message_cols {
     () => {
-        "id, conversation_id, seq, sender_id, client_msg_id, kind, body, meta, created_at, attachments"
+        "id, conversation_id, seq, sender_id, client_msg_id, kind, body, meta, created_at, attachments,
+         reply_to, edited_at, deleted_at"
     };
 }
 macro_rules! member_cols {
@@ -122,10 +123,11 @@ pub(crate) const MEMBERS: &str = concat!(
 pub(crate) const CONVERSATION_PAGE: &str = "SELECT c.*,
         (SELECT COUNT(*) FROM messages x
           WHERE x.conversation_id = c.id AND x.seq > p.read_seq
-            AND x.sender_id != $1 AND x.kind = 'text') AS unread,
+            AND x.sender_id != $1 AND x.kind = 'text' AND x.deleted_at IS NULL) AS unread,
         lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id,
         lm.client_msg_id AS lm_client_msg_id, lm.kind AS lm_kind, lm.body AS lm_body,
-        lm.meta AS lm_meta, lm.created_at AS lm_created_at, lm.attachments AS lm_attachments
+        lm.meta AS lm_meta, lm.created_at AS lm_created_at, lm.attachments AS lm_attachments,
+        lm.reply_to AS lm_reply_to, lm.edited_at AS lm_edited_at, lm.deleted_at AS lm_deleted_at
    FROM (SELECT m.conversation_id, m.read_seq, COALESCE(k.last_message_at, k.created_at) AS activity
            FROM members m JOIN conversations k ON k.id = m.conversation_id
           WHERE m.user_id = $1 AND (COALESCE(k.last_message_at, k.created_at), k.id) < ($2, $3)
@@ -147,9 +149,14 @@ macro_rules! members_of_conversations {
         )
     };
 }
+/// Who hears of `$1`'s presence: those sharing a conversation with them,
+/// unless either blocks the other.
 pub(crate) const PEERS_OF: &str = "SELECT DISTINCT b.user_id FROM members a
    JOIN members b ON b.conversation_id = a.conversation_id
-  WHERE a.user_id = $1 AND b.user_id != a.user_id";
+  WHERE a.user_id = $1 AND b.user_id != a.user_id
+    AND NOT EXISTS (SELECT 1 FROM blocks k
+                     WHERE (k.blocker_id = $1 AND k.blocked_id = b.user_id)
+                        OR (k.blocker_id = b.user_id AND k.blocked_id = $1))";
 pub(crate) const DELETE_MEMBER: &str = "DELETE FROM members WHERE conversation_id = $1 AND user_id = $2";
 pub(crate) const MAKE_OWNER: &str =
     "UPDATE members SET role = 'owner' WHERE conversation_id = $1 AND user_id = $2";
@@ -178,8 +185,9 @@ pub(crate) const DELETE_CONVERSATION: [&str; 3] = [
 pub(crate) const NEXT_SEQ: &str =
     "UPDATE conversations SET last_message_at = $1, last_seq = last_seq + 1 WHERE id = $2 RETURNING last_seq";
 pub(crate) const INSERT_MESSAGE: &str = concat!(
-    "INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, kind, body, meta, created_at, attachments)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
+    "INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, kind, body, meta, created_at, attachments,
+                           reply_to)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ",
     message_cols!()
 );
 pub(crate) const MESSAGE: &str = concat!("SELECT ", message_cols!(), " FROM messages WHERE id = $1");
@@ -194,7 +202,7 @@ pub(crate) const HISTORY: &str = concat!(
 /// conversation (`$2`) or all (`$2` NULL).
 pub(crate) const UNDELIVERED: &str =
     "SELECT x.id, x.conversation_id, x.seq, x.sender_id, x.client_msg_id, x.kind, x.body,
-        x.meta, x.created_at, x.attachments
+        x.meta, x.created_at, x.attachments, x.reply_to, x.edited_at, x.deleted_at
    FROM members m
    JOIN messages x ON x.conversation_id = m.conversation_id AND x.seq > m.delivered_seq
   WHERE m.user_id = $1 AND x.sender_id != $1
@@ -221,10 +229,11 @@ macro_rules! watermarks_to_change {
 pub(crate) const GAP: &str = "SELECT EXISTS (SELECT 1 FROM messages
      WHERE conversation_id = $1 AND seq > $2 AND seq < $3 AND sender_id != $4) AS gap";
 /// Text messages from others above the user's read watermark in every
-/// conversation: the push badge, one aggregate over the user's memberships.
+/// conversation (deleted ones do not count): the push badge, one aggregate
+/// over the user's memberships.
 pub(crate) const UNREAD_TOTAL: &str = "SELECT COUNT(*) AS n FROM members m
    JOIN messages x ON x.conversation_id = m.conversation_id AND x.seq > m.read_seq
-  WHERE m.user_id = $1 AND x.sender_id != $1 AND x.kind = 'text'";
+  WHERE m.user_id = $1 AND x.sender_id != $1 AND x.kind = 'text' AND x.deleted_at IS NULL";
 pub(crate) const SET_DELIVERED: &str =
     "UPDATE members SET delivered_seq = $1 WHERE conversation_id = $2 AND user_id = $3";
 /// Reading implies delivery.
@@ -339,6 +348,7 @@ pub(crate) const INSERT_SECRET: &str =
     "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 pub(crate) const SECRET: &str = "SELECT value FROM secrets WHERE name = $1";
 
+pub(crate) use super::messaging_sql::*;
 pub(crate) use watermarks_to_change;
 pub(crate) use {
     claim_push_jobs, conversation_to_change, enqueue_pushes, existing_users, members_of_conversations,

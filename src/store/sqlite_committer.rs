@@ -230,7 +230,8 @@ fn insert_message(conn: &Connection, m: Insert<'_>, attachments: &[Attachment]) 
             m.body,
             m.meta,
             m.at,
-            m.attachments
+            m.attachments,
+            m.reply_to.map(|r| r.0)
         ],
         |r| r.get("id"),
     )?;
@@ -245,6 +246,9 @@ fn insert_message(conn: &Connection, m: Insert<'_>, attachments: &[Attachment]) 
         meta: m.meta.map(str::to_string),
         created_at: m.at,
         attachments: attachments.to_vec(),
+        reply_to: m.reply_to,
+        edited_at: None,
+        deleted_at: None,
     })
 }
 

@@ -5,7 +5,7 @@
 //!
 //! Owns: event names and payload shapes. May not touch: sockets.
 
-use super::ConversationView;
+use super::{ConversationView, MessageView, ReactionView};
 use super::timestamp;
 use crate::fanout::Event;
 use serde::Serialize;
@@ -72,6 +72,35 @@ pub struct ConversationRemovedEvent {
     pub reason: &'static str,
 }
 
+/// `message_updated`: a message was edited.
+#[derive(Serialize)]
+pub struct MessageUpdatedEvent {
+    /// The message as it is now.
+    pub message: MessageView,
+}
+
+/// `message_deleted`: a message is now a tombstone.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageDeletedEvent {
+    /// Where.
+    pub conversation_id: i64,
+    /// Which.
+    pub message_id: i64,
+}
+
+/// `reaction_updated`: a message's reactions changed.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactionUpdatedEvent {
+    /// Where.
+    pub conversation_id: i64,
+    /// Which message.
+    pub message_id: i64,
+    /// All its reactions now, ordered by first use.
+    pub reactions: Vec<ReactionView>,
+}
+
 /// The payload of any event.
 #[derive(Serialize)]
 #[serde(untagged)]
@@ -86,6 +115,12 @@ pub enum Payload<'a> {
     ConversationUpdated(Box<ConversationUpdatedEvent>),
     /// `conversation_removed`.
     ConversationRemoved(ConversationRemovedEvent),
+    /// `message_updated`.
+    MessageUpdated(Box<MessageUpdatedEvent>),
+    /// `message_deleted`.
+    MessageDeleted(MessageDeletedEvent),
+    /// `reaction_updated`.
+    ReactionUpdated(ReactionUpdatedEvent),
 }
 
 /// The Socket.IO event name and payload of a domain event.
@@ -129,6 +164,25 @@ pub fn event(e: &Event) -> (&'static str, Payload<'_>) {
             Payload::ConversationRemoved(ConversationRemovedEvent {
                 conversation_id: conversation_id.0,
                 reason: reason.as_str(),
+            }),
+        ),
+        Event::MessageUpdated(m) => (
+            "message_updated",
+            Payload::MessageUpdated(Box::new(MessageUpdatedEvent { message: MessageView::new(m) })),
+        ),
+        Event::MessageDeleted { conversation_id, message_id } => (
+            "message_deleted",
+            Payload::MessageDeleted(MessageDeletedEvent {
+                conversation_id: conversation_id.0,
+                message_id: message_id.0,
+            }),
+        ),
+        Event::ReactionUpdated { conversation_id, message_id, reactions } => (
+            "reaction_updated",
+            Payload::ReactionUpdated(ReactionUpdatedEvent {
+                conversation_id: conversation_id.0,
+                message_id: message_id.0,
+                reactions: ReactionView::list(reactions),
             }),
         ),
     }

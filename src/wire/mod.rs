@@ -18,7 +18,7 @@ pub mod views;
 
 pub use account_views::{ErrorBody, MediaView, MuteView, SubscriptionView, UploadSignatureView};
 pub use conversation_views::{ConversationView, MemberView, ReceiptView, ReceiptsView};
-pub use views::{AttachmentView, MessageView, UserView};
+pub use views::{AttachmentView, MessageView, ReactionView, ReplyView, UserView};
 
 use crate::domain::Millis;
 

@@ -9,7 +9,7 @@ pub use super::account_replies::{
     LinksReply, MediaReply, MuteReply, MutesReply, SessionReply, SessionsEnded, SubscriptionReply,
     SubscriptionsReply, UserReply, UsersReply, VapidKeyReply,
 };
-use super::{ConversationView, ErrorBody, MemberView, MessageView};
+use super::{ConversationView, ErrorBody, MemberView, MessageView, ReactionView};
 use serde::Serialize;
 
 /// `{"ok": true}`: an event done that returns nothing else.
@@ -71,3 +71,18 @@ pub struct MembersReply {
     /// Everyone in the conversation.
     pub members: Vec<MemberView>,
 }
+
+/// `{"reactions": [...]}`: the answer of `react` and `unreact`.
+#[derive(Serialize)]
+pub struct ReactionsReply {
+    /// All the message's reactions now, ordered by first use.
+    pub reactions: Vec<ReactionView>,
+}
+
+/// `{"messages": [Message]}`: message search results, newest first.
+#[derive(Serialize)]
+pub struct SearchReply {
+    /// The matches.
+    pub messages: Vec<MessageView>,
+}
+

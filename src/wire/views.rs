@@ -8,7 +8,7 @@
 //! built from values it is given.
 
 use super::timestamp;
-use crate::domain::{Attachment, Envelope, MessageKind, User};
+use crate::domain::{Attachment, Envelope, MessageKind, Quote, ReactionGroup, User};
 use crate::presence::Presence;
 use serde::Serialize;
 use serde_json::Value;
@@ -80,6 +80,14 @@ pub struct MessageView {
     pub client_msg_id: Option<String>,
     /// Media sent with the message (possibly none).
     pub attachments: Vec<AttachmentView>,
+    /// When the text was last edited, RFC 3339; `null` if never.
+    pub edited_at: Option<String>,
+    /// Deleted: a tombstone with no text and no attachments.
+    pub deleted: bool,
+    /// The message it answers, quoted; `null` if none.
+    pub reply_to: Option<ReplyView>,
+    /// Reactions, ordered by first use (possibly none).
+    pub reactions: Vec<ReactionView>,
     /// `sent`, `delivered` or `read`, as the sender sees it; absent in
     /// `receive_message` (the recipient's copy).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -111,6 +119,10 @@ impl MessageView {
             created_at: timestamp(m.message.created_at),
             client_msg_id: m.message.client_msg_id.as_ref().map(|c| c.as_str().to_string()),
             attachments: m.message.attachments.iter().map(AttachmentView::new).collect(),
+            edited_at: m.message.edited_at.map(timestamp),
+            deleted: m.message.is_deleted(),
+            reply_to: m.reply.as_ref().map(ReplyView::new),
+            reactions: m.reactions.iter().map(ReactionView::new).collect(),
             status: None,
         }
     }
@@ -159,5 +171,52 @@ impl AttachmentView {
                 .clone()
                 .or_else(|| a.has_thumbnail.then(|| format!("{local}/thumbnail"))),
         }
+    }
+}
+
+/// `replyTo`: the quoted message.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplyView {
+    /// The quoted message's id.
+    pub id: i64,
+    /// Who wrote it.
+    pub sender_id: i64,
+    /// Its text, at most 200 characters; `""` once it was deleted.
+    pub message: String,
+}
+
+impl ReplyView {
+    /// The quote as clients see it.
+    pub fn new(q: &Quote) -> Self {
+        Self { id: q.id.0, sender_id: q.sender_id.0, message: q.text.clone() }
+    }
+}
+
+/// One emoji's reactions on a message.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactionView {
+    /// The emoji.
+    pub emoji: String,
+    /// How many reacted with it.
+    pub count: usize,
+    /// Who, in the order they reacted.
+    pub user_ids: Vec<i64>,
+}
+
+impl ReactionView {
+    /// The group as clients see it.
+    pub fn new(g: &ReactionGroup) -> Self {
+        Self {
+            emoji: g.emoji.as_str().to_string(),
+            count: g.user_ids.len(),
+            user_ids: g.user_ids.iter().map(|u| u.0).collect(),
+        }
+    }
+
+    /// A message's reactions.
+    pub fn list(groups: &[ReactionGroup]) -> Vec<Self> {
+        groups.iter().map(Self::new).collect()
     }
 }

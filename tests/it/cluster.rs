@@ -14,7 +14,7 @@ use std::time::Duration;
 /// Seconds without a heartbeat after which a node counts as dead (short, for the tests).
 const NODE_TTL: u64 = 4;
 
-struct Cluster {
+pub(crate) struct Cluster {
     redis_url: String,
     db_url: String,
     db_name: String,
@@ -23,9 +23,9 @@ struct Cluster {
     http: reqwest::Client,
 }
 
-struct Node {
+pub(crate) struct Node {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
 
 impl Drop for Node {
@@ -44,7 +44,7 @@ fn redis_url() -> String {
 }
 
 impl Cluster {
-    async fn new() -> Cluster {
+    pub(crate) async fn new() -> Cluster {
         Self::with_redis(redis_url()).await
     }
 
@@ -69,7 +69,7 @@ impl Cluster {
     }
 
     /// Starts one `confab serve` process of this cluster.
-    fn node(&self) -> Node {
+    pub(crate) fn node(&self) -> Node {
         let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
             .args([
                 "serve",
@@ -103,7 +103,7 @@ impl Cluster {
         Node { child, addr }
     }
 
-    async fn user(&self, node: &Node, name: &str) -> (i64, String) {
+    pub(crate) async fn user(&self, node: &Node, name: &str) -> (i64, String) {
         let res = self
             .http
             .post(format!("http://{}/api/auth/register", node.addr))
@@ -116,7 +116,7 @@ impl Cluster {
         (body["user"]["id"].as_i64().unwrap(), body["token"].as_str().unwrap().to_string())
     }
 
-    async fn post(&self, node: &Node, path: &str, token: &str, body: Value) -> (u16, Value) {
+    pub(crate) async fn post(&self, node: &Node, path: &str, token: &str, body: Value) -> (u16, Value) {
         let res = self
             .http
             .post(format!("http://{}{path}", node.addr))

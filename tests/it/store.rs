@@ -125,6 +125,7 @@ async fn concurrent_appends(s: Arc<dyn Store>) {
                 body: "x",
                 created_at: 1,
                 attachments: &[],
+                reply_to: None,
                 push_to: &[],
                 push_at: 0,
             };
@@ -164,6 +165,7 @@ async fn a_refused_row_fails_only_its_own_append(s: Arc<dyn Store>) {
                     body: &body,
                     created_at: 1,
                     attachments: &[],
+                    reply_to: None,
                     push_to: &[],
                     push_at: 0,
                 };
@@ -215,6 +217,7 @@ async fn send(
             body,
             created_at: CLOCK.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             attachments: &[],
+            reply_to: None,
             push_to: &[],
             push_at: 0,
         })
@@ -410,6 +413,7 @@ async fn groups_membership_roles_and_notes(s: &dyn Store) {
             body: "x",
             created_at: 6,
             attachments: &[],
+            reply_to: None,
             push_to: &[],
             push_at: 0,
         })
@@ -510,6 +514,7 @@ async fn push_outbox_collapses_claims_once_and_respects_mutes(s: &dyn Store) {
         body: "x",
         created_at: at,
         attachments: &[],
+        reply_to: None,
         push_to: to,
         push_at: at + 100,
     };
@@ -624,6 +629,7 @@ async fn push_devices_are_capped_per_user(s: &dyn Store) {
         body: "x",
         created_at: 30,
         attachments: &[],
+        reply_to: None,
         push_to: &to_a,
         push_at: 40,
     };
@@ -736,6 +742,7 @@ async fn media_is_visible_to_its_owner_and_the_conversations_it_was_sent_in(s: &
             body: "",
             created_at: 30,
             attachments: std::slice::from_ref(&attachment),
+            reply_to: None,
             push_to: &[],
             push_at: 0,
         })
@@ -761,3 +768,7 @@ async fn media_is_visible_to_its_owner_and_the_conversations_it_was_sent_in(s: &
     assert_eq!(first, "one");
     assert_eq!(s.secret("k", "two").await.unwrap(), "one");
 }
+
+/// Edits, tombstones, replies, reactions, search and blocks (#17), on both backends.
+#[path = "store_messaging.rs"]
+mod messaging;

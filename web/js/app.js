@@ -5,6 +5,7 @@
 import { api, auth, upload, mediaUrl } from './api.js';
 import { h, linkify, time, day, ago, size, uuid } from './dom.js';
 import * as notify from './notify.js';
+import * as msgs from './messaging.js';
 
 const $ = (id) => document.getElementById(id);
 const OUTBOX_KEY = 'confab.outbox';
@@ -22,6 +23,9 @@ const S = {
   outbox: new Map(),    // clientMsgId → {payload, temp}
   typing: new Map(),    // userId → {name, until}
   files: [],            // attachments waiting in the composer
+  replyTo: null,        // the message the composer answers
+  editing: null,        // the message the composer edits
+  blocked: new Set(),   // user ids the caller blocks
 };
 
 // ---------------------------------------------------------------- auth
@@ -77,6 +81,7 @@ function startChat() {
   $('me').textContent = S.me.displayName || S.me.username;
   for (const [cid, item] of Object.entries(JSON.parse(localStorage.getItem(OUTBOX_KEY) || '{}'))) S.outbox.set(cid, item);
   notify.init(() => S.socket?.connected, openConversation);
+  msgs.loadBlocked().then(() => renderOpen()).catch((e) => console.warn('cannot load blocked users', e));
   const socket = io({ auth: { token: auth.token }, reconnectionDelayMax: 5000 });
   S.socket = socket;
   socket.on('connect', () => { S.presence.set(S.me.id, { online: true }); resync(); });
@@ -88,6 +93,13 @@ function startChat() {
   socket.on('receive_message', (m, ack) => { if (typeof ack === 'function') ack(); received(m); });
   socket.on('message_status', statusChanged);
   socket.on('typing', typingChanged);
+  for (const name of ['message_updated', 'message_deleted', 'reaction_updated']) {
+    socket.on(name, (data) => {
+      const convId = msgs.applyEvent(name, data);
+      renderList();
+      if (convId === S.open) renderOpen();
+    });
+  }
   socket.on('presence', (p) => { S.presence.set(p.userId, p); renderList(); renderHeader(); });
   socket.on('conversation_updated', ({ conversation }) => { upsertConversation(conversation); renderList(); renderOpen(); });
   socket.on('conversation_removed', ({ conversationId }) => {
@@ -216,6 +228,10 @@ function saveOutbox() {
 
 async function send() {
   const text = $('composer').value;
+  if (S.editing) {
+    try { await msgs.submitEdit(text); } catch (e) { alert(e.message); }
+    return;
+  }
   const ready = S.files.filter((f) => f.media);
   if (!text.trim() && !ready.length) return;
   if (!S.open && !S.draftPeer) return;
@@ -223,10 +239,14 @@ async function send() {
   const clientMsgId = uuid();
   const target = S.open ? { conversationId: S.open } : { receiverId: S.draftPeer.id };
   const payload = { ...target, message: text, clientMsgId, attachments: ready.map((f) => ({ id: f.media.id })) };
+  if (S.replyTo && S.open) payload.replyTo = S.replyTo.id;
+  const quoted = S.replyTo;
   const temp = {
     id: `tmp-${clientMsgId}`, conversationId: S.open, senderId: S.me.id, type: 'text', message: text, seq: Infinity,
     createdAt: new Date().toISOString(), clientMsgId, attachments: ready.map((f) => f.media), pending: true,
+    replyTo: quoted ? { id: quoted.id, senderId: quoted.senderId, message: quoted.message } : null,
   };
+  msgs.cancelComposerState();
   S.outbox.set(clientMsgId, { payload, temp });
   saveOutbox();
   if (S.open) { addMessage(temp); }
@@ -326,6 +346,7 @@ function title(c) {
 
 function preview(m) {
   if (!m) return '';
+  if (m.deleted) return 'This message was deleted';
   const label = m.attachments?.length ? { image: '📷 Photo', video: '🎥 Video', audio: '🎵 Audio' }[m.attachments[0].kind] || '📎 File' : '';
   return [label, m.message].filter(Boolean).join(' ');
 }
@@ -357,6 +378,7 @@ function renderList() {
 
 function renderHeader() {
   const c = S.convs.get(S.open);
+  if (!c) msgs.renderBlockButton(null);
   if (!c && !S.draftPeer) { $('conv-title').textContent = 'Pick a conversation'; $('conv-status').textContent = ''; return; }
   if (!c) { $('conv-title').textContent = S.draftPeer.displayName || S.draftPeer.username; $('conv-status').textContent = 'new conversation'; return; }
   $('conv-title').textContent = title(c);
@@ -368,6 +390,7 @@ function renderHeader() {
     const online = c.members.filter((m) => S.presence.get(m.userId)?.online).length;
     $('conv-status').textContent = `${c.members.length} members, ${online} online`;
   }
+  msgs.renderBlockButton(peer);
   $('members-toggle').hidden = c.type !== 'group';
   if (c.type === 'group') renderMembers(c);
 }
@@ -456,11 +479,21 @@ function renderOpen({ stick = false } = {}) {
     if (d !== lastDay) { out.push(h('div', { class: 'day' }, d)); lastDay = d; }
     if (m.type === 'system') { out.push(h('div', { class: 'msg system', dataset: { id: m.id } }, m.message)); continue; }
     const mine = m.senderId === S.me.id;
-    out.push(h('div', { class: `msg${mine ? ' mine' : ''}${m.failed ? ' failed' : ''}`, dataset: { id: m.id } },
-      !mine && c.type === 'group' ? h('div', { class: 'who' }, m.senderName || 'former member') : null,
+    const who = !mine && c.type === 'group' ? h('div', { class: 'who' }, m.senderName || 'former member') : null;
+    if (m.deleted) {
+      out.push(h('div', { class: `msg deleted${mine ? ' mine' : ''}`, dataset: { id: m.id }, tabindex: -1 },
+        who, h('div', { class: 'text' }, 'This message was deleted'), h('div', { class: 'meta' }, time(m.createdAt))));
+      continue;
+    }
+    out.push(h('div', { class: `msg${mine ? ' mine' : ''}${m.failed ? ' failed' : ''}`, dataset: { id: m.id }, tabindex: 0 },
+      who,
+      msgs.quoteView(m),
       m.message ? h('div', { class: 'text' }, linkify(m.message)) : null,
       (m.attachments || []).map(attachmentView),
-      h('div', { class: 'meta' }, m.failed ? `not sent: ${m.failed} ` : '', time(m.createdAt), mine ? ' ' : '', mine ? tick(m, c) : null)));
+      msgs.reactionsView(m),
+      h('div', { class: 'meta' }, m.failed ? `not sent: ${m.failed} ` : '', m.editedAt ? h('span', { class: 'edited', title: `edited ${new Date(m.editedAt).toLocaleString()}` }, 'edited · ') : null,
+        time(m.createdAt), mine ? ' ' : '', mine ? tick(m, c) : null),
+      msgs.actionsView(m, c)));
   }
   const before = box.scrollHeight;
   const top = box.scrollTop;
@@ -505,8 +538,18 @@ function closeConversation() {
 }
 
 function route() {
-  const m = /^#\/c\/(\d+)$/.exec(location.hash);
-  if (m) openConversation(Number(m[1]));
+  const m = /^#\/c\/(\d+)(?:\/m\/(\d+))?$/.exec(location.hash);
+  if (!m) return;
+  if (m[2]) openAt(Number(m[1]), Number(m[2]));
+  else openConversation(Number(m[1]));
+}
+
+/** Opens a conversation at one message (a search result): pages back until it is loaded. */
+async function openAt(convId, msgId) {
+  if (S.open !== convId) await openConversation(convId);
+  for (let i = 0; i < 50 && !messagesOf(convId).has(msgId) && S.older.get(convId); i++) await loadHistory(convId);
+  renderOpen();
+  msgs.scrollToMessage(msgId);
 }
 
 // ---------------------------------------------------------------- interactions
@@ -528,6 +571,7 @@ function autosize() {
 }
 
 $('composer').addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && (S.replyTo || S.editing)) { e.preventDefault(); msgs.cancelComposerState(); return; }
   if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); send(); }
 });
 $('composer').addEventListener('input', () => { autosize(); setTyping($('composer').value.length > 0); });
@@ -619,5 +663,16 @@ $('group-form').addEventListener('submit', async (e) => {
 
 $('enable-notifications').addEventListener('click', () => notify.enable());
 $('more-conversations').addEventListener('click', () => loadMoreConversations().catch((e) => console.warn('cannot load more', e)));
+
+msgs.init({
+  S,
+  socket: () => S.socket,
+  renderOpen: () => { renderList(); renderOpen(); },
+  messagesOf,
+  openAt: (convId, msgId) => { location.hash = `#/c/${convId}/m/${msgId}`; },
+  composer: () => $('composer'),
+});
+msgs.bindSearch($('message-search'), $('message-results'));
+msgs.bindLongPress($('messages'));
 
 boot();

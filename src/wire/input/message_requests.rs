@@ -32,6 +32,9 @@ pub struct SendMessageRequest {
     /// Media sent with the message.
     #[serde(default)]
     pub attachments: Option<Vec<AttachmentItem>>,
+    /// The message it answers.
+    #[serde(default)]
+    pub reply_to: Option<PositiveId>,
 }
 
 /// A `senderId` as a client claims it: any JSON, since anything but the
@@ -142,6 +145,7 @@ impl TryFrom<(SendMessageRequest, SendContext)> for SendMessage {
             client_msg_id: r.client_msg_id.map(ClientMsgId::parse).transpose()?,
             origin: cx.origin,
             attachments,
+            reply_to: r.reply_to.map(Into::into),
         })
     }
 }

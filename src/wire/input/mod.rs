@@ -15,6 +15,7 @@ mod account_requests;
 mod fields;
 mod group_requests;
 mod message_requests;
+mod messaging_requests;
 
 pub use account_requests::{
     ApnsEnvironment, DeviceKind, LoginRequest, MuteRequest, NewDeviceRequest, RegisterRequest, Registration,
@@ -27,6 +28,10 @@ pub use group_requests::{
 pub use message_requests::{
     AttachmentItem, FetchUnreadRequest, JoinRequest, MarkReadRequest, SendContext, SendMessageRequest,
     SenderClaim, TypingRequest,
+};
+pub use messaging_requests::{
+    EditRequest, MessageRef, ReactRequest, Search, SearchParams, edit_body, edit_message, message_ref,
+    path_message_id, react,
 };
 
 use crate::chat::{NewGroupRequest, SendMessage};
