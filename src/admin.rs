@@ -25,6 +25,9 @@ pub enum AdminError {
     #[error("database error: {0}")]
     /// The database refused the change.
     Store(#[from] StoreError),
+    #[error("{0}")]
+    /// A backup cannot be made here.
+    Backup(String),
     #[error("no user named {0:?}")]
     /// No account has this username.
     NoSuchUser(String),
@@ -37,6 +40,24 @@ pub struct Changed {
     pub user: UserId,
     /// Sessions (tokens) ended by disabling; 0 when enabling.
     pub sessions_ended: usize,
+}
+
+/// Makes a consistent copy of the SQLite database into the new file `to`,
+/// while the server may be running (see `store::sqlite::backup`). A cluster
+/// (PostgreSQL) is backed up with `pg_dump` instead (docs/DEPLOY.md).
+pub fn backup(config: &Config, to: &std::path::Path) -> Result<std::path::PathBuf, AdminError> {
+    match config.database().map_err(StartError::from)? {
+        crate::config::Database::Sqlite(path) => {
+            if !path.exists() {
+                return Err(AdminError::Backup(format!("no database at {}", path.display())));
+            }
+            crate::store::sqlite::backup(&path, to)?;
+            Ok(path)
+        }
+        crate::config::Database::Postgres(_) => Err(AdminError::Backup(
+            "the database is PostgreSQL: back it up with pg_dump (see docs/DEPLOY.md)".into(),
+        )),
+    }
 }
 
 /// Disables an account: it can no longer log in, every token is revoked,

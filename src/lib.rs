@@ -42,6 +42,7 @@ pub mod presence;
 pub mod realtime;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod users;
 pub mod wire;
 

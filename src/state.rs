@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::media::Media;
 use crate::notify::Push;
 use crate::presence::PresenceService;
+use crate::telemetry::{Metrics, Readiness};
 use crate::users::Users;
 use std::sync::Arc;
 
@@ -28,4 +29,8 @@ pub struct AppState {
     pub push: Arc<Push>,
     /// Uploads and attachments.
     pub media: Arc<Media>,
+    /// Counters and histograms for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Whether the node takes new sockets (`/readyz`).
+    pub readiness: Arc<Readiness>,
 }

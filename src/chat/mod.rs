@@ -74,6 +74,8 @@ pub struct Chat {
     /// per pair forever once created, so a hit never goes stale; this saves
     /// a read on every direct send.
     directs: Arc<Mutex<HashMap<(UserId, UserId), ConversationId>>>,
+    /// Messages stored, live deliveries and their acks, for `/metrics`.
+    metrics: Arc<crate::telemetry::Metrics>,
 }
 
 /// The direct-conversation cache is emptied when it grows past this.
@@ -101,7 +103,14 @@ impl Chat {
         push_delay: Millis,
     ) -> Self {
         let deliveries = delivery::DeliveryQueue::spawn(store.clone(), fanout.clone());
-        Self { store, presence, fanout, media, groups, push_delay, deliveries, directs: Default::default() }
+        let (directs, metrics) = Default::default();
+        Self { store, presence, fanout, media, groups, push_delay, deliveries, directs, metrics }
+    }
+
+    /// Reports to `metrics` (a private set otherwise).
+    pub fn with_metrics(mut self, metrics: Arc<crate::telemetry::Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Stores a message and delivers it. Returns once it is committed; the
@@ -142,6 +151,7 @@ impl Chat {
         }
         let message = Envelope::new(appended.message, &appended.conversation);
         if appended.created {
+            self.metrics.message_stored();
             self.fan_out(&appended.conversation, &message, cmd.origin.as_ref(), Some(&offline)).await;
         }
         Ok(message)

@@ -277,4 +277,22 @@ pub trait MediaStore: Send + Sync {
 pub trait Store: UserStore + ConversationStore + MessageStore + PushStore + MediaStore + 'static {
     /// Waits for in-flight work to finish and refuses new work.
     async fn close(&self);
+    /// Whether the database answers (one trivial query), for `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+    /// From now on, report each group commit (its size and duration) to `metrics`.
+    fn watch_commits(&self, metrics: std::sync::Arc<crate::telemetry::Metrics>);
+}
+
+/// Where a backend's group committer reports its commits: nowhere until
+/// [`Store::watch_commits`] is called (the committer starts first).
+#[derive(Clone, Default)]
+pub struct CommitWatch(std::sync::Arc<std::sync::OnceLock<std::sync::Arc<crate::telemetry::Metrics>>>);
+
+impl CommitWatch {
+    /// A commit of `writes` jobs took `elapsed`.
+    pub(crate) fn report(&self, writes: usize, elapsed: std::time::Duration) {
+        if let Some(m) = self.0.get() {
+            m.commit(writes, elapsed);
+        }
+    }
 }

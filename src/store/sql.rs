@@ -344,3 +344,6 @@ pub(crate) use {
     claim_push_jobs, conversation_to_change, enqueue_pushes, existing_users, members_of_conversations,
     search_users,
 };
+
+/// Readiness probe: the database answers.
+pub const PING: &str = "SELECT 1";

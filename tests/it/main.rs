@@ -21,6 +21,7 @@ mod crash_redis;
 mod groups;
 mod http_api;
 mod media;
+mod ops;
 mod parsers;
 mod push;
 mod push_endpoints;
