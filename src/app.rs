@@ -235,7 +235,12 @@ impl App {
         let probing = self.readiness.spawn(self.metrics.clone());
         let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
         let metrics_server = self.metrics_listener.map(|l| {
-            tokio::spawn(crate::http::serve_metrics(l, self.metrics.clone(), self.store.clone(), metrics_stopped))
+            tokio::spawn(crate::http::serve_metrics(
+                l,
+                self.metrics.clone(),
+                self.store.clone(),
+                metrics_stopped,
+            ))
         });
         let readiness = self.readiness.clone();
         let result = axum::serve(listener, service)

@@ -244,7 +244,9 @@ impl Config {
             return Ok(None);
         }
         text.parse().map(Some).map_err(|_| {
-            ConfigError(format!("`metrics_listen`: {text:?} must be an address like 127.0.0.1:9090, or empty"))
+            ConfigError(format!(
+                "`metrics_listen`: {text:?} must be an address like 127.0.0.1:9090, or empty"
+            ))
         })
     }
 }

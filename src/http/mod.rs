@@ -62,7 +62,9 @@ pub fn router(state: AppState) -> Router {
 /// authenticated.
 pub fn request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
     let given = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).filter(|v| {
-        !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        !v.is_empty()
+            && v.len() <= 64
+            && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     });
     let id = match given {
         Some(id) => id.to_string(),

@@ -20,9 +20,10 @@ use tokio::net::TcpListener;
 pub(super) async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
     match app.readiness.status() {
         Ok(()) => (StatusCode::OK, axum::Json(json!({ "status": "ready" }))),
-        Err(reason) => {
-            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "status": "unavailable", "reason": reason })))
-        }
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({ "status": "unavailable", "reason": reason })),
+        ),
     }
 }
 

@@ -9,9 +9,9 @@
 //! providers' protocols — each provider file owns its own.
 
 use super::{Notification, Outcome, Push, PushStats};
-use crate::telemetry::PushResult;
 use crate::domain::{Error, Millis, now_millis};
 use crate::store::PushJob;
+use crate::telemetry::PushResult;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;

@@ -14,13 +14,13 @@ use crate::telemetry::{Dependency, EventName};
 use crate::wire::replies::{DONE, Done, ErrorReply, MessageReply, MessagesReply};
 use crate::wire::{ErrorBody, MessageView, input};
 use serde::Serialize;
-use tracing::Instrument;
 use serde_json::Value;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
 use socketioxide::socket::DisconnectReason;
 use std::future::Future;
 use std::sync::Arc;
+use tracing::Instrument;
 
 pub fn register<A: Adapter>(s: &SocketRef<A>) {
     s.on("join", join::<A>);

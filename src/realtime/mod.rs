@@ -135,7 +135,9 @@ async fn authenticate<A: Adapter>(
         Err(refused) => {
             metrics.handshake_refused(refused.label());
             match refused {
-                Refused::TooManyConnections => metrics.rate_limited(crate::telemetry::Limit::ConnectionsPerUser),
+                Refused::TooManyConnections => {
+                    metrics.rate_limited(crate::telemetry::Limit::ConnectionsPerUser)
+                }
                 Refused::TooManyFromAddress => {
                     metrics.rate_limited(crate::telemetry::Limit::ConnectionsPerAddress)
                 }

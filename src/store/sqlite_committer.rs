@@ -66,7 +66,11 @@ pub(super) struct Committer {
 impl Committer {
     /// Opens the committer's connection to the (already migrated) database
     /// and starts its thread.
-    pub(super) fn open(path: &Path, synchronous: SqliteSynchronous, watch: super::CommitWatch) -> StoreResult<Self> {
+    pub(super) fn open(
+        path: &Path,
+        synchronous: SqliteSynchronous,
+        watch: super::CommitWatch,
+    ) -> StoreResult<Self> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "wal")?;

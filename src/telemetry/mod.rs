@@ -17,7 +17,9 @@ mod readiness;
 pub use readiness::{Probe, Readiness};
 
 use crate::domain::ErrorCode;
-use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Level, Metadata, Recorder, SharedString, Unit};
+use metrics::{
+    Counter, Gauge, Histogram, Key, KeyName, Label, Level, Metadata, Recorder, SharedString, Unit,
+};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -75,7 +77,8 @@ pub enum Refusal {
     /// The node is draining.
     ShuttingDown,
 }
-const REFUSALS: [&str; 4] = ["unauthorized", "connections_per_user", "connections_per_address", "shutting_down"];
+const REFUSALS: [&str; 4] =
+    ["unauthorized", "connections_per_user", "connections_per_address", "shutting_down"];
 
 /// Which limit refused a request or an event.
 #[derive(Debug, Clone, Copy)]
@@ -93,8 +96,14 @@ pub enum Limit {
     /// `media.uploads_per_minute`.
     Uploads,
 }
-const LIMITS: [&str; 6] =
-    ["events_per_socket", "events_per_user", "connections_per_user", "connections_per_address", "login", "uploads"];
+const LIMITS: [&str; 6] = [
+    "events_per_socket",
+    "events_per_user",
+    "connections_per_user",
+    "connections_per_address",
+    "login",
+    "uploads",
+];
 
 /// What happened to a push job.
 #[derive(Debug, Clone, Copy)]
@@ -162,13 +171,14 @@ impl Metrics {
             ("confab_delivery_ack_seconds", &SECONDS[..]),
         ] {
             // Never fails: the bucket lists are not empty.
-            builder = builder.set_buckets_for_metric(Matcher::Full(name.into()), buckets).unwrap_or_else(|_| {
-                unreachable!("non-empty buckets")
-            });
+            builder = builder
+                .set_buckets_for_metric(Matcher::Full(name.into()), buckets)
+                .unwrap_or_else(|_| unreachable!("non-empty buckets"));
         }
         let r = builder.build_recorder();
         let handle = r.handle();
-        let version = Key::from_parts("confab_build_info", vec![Label::new("version", env!("CARGO_PKG_VERSION"))]);
+        let version =
+            Key::from_parts("confab_build_info", vec![Label::new("version", env!("CARGO_PKG_VERSION"))]);
         r.describe_gauge("confab_build_info".into(), None, "Always 1; the version is a label.".into());
         gauge(&r, version).set(1.0);
         let events = EVENTS
@@ -210,7 +220,10 @@ impl Metrics {
             push_pending: gauge(&r, Key::from_name("confab_push_jobs_pending")),
             uploads: counter(&r, "confab_uploads_total", &[]),
             upload_bytes: counter(&r, "confab_upload_bytes_total", &[]),
-            rate_limited: LIMITS.iter().map(|l| counter(&r, "confab_rate_limited_total", &[("limit", l)])).collect(),
+            rate_limited: LIMITS
+                .iter()
+                .map(|l| counter(&r, "confab_rate_limited_total", &[("limit", l)]))
+                .collect(),
             db_errors: counter(&r, "confab_dependency_errors_total", &[("dependency", "database")]),
             redis_errors: counter(&r, "confab_dependency_errors_total", &[("dependency", "redis")]),
             handle,
@@ -348,11 +361,21 @@ fn describe(r: &PrometheusRecorder) {
         ("confab_handshakes_total", None, "Socket.IO handshakes, accepted or refused (by reason).", 'c'),
         ("confab_socket_events_total", None, "Socket events answered, by event name and outcome.", 'c'),
         ("confab_messages_stored_total", None, "Messages stored (retried duplicates not counted).", 'c'),
-        ("confab_commit_batch_size", Some(Unit::Count), "Writes (message appends, receipt batches) per group commit.", 'h'),
+        (
+            "confab_commit_batch_size",
+            Some(Unit::Count),
+            "Writes (message appends, receipt batches) per group commit.",
+            'h',
+        ),
         ("confab_commit_seconds", Some(Unit::Seconds), "Time to store a group commit of messages.", 'h'),
         ("confab_live_deliveries_total", None, "Messages handed to live connections.", 'c'),
         ("confab_delivery_ack_seconds", Some(Unit::Seconds), "From live send to the device's ack.", 'h'),
-        ("confab_fetch_unread_messages", Some(Unit::Count), "Messages returned per fetch_unread_messages.", 'h'),
+        (
+            "confab_fetch_unread_messages",
+            Some(Unit::Count),
+            "Messages returned per fetch_unread_messages.",
+            'h',
+        ),
         ("confab_push_jobs_total", None, "Push jobs finished, by provider and result.", 'c'),
         ("confab_push_jobs_pending", None, "Push jobs waiting in the outbox (all nodes).", 'g'),
         ("confab_uploads_total", None, "Media uploads stored.", 'c'),
@@ -384,8 +407,13 @@ mod tests {
         m.socket_opened(7);
         m.socket_closed(7);
         let text = m.render();
-        assert!(text.contains(r#"confab_socket_events_total{event="send_message",outcome="ok"} 1"#), "{text}");
-        assert!(text.contains(r#"confab_socket_events_total{event="send_message",outcome="rate_limited"} 1"#));
+        assert!(
+            text.contains(r#"confab_socket_events_total{event="send_message",outcome="ok"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"confab_socket_events_total{event="send_message",outcome="rate_limited"} 1"#)
+        );
         assert!(text.contains("confab_connected_sockets 1"), "{text}");
         assert!(text.contains("confab_connected_users 1"));
         assert!(text.contains(r#"confab_build_info{version=""#));
@@ -393,7 +421,8 @@ mod tests {
 
     #[test]
     fn outcome_labels_cover_every_error_code() {
-        for code in [ErrorCode::Unauthorized, ErrorCode::Internal, ErrorCode::Invalid, ErrorCode::Unavailable] {
+        for code in [ErrorCode::Unauthorized, ErrorCode::Internal, ErrorCode::Invalid, ErrorCode::Unavailable]
+        {
             assert_eq!(OUTCOMES[outcome_index(Some(code))], code.as_str());
         }
     }

@@ -15,6 +15,7 @@ mod push_fakes;
 mod admin;
 mod authz;
 mod backpressure;
+mod backup;
 mod cluster;
 mod crash;
 mod crash_redis;

@@ -242,7 +242,8 @@ async fn json_logs_parse_and_hold_no_secrets() {
     // And over Socket.IO, with the token in the query string.
     let mut s = Sio::connect(addr, Some(&tokens[1])).await.unwrap();
     s.call("send_message", json!({"receiverId": ids[0], "message": text})).await;
-    let polled = http.get(format!("{url}/socket.io/?EIO=4&transport=polling&token={}", tokens[2])).send().await;
+    let polled =
+        http.get(format!("{url}/socket.io/?EIO=4&transport=polling&token={}", tokens[2])).send().await;
     assert!(polled.is_ok());
     drop(s);
     tokio::time::sleep(Duration::from_millis(300)).await;
