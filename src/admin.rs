@@ -28,6 +28,9 @@ pub enum AdminError {
     #[error("{0}")]
     /// A backup cannot be made here.
     Backup(String),
+    #[error("{0}")]
+    /// The service refused (e.g. the account is gone meanwhile).
+    Refused(crate::domain::Error),
     #[error("no user named {0:?}")]
     /// No account has this username.
     NoSuchUser(String),
@@ -58,6 +61,24 @@ pub fn backup(config: &Config, to: &std::path::Path) -> Result<std::path::PathBu
             "the database is PostgreSQL: back it up with pg_dump (see docs/DEPLOY.md)".into(),
         )),
     }
+}
+
+/// Deletes an account as `DELETE /api/users/me` does (see
+/// [`crate::accounts`]); running nodes close its sockets within about a second.
+pub async fn delete_user(config: &Config, username: &str) -> Result<crate::accounts::Deleted, AdminError> {
+    let store = open_store(config).await?;
+    let result = async {
+        let key = key_of(username)?;
+        let user = store.credentials(&key).await?.ok_or_else(|| no_such(username))?.user.id;
+        let media = crate::media::Media::new(&config.media, config.media_dir(), store.clone())
+            .await
+            .map_err(StartError::Media)?;
+        let accounts = crate::accounts::Accounts::new(store.clone(), Arc::new(media), None);
+        accounts.delete(user, crate::accounts::MessagesOnDelete::Keep).await.map_err(AdminError::Refused)
+    }
+    .await;
+    store.close().await;
+    result
 }
 
 /// Disables an account: it can no longer log in, every token is revoked,

@@ -344,10 +344,21 @@ fn services(
     let groups = GroupSettings { max_members: config.limits.group_max_members };
     let push = Push::new(&config.push, &config.vapid_key_file(), store.clone(), presence.clone())?;
     let push = Arc::new(push.with_metrics(ops.metrics.clone()));
-    let chat = Chat::new(store, presence.clone(), fanout, media.clone(), groups, push.delay())
+    let chat = Chat::new(store.clone(), presence.clone(), fanout, media.clone(), groups, push.delay())
         .with_metrics(ops.metrics.clone());
     let Ops { metrics, readiness } = ops;
-    Ok(AppState { config: Arc::new(config), users, chat, presence, push, media, metrics, readiness })
+    let accounts = Arc::new(crate::accounts::Accounts::new(store, media.clone(), Some(users.clone())));
+    Ok(AppState {
+        config: Arc::new(config),
+        users,
+        chat,
+        presence,
+        push,
+        media,
+        metrics,
+        readiness,
+        accounts,
+    })
 }
 
 /// Longest wait at shutdown for socket events being handled to answer.

@@ -28,6 +28,7 @@
 
 #![warn(missing_docs)]
 
+pub mod accounts;
 pub mod admin;
 pub mod app;
 pub mod chat;

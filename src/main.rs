@@ -36,6 +36,10 @@ enum AdminCommand {
     DisableUser(AdminUserArgs),
     /// Enable a disabled account again (the user logs in anew).
     EnableUser(AdminUserArgs),
+    /// Delete an account for good, as the user can (DELETE /api/users/me):
+    /// sessions end on every node, push devices and uploads are removed, its
+    /// messages stay for the other members, from "Deleted user".
+    DeleteUser(AdminUserArgs),
     /// Copy the SQLite database consistently into FILE (a new file), while
     /// the server runs or not. Restore: see docs/DEPLOY.md.
     Backup(BackupArgs),
@@ -137,6 +141,20 @@ fn admin(command: AdminCommand) -> anyhow::Result<()> {
     let (disable, args) = match command {
         AdminCommand::DisableUser(args) => (true, args),
         AdminCommand::EnableUser(args) => (false, args),
+        AdminCommand::DeleteUser(args) => {
+            let config = Config::load(args.store.config.as_deref(), args.store.overrides())?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let name = &args.username;
+            let done = runtime.block_on(confab::admin::delete_user(&config, name))?;
+            println!(
+                "deleted {name} (id {}): {} sessions ended, {} groups left, {} uploads removed; running nodes close its sockets within seconds",
+                done.user, done.sessions_ended, done.groups_left, done.uploads_deleted
+            );
+            return Ok(());
+        }
         AdminCommand::Backup(args) => {
             let config = Config::load(args.store.config.as_deref(), args.store.overrides())?;
             let from = confab::admin::backup(&config, &args.file)?;

@@ -5,6 +5,7 @@
 //! import it — never `app` itself, so they depend on the services and not on
 //! how the server is wired. May not touch: anything but holding the services.
 
+use crate::accounts::Accounts;
 use crate::chat::Chat;
 use crate::config::Config;
 use crate::media::Media;
@@ -33,4 +34,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Whether the node takes new sockets (`/readyz`).
     pub readiness: Arc<Readiness>,
+    /// Account deletion and export.
+    pub accounts: Arc<Accounts>,
 }

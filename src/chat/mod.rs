@@ -21,6 +21,7 @@ mod system_events;
 
 pub use groups::{GroupSettings, NewGroupRequest};
 pub use receipts::MemberReceipt;
+pub use system_events::member_left_meta;
 
 use crate::domain::{
     ClientMsgId, ConnectionId, Conversation, ConversationCursor, ConversationId, ConversationPage, Envelope,

@@ -7,6 +7,7 @@
 //! Owns: the router, CORS and the headers every response carries. May not
 //! touch: services' rules or storage.
 
+mod account;
 mod api_error;
 mod auth;
 mod client_addr;

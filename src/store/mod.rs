@@ -16,6 +16,7 @@
 //! observe or leave behind half a message or half a membership change. The
 //! same suite (the integration tests' `store` module) runs against both backends.
 
+mod account_store;
 mod backend;
 mod columns;
 mod conversation_store;
@@ -271,10 +272,37 @@ pub trait MediaStore: Send + Sync {
     async fn secret(&self, name: &str, candidate: &str) -> StoreResult<String>;
 }
 
+/// Deleting and exporting an account (see `accounts`).
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// In one transaction: deletes the user's push devices (with their
+    /// jobs), mutes and remaining memberships, and strips the account to a
+    /// disabled tombstone (`tombstone` as username and key, no password,
+    /// `display_name`). The row stays: the user's messages refer to it.
+    async fn erase_user(
+        &self,
+        user: UserId,
+        tombstone: &str,
+        display_name: &str,
+        at: Millis,
+    ) -> StoreResult<()>;
+    /// Text messages `user` sent, by id, after `after`: at most `limit`.
+    async fn messages_by_sender(
+        &self,
+        user: UserId,
+        after: MessageId,
+        limit: i64,
+    ) -> StoreResult<Vec<Message>>;
+    /// Every media item `owner` uploaded, oldest first.
+    async fn media_of(&self, owner: UserId) -> StoreResult<Vec<MediaItem>>;
+}
+
 /// The whole storage contract. Implementations: SQLite (embedded default)
 /// and PostgreSQL (cluster mode).
 #[async_trait]
-pub trait Store: UserStore + ConversationStore + MessageStore + PushStore + MediaStore + 'static {
+pub trait Store:
+    UserStore + ConversationStore + MessageStore + PushStore + MediaStore + AccountStore + 'static
+{
     /// Waits for in-flight work to finish and refuses new work.
     async fn close(&self);
     /// Whether the database answers (one trivial query), for `/readyz`.

@@ -12,6 +12,7 @@
 mod common;
 mod push_fakes;
 
+mod accounts;
 mod admin;
 mod authz;
 mod backpressure;
