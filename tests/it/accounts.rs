@@ -4,7 +4,6 @@
 use crate::common::{self, Process, Sio, TestApp, WAIT, register_at, spawn_app_with};
 use crate::push_fakes::Fake;
 use serde_json::{Value, json};
-use std::net::SocketAddr;
 
 async fn delete_me(
     http: &reqwest::Client,
@@ -148,7 +147,7 @@ async fn deleting_an_account_keeps_its_messages_for_others_and_removes_the_rest(
     assert_eq!(sqlite_count(&app, "SELECT COUNT(*) FROM members WHERE user_id = ?", ana).await, 0);
     let (status, _) = app.get(&format!("/api/media/{media_id}"), Some(&tb)).await;
     assert_eq!(status, 404);
-    assert_eq!(app.user("ana").await.0 != ana, true, "a new account may take the name");
+    assert_ne!(app.user("ana").await.0, ana, "a new account may take the name");
     // Bob is unaffected.
     let ack = b.call("fetch_unread_messages", json!({})).await;
     assert!(ack.get("error").is_none(), "{ack}");
@@ -203,7 +202,6 @@ async fn deleting_an_account_on_one_node_of_a_cluster_ends_it_everywhere() {
     assert_eq!((m["senderId"].as_i64(), m["message"].as_str()), (Some(ana), Some("across nodes")));
     assert_eq!(m["senderName"], Value::Null);
     assert!(!b2.is_closed(), "bob stays connected");
-    let _: SocketAddr = n2.addr();
 }
 
 /// `confab admin delete-user` does the same from the command line while the
