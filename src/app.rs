@@ -255,7 +255,8 @@ impl App {
         probing.abort();
         let _ = stop_metrics.send(true);
         if let Some(server) = metrics_server {
-            let _ = server.await;
+            // A scraper's request in flight gets its answer; no longer wait.
+            let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
         }
         if let Some(task) = self.maintenance {
             task.abort();
