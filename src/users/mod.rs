@@ -336,8 +336,9 @@ impl Users {
     /// Users whose username starts with `prefix` (case-insensitive).
     pub async fn search(&self, prefix: &str, limit: i64) -> Result<Vec<User>, Error> {
         let prefix = prefix.trim().to_ascii_lowercase();
-        // No username has a NUL (PostgreSQL could not even compare with it).
-        if prefix.is_empty() || prefix.contains('\0') {
+        // No username has a NUL (PostgreSQL could not even compare with it),
+        // and none starts with '#', which only deleted accounts' tombstones do.
+        if prefix.is_empty() || prefix.contains('\0') || prefix.starts_with('#') {
             return Ok(Vec::new());
         }
         Ok(self.store.search_users(&prefix, limit).await?)

@@ -141,6 +141,8 @@ async fn deleting_an_account_keeps_its_messages_for_others_and_removes_the_rest(
     assert_ne!(profile["user"]["username"], "ana");
     let (_, found) = app.get("/api/users?q=ana", Some(&tb)).await;
     assert_eq!(found["users"], json!([]), "{found}");
+    let (_, found) = app.get("/api/users?q=%23", Some(&tb)).await;
+    assert_eq!(found["users"], json!([]), "tombstones are not listed: {found}");
     // Devices, mutes and uploads are gone; the name is free again.
     assert_eq!(sqlite_count(&app, "SELECT COUNT(*) FROM push_subscriptions WHERE user_id = ?", ana).await, 0);
     assert_eq!(sqlite_count(&app, "SELECT COUNT(*) FROM media WHERE owner_id = ?", ana).await, 0);
