@@ -267,3 +267,43 @@ async fn json_logs_parse_and_hold_no_secrets() {
     assert!(with_request_id, "the send request's id is in its lines");
     assert!(with_user, "the authenticated user is in the request's span");
 }
+
+/// While the node drains at shutdown (an event is still being handled),
+/// `/readyz` answers 503 `draining`, and the event still gets its answer.
+#[tokio::test]
+async fn readyz_answers_503_while_the_node_drains() {
+    let mut app = common::spawn_app().await;
+    let (_, ta) = app.user("ana").await;
+    let (bob, _) = app.user("bob").await;
+    let mut a = app.socket(&ta).await;
+    let http = app.http.clone();
+    let ready = format!("http://{}/readyz", app.addr);
+    assert_eq!(http.get(&ready).send().await.unwrap().status().as_u16(), 200);
+    // Hold SQLite's write lock, so a send stays in flight.
+    let lock = rusqlite::Connection::open(app.data_dir.path().join("confab.db")).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let send = tokio::spawn(async move {
+        let ack = a.call("send_message", json!({"receiverId": bob, "message": "in flight"})).await;
+        (a, ack)
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stopping = tokio::spawn(async move {
+        app.shutdown().await;
+        app
+    });
+    let mut seen = (0, Value::Null);
+    for _ in 0..50 {
+        if let Ok(res) = http.get(&ready).send().await {
+            seen = (res.status().as_u16(), res.json().await.unwrap_or(Value::Null));
+            if seen.0 == 503 {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen, (503, json!({"status": "unavailable", "reason": "draining"})));
+    lock.execute_batch("ROLLBACK").unwrap();
+    let (_a, ack) = send.await.unwrap();
+    assert!(ack["message"]["id"].is_i64(), "the event in flight was answered: {ack}");
+    stopping.await.unwrap();
+}
