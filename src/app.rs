@@ -293,7 +293,8 @@ async fn bind_metrics(addr: &Option<SocketAddr>) -> Option<TcpListener> {
     let addr = (*addr)?;
     match TcpListener::bind(addr).await {
         Ok(l) => {
-            tracing::info!(%addr, "metrics on http://{addr}/metrics");
+            let bound = l.local_addr().unwrap_or(addr);
+            tracing::info!(addr = %bound, "metrics on http://{bound}/metrics");
             Some(l)
         }
         Err(e) => {

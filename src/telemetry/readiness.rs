@@ -28,6 +28,8 @@ pub struct Readiness {
     draining: AtomicBool,
     /// Per probe: did its last check succeed?
     up: Vec<AtomicBool>,
+    /// A first round of probes ran (before it, "down" only means "not yet known").
+    probed: AtomicBool,
     probes: Vec<Arc<dyn Probe>>,
 }
 
@@ -40,7 +42,7 @@ impl Readiness {
     /// Ready once the first round of probes passed ([`Readiness::probe_all`]).
     pub fn new(probes: Vec<Arc<dyn Probe>>) -> Self {
         let up = probes.iter().map(|_| AtomicBool::new(false)).collect();
-        Self { draining: AtomicBool::new(false), up, probes }
+        Self { draining: AtomicBool::new(false), up, probed: AtomicBool::new(false), probes }
     }
 
     /// Runs every probe once and records the results.
@@ -60,10 +62,12 @@ impl Readiness {
             if !ok {
                 metrics.dependency_error(probe.dependency());
             }
-            if up.swap(ok, Ordering::SeqCst) != ok && ok {
+            let was = up.swap(ok, Ordering::SeqCst);
+            if ok && !was && self.probed.load(Ordering::SeqCst) {
                 tracing::info!(dependency = ?probe.dependency(), "dependency reachable again");
             }
         }
+        self.probed.store(true, Ordering::SeqCst);
     }
 
     /// Probes every [`Readiness::EVERY`] until the task is aborted; also
