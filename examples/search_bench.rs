@@ -38,7 +38,8 @@ impl Rng {
 
 /// Words with a Zipf-like skew: a few very common, a long tail of rare ones.
 fn vocabulary() -> Vec<String> {
-    let common = ["the", "and", "you", "meet", "today", "lunch", "café", "thanks", "see", "later", "ok", "yes"];
+    let common =
+        ["the", "and", "you", "meet", "today", "lunch", "café", "thanks", "see", "later", "ok", "yes"];
     let mut words: Vec<String> = common.iter().map(|w| w.to_string()).collect();
     for i in 0..20_000 {
         words.push(format!("w{i:05}x"));
@@ -141,7 +142,9 @@ async fn main() -> anyhow::Result<()> {
         ("two words, prefix", &|r: &mut Rng| {
             (format!("{} {}", words[r.below(12) as usize], &words[12 + r.below(20_000) as usize][..3]), None)
         }),
-        ("common word, one conversation", &|r: &mut Rng| (words[r.below(12) as usize].clone(), Some(in_conversation))),
+        ("common word, one conversation", &|r: &mut Rng| {
+            (words[r.below(12) as usize].clone(), Some(in_conversation))
+        }),
     ];
     println!("| query | p50 ms | p99 ms | mean results |");
     println!("|---|---|---|---|");

@@ -25,6 +25,12 @@ pub enum AdminError {
     #[error("database error: {0}")]
     /// The database refused the change.
     Store(#[from] StoreError),
+    #[error("{0}")]
+    /// A backup cannot be made here.
+    Backup(String),
+    #[error("{0}")]
+    /// The service refused (e.g. the account is gone meanwhile).
+    Refused(crate::domain::Error),
     #[error("no user named {0:?}")]
     /// No account has this username.
     NoSuchUser(String),
@@ -37,6 +43,46 @@ pub struct Changed {
     pub user: UserId,
     /// Sessions (tokens) ended by disabling; 0 when enabling.
     pub sessions_ended: usize,
+}
+
+/// Makes a consistent copy of the SQLite database into the new file `to`,
+/// while the server may be running (see `store::sqlite::backup`). A cluster
+/// (PostgreSQL) is backed up with `pg_dump` instead (docs/DEPLOY.md).
+pub fn backup(config: &Config, to: &std::path::Path) -> Result<std::path::PathBuf, AdminError> {
+    match config.database().map_err(StartError::from)? {
+        crate::config::Database::Sqlite(path) => {
+            if !path.exists() {
+                return Err(AdminError::Backup(format!("no database at {}", path.display())));
+            }
+            crate::store::sqlite::backup(&path, to)?;
+            Ok(path)
+        }
+        crate::config::Database::Postgres(_) => Err(AdminError::Backup(
+            "the database is PostgreSQL: back it up with pg_dump (see docs/DEPLOY.md)".into(),
+        )),
+    }
+}
+
+/// Deletes an account as `DELETE /api/users/me` does (see
+/// [`crate::accounts`]); running nodes close its sockets within about a second.
+pub async fn delete_user(
+    config: &Config,
+    username: &str,
+    messages: crate::accounts::MessagesOnDelete,
+) -> Result<crate::accounts::Deleted, AdminError> {
+    let store = open_store(config).await?;
+    let result = async {
+        let key = key_of(username)?;
+        let user = store.credentials(&key).await?.ok_or_else(|| no_such(username))?.user.id;
+        let media = crate::media::Media::new(&config.media, config.media_dir(), store.clone())
+            .await
+            .map_err(StartError::Media)?;
+        let accounts = crate::accounts::Accounts::new(store.clone(), Arc::new(media), None);
+        accounts.delete(user, messages).await.map_err(AdminError::Refused)
+    }
+    .await;
+    store.close().await;
+    result
 }
 
 /// Disables an account: it can no longer log in, every token is revoked,

@@ -22,6 +22,7 @@ use crate::realtime::{self, SocketFanout};
 use crate::state::AppState;
 use crate::store::postgres::PostgresStore;
 use crate::store::{Store, StoreError, sqlite::SqliteStore};
+use crate::telemetry::{Dependency, Metrics, Probe, Readiness};
 use crate::users::{Hasher, NoOtherNodes, Revocations, Users};
 use axum::serve::ListenerExt;
 use futures_util::future::BoxFuture;
@@ -93,6 +94,10 @@ pub struct App {
     store: Arc<dyn Store>,
     /// `limits.write_timeout_ms`, set on every accepted connection.
     write_timeout: Duration,
+    /// The `metrics_listen` listener and what it serves.
+    metrics_listener: Option<TcpListener>,
+    metrics: Arc<Metrics>,
+    readiness: Arc<Readiness>,
 }
 
 /// The Socket.IO adapter in cluster mode: socketioxide's Redis adapter on
@@ -105,12 +110,36 @@ struct Mode {
     revocations: Arc<dyn Revocations>,
 }
 
+/// What `/metrics` and `/readyz` report, shared by every service.
+#[derive(Clone)]
+struct Ops {
+    metrics: Arc<Metrics>,
+    readiness: Arc<Readiness>,
+}
+
+/// The database answers.
+struct StoreProbe(Arc<dyn Store>);
+
+#[async_trait::async_trait]
+impl Probe for StoreProbe {
+    fn dependency(&self) -> Dependency {
+        Dependency::Database
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        self.0.ping().await.map_err(|e| e.to_string())
+    }
+}
+
 impl App {
     /// Builds every service from `config`, opens the database and binds the listener; nothing is served until
     /// [`App::run`].
     pub async fn build(config: Config) -> Result<App, StartError> {
         crate::install_tls_provider();
         let store = open_store(&config).await?;
+        let metrics = Arc::new(Metrics::new());
+        store.watch_commits(metrics.clone());
+        let mut probes: Vec<Arc<dyn Probe>> = vec![Arc::new(StoreProbe(store.clone()))];
         let media =
             Media::new(&config.media, config.media_dir(), store.clone()).await.map_err(StartError::Media)?;
         let media = Arc::new(media);
@@ -118,17 +147,19 @@ impl App {
         let (stop_push, push_stopped) = tokio::sync::watch::channel(false);
         let addr = config.listen;
         let write_timeout = Duration::from_millis(config.limits.write_timeout_ms);
-        let (router, close_sockets, maintenance, push) = match config.redis_url.clone() {
+        let config_metrics = config.metrics_addr()?;
+        let (router, close_sockets, maintenance, push, readiness) = match config.redis_url.clone() {
             None => {
                 let mode = Mode {
                     presence: Arc::new(LocalPresence::default()),
                     revocations: Arc::new(NoOtherNodes),
                 };
                 let fanout = Arc::new(SocketFanout::<LocalAdapter>::default());
-                let state = services(config, store.clone(), fanout.clone(), mode, media.clone())?;
+                let ops = ops(&metrics, probes);
+                let state = services(config, store.clone(), fanout.clone(), mode, media.clone(), ops)?;
                 let push = state.push.clone();
-                let (router, close, ()) = serve_sockets::<LocalAdapter>(state, (), &fanout);
-                (router, close, None, push)
+                let (router, close, ()) = serve_sockets::<LocalAdapter>(state.clone(), (), &fanout);
+                (router, close, None, push, state.readiness)
             }
             Some(url) => {
                 let prefix = config.cluster.redis_prefix.clone();
@@ -139,10 +170,13 @@ impl App {
                     cluster::node_id(),
                     Duration::from_secs(config.cluster.node_ttl_secs),
                 ));
+                probes.push(Arc::new(cluster::RedisProbe(conn.clone())));
                 let revocations = Arc::new(RedisRevocations::new(conn, &prefix));
                 let mode = Mode { presence: backend.clone(), revocations: revocations.clone() };
                 let fanout = Arc::new(SocketFanout::<ClusterAdapter>::default());
-                let state = services(config, store.clone(), fanout.clone(), mode, media.clone())?;
+                let ops = ops(&metrics, probes);
+                let state = services(config, store.clone(), fanout.clone(), mode, media.clone(), ops)?;
+                let readiness = state.readiness.clone();
                 let push = state.push.clone();
                 revocations.listen(&url, Arc::downgrade(&state.users)).await.map_err(StartError::Redis)?;
                 let driver = ReconnectingDriver::connect(&url).await.map_err(StartError::Redis)?;
@@ -155,9 +189,12 @@ impl App {
                 let maintenance = state.presence.clone().spawn_maintenance(backend.heartbeat_every());
                 let (router, close, init) = serve_sockets::<ClusterAdapter>(state, adapter, &fanout);
                 init.await.map_err(|e| StartError::Adapter(e.to_string()))?;
-                (router, close, Some(maintenance), push)
+                (router, close, Some(maintenance), push, readiness)
             }
         };
+        // Ready (or not) from the first request on.
+        readiness.probe_all(&metrics).await;
+        let metrics_listener = bind_metrics(&config_metrics).await;
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
         let push_worker = push.spawn_worker(push_stopped);
         Ok(App {
@@ -170,7 +207,15 @@ impl App {
             sweeper,
             store,
             write_timeout,
+            metrics_listener,
+            metrics,
+            readiness,
         })
+    }
+
+    /// The address of the `/metrics` listener, if it is bound.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The address the server is bound to (the port, when it was 0).
@@ -187,13 +232,32 @@ impl App {
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let write_timeout = self.write_timeout;
         let listener = self.listener.tap_io(move |tcp| limit_unread(tcp, write_timeout));
+        let probing = self.readiness.spawn(self.metrics.clone());
+        let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
+        let metrics_server = self.metrics_listener.map(|l| {
+            tokio::spawn(crate::http::serve_metrics(
+                l,
+                self.metrics.clone(),
+                self.store.clone(),
+                metrics_stopped,
+            ))
+        });
+        let readiness = self.readiness.clone();
         let result = axum::serve(listener, service)
             .with_graceful_shutdown(async move {
                 shutdown.await;
+                // The load balancer sees 503 on /readyz while sockets drain.
+                readiness.start_draining();
                 tracing::info!("shutting down: closing sockets");
                 close_sockets.await;
             })
             .await;
+        probing.abort();
+        let _ = stop_metrics.send(true);
+        if let Some(server) = metrics_server {
+            // A scraper's request in flight gets its answer; no longer wait.
+            let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+        }
         if let Some(task) = self.maintenance {
             task.abort();
         }
@@ -223,6 +287,27 @@ fn limit_unread(tcp: &mut tokio::net::TcpStream, timeout: Duration) {
     let _ = (tcp, timeout);
 }
 
+/// The metrics listener; a taken address is logged and metrics are off
+/// (several nodes on one host would otherwise fail to start on the default).
+async fn bind_metrics(addr: &Option<SocketAddr>) -> Option<TcpListener> {
+    let addr = (*addr)?;
+    match TcpListener::bind(addr).await {
+        Ok(l) => {
+            let bound = l.local_addr().unwrap_or(addr);
+            tracing::info!(addr = %bound, "metrics on http://{bound}/metrics");
+            Some(l)
+        }
+        Err(e) => {
+            tracing::error!(%addr, error = %e, "cannot listen on metrics_listen; running without /metrics");
+            None
+        }
+    }
+}
+
+fn ops(metrics: &Arc<Metrics>, probes: Vec<Arc<dyn Probe>>) -> Ops {
+    Ops { metrics: metrics.clone(), readiness: Arc::new(Readiness::new(probes)) }
+}
+
 /// Opens (and migrates) the configured database; also used by `confab admin`.
 pub(crate) async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
     Ok(match config.database()? {
@@ -246,6 +331,7 @@ fn services(
     fanout: Arc<dyn Fanout>,
     mode: Mode,
     media: Arc<Media>,
+    ops: Ops,
 ) -> Result<AppState, StartError> {
     let presence = Arc::new(PresenceService::new(mode.presence, store.clone(), fanout.clone()));
     let token_ttl = Duration::from_secs(config.auth.token_ttl_hours.saturating_mul(3600));
@@ -258,9 +344,25 @@ fn services(
     // Ends when the users service is dropped or the store closes.
     Users::watch_disabled(Arc::downgrade(&users), DISABLED_POLL);
     let groups = GroupSettings { max_members: config.limits.group_max_members };
-    let push = Arc::new(Push::new(&config.push, &config.vapid_key_file(), store.clone(), presence.clone())?);
-    let chat = Chat::new(store, presence.clone(), fanout, media.clone(), groups, push.delay());
-    Ok(AppState { config: Arc::new(config), users, chat, presence, push, media })
+    let push = Push::new(&config.push, &config.vapid_key_file(), store.clone(), presence.clone())?;
+    let push = Arc::new(push.with_metrics(ops.metrics.clone()));
+    let chat = Chat::new(store.clone(), presence.clone(), fanout, media.clone(), groups, push.delay())
+        .with_metrics(ops.metrics.clone());
+    let Ops { metrics, readiness } = ops;
+    let accounts = Arc::new(
+        crate::accounts::Accounts::new(store, media.clone(), Some(users.clone())).with_chat(chat.clone()),
+    );
+    Ok(AppState {
+        config: Arc::new(config),
+        users,
+        chat,
+        presence,
+        push,
+        media,
+        metrics,
+        readiness,
+        accounts,
+    })
 }
 
 /// Longest wait at shutdown for socket events being handled to answer.
@@ -280,7 +382,7 @@ fn serve_sockets<A: Adapter + DefinedAdapter>(
     let router = crate::http::router(state)
         .layer(layer)
         .layer(cors)
-        .layer(tower_http::trace::TraceLayer::new_for_http());
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(crate::http::request_span));
     let close = async move {
         drain.close(SHUTDOWN_DRAIN).await;
         io.close().await

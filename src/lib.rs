@@ -28,6 +28,7 @@
 
 #![warn(missing_docs)]
 
+pub mod accounts;
 pub mod admin;
 pub mod app;
 pub mod chat;
@@ -42,6 +43,7 @@ pub mod presence;
 pub mod realtime;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod users;
 pub mod wire;
 

@@ -7,7 +7,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use confab::app::App;
-use confab::config::{Config, Overrides, PushOverrides};
+use confab::config::{Config, LogFormat, Overrides, PushOverrides};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +36,31 @@ enum AdminCommand {
     DisableUser(AdminUserArgs),
     /// Enable a disabled account again (the user logs in anew).
     EnableUser(AdminUserArgs),
+    /// Delete an account for good, as the user can (DELETE /api/users/me):
+    /// sessions end on every node, push devices and uploads are removed, its
+    /// messages stay for the other members, from "Deleted user" (or are
+    /// deleted too, with --delete-messages).
+    DeleteUser(DeleteUserArgs),
+    /// Copy the SQLite database consistently into FILE (a new file), while
+    /// the server runs or not. Restore: see docs/DEPLOY.md.
+    Backup(BackupArgs),
+}
+
+#[derive(clap::Args)]
+struct BackupArgs {
+    /// The new file to write (it must not exist).
+    file: PathBuf,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(clap::Args)]
+struct DeleteUserArgs {
+    /// Delete the user's messages too (as `?messages=delete` does).
+    #[arg(long)]
+    delete_messages: bool,
+    #[command(flatten)]
+    user: AdminUserArgs,
 }
 
 #[derive(clap::Args)]
@@ -104,7 +129,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         ..args.store.overrides()
     };
     let config = Config::load(args.store.config.as_deref(), overrides)?;
-    init_tracing(&config.log);
+    init_tracing(&config.log, config.log_format);
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -126,6 +151,35 @@ fn admin(command: AdminCommand) -> anyhow::Result<()> {
     let (disable, args) = match command {
         AdminCommand::DisableUser(args) => (true, args),
         AdminCommand::EnableUser(args) => (false, args),
+        AdminCommand::DeleteUser(DeleteUserArgs { delete_messages, user: args }) => {
+            let config = Config::load(args.store.config.as_deref(), args.store.overrides())?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let name = &args.username;
+            let policy = if delete_messages {
+                confab::accounts::MessagesOnDelete::Delete
+            } else {
+                confab::accounts::MessagesOnDelete::Keep
+            };
+            let done = runtime.block_on(confab::admin::delete_user(&config, name, policy))?;
+            println!(
+                "deleted {name} (id {}): {} sessions ended, {} groups left, {} uploads removed; running nodes close its sockets within seconds",
+                done.user, done.sessions_ended, done.groups_left, done.uploads_deleted
+            );
+            return Ok(());
+        }
+        AdminCommand::Backup(args) => {
+            let config = Config::load(args.store.config.as_deref(), args.store.overrides())?;
+            let from = confab::admin::backup(&config, &args.file)?;
+            println!(
+                "backed up {} to {}; also keep the media directory and the VAPID key file (docs/DEPLOY.md)",
+                from.display(),
+                args.file.display()
+            );
+            return Ok(());
+        }
     };
     let config = Config::load(args.store.config.as_deref(), args.store.overrides())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -155,11 +209,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     app.run(shutdown_signal()).await.context("server failed")
 }
 
-fn init_tracing(filter: &str) {
+fn init_tracing(filter: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(filter))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => fmt.init(),
+        // One object per line; the fields of the spans around an event
+        // (request_id, user, …) are flattened in as `spans`/`span`.
+        LogFormat::Json => fmt.json().with_current_span(true).with_span_list(true).init(),
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

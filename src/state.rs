@@ -5,11 +5,13 @@
 //! import it — never `app` itself, so they depend on the services and not on
 //! how the server is wired. May not touch: anything but holding the services.
 
+use crate::accounts::Accounts;
 use crate::chat::Chat;
 use crate::config::Config;
 use crate::media::Media;
 use crate::notify::Push;
 use crate::presence::PresenceService;
+use crate::telemetry::{Metrics, Readiness};
 use crate::users::Users;
 use std::sync::Arc;
 
@@ -28,4 +30,10 @@ pub struct AppState {
     pub push: Arc<Push>,
     /// Uploads and attachments.
     pub media: Arc<Media>,
+    /// Counters and histograms for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Whether the node takes new sockets (`/readyz`).
+    pub readiness: Arc<Readiness>,
+    /// Account deletion and export.
+    pub accounts: Arc<Accounts>,
 }

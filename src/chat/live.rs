@@ -43,7 +43,10 @@ impl Chat {
         }
         // The sender's other devices and every recipient at once; the
         // message is serialized once for all of them.
+        let sent_at = std::time::Instant::now();
         let handed = self.fanout.publish(message, origin, &recipients).await;
+        self.metrics.delivered(handed.len());
+        let metrics = self.metrics.clone();
         // A device's ack makes it delivered (batched, see `delivery`), unless an
         // older message from someone else is still undelivered: then the
         // watermark waits for `fetch_unread_messages`. One task waits for them all.
@@ -58,6 +61,7 @@ impl Chat {
                 .collect();
             while let Some(done) = receipts.next().await {
                 if let Some(user) = done {
+                    metrics.acked(sent_at.elapsed());
                     deliveries.push(DeliveryMark { conversation, user, seq, message: id, notify });
                 }
             }

@@ -23,6 +23,7 @@ mod system_events;
 
 pub use groups::{GroupSettings, NewGroupRequest};
 pub use receipts::MemberReceipt;
+pub use system_events::member_left_meta;
 
 use crate::domain::{
     ClientMsgId, ConnectionId, Conversation, ConversationCursor, ConversationId, ConversationKind,
@@ -78,6 +79,8 @@ pub struct Chat {
     /// per pair forever once created, so a hit never goes stale; this saves
     /// a read on every direct send.
     directs: Arc<Mutex<HashMap<(UserId, UserId), ConversationId>>>,
+    /// Messages stored, live deliveries and their acks, for `/metrics`.
+    metrics: Arc<crate::telemetry::Metrics>,
 }
 
 /// The direct-conversation cache is emptied when it grows past this.
@@ -105,7 +108,14 @@ impl Chat {
         push_delay: Millis,
     ) -> Self {
         let deliveries = delivery::DeliveryQueue::spawn(store.clone(), fanout.clone());
-        Self { store, presence, fanout, media, groups, push_delay, deliveries, directs: Default::default() }
+        let (directs, metrics) = Default::default();
+        Self { store, presence, fanout, media, groups, push_delay, deliveries, directs, metrics }
+    }
+
+    /// Reports to `metrics` (a private set otherwise).
+    pub fn with_metrics(mut self, metrics: Arc<crate::telemetry::Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Stores a message and delivers it. Returns once it is committed; the
@@ -180,6 +190,7 @@ impl Chat {
             self.decorate(std::slice::from_mut(&mut message), |_| visible_after).await?;
         }
         if appended.created {
+            self.metrics.message_stored();
             self.fan_out(&appended.conversation, &message, cmd.origin.as_ref(), Some(&offline)).await;
         }
         Ok(message)

@@ -41,6 +41,11 @@ pub(super) enum SystemEvent<'a> {
     MemberLeft { actor: i64 },
 }
 
+/// The `meta` of a "… left" note (used by `accounts` when a deleted user leaves).
+pub fn member_left_meta(actor: UserId) -> String {
+    SystemEvent::MemberLeft { actor: actor.0 }.to_json()
+}
+
 impl SystemEvent<'_> {
     /// The ids as the event lists them.
     pub(super) fn ids(users: &[UserId]) -> Vec<i64> {

@@ -105,3 +105,18 @@ pub fn node_id() -> String {
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
     format!("n-{hex}")
 }
+
+/// Readiness: Redis answers `PING` (see [`crate::telemetry::Readiness`]).
+pub struct RedisProbe(pub ConnectionManager);
+
+#[async_trait::async_trait]
+impl crate::telemetry::Probe for RedisProbe {
+    fn dependency(&self) -> crate::telemetry::Dependency {
+        crate::telemetry::Dependency::Redis
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        let mut conn = self.0.clone();
+        redis::cmd("PING").query_async::<()>(&mut conn).await.map_err(|e| e.to_string())
+    }
+}

@@ -97,8 +97,10 @@ fn env_name(path: &str) -> String {
 
 /// Text settings whose value must also have a form (an address, a URL, one
 /// of a few words): digits are read as text, then refused, naming the setting.
-const FORMATTED: [&str; 11] = [
+const FORMATTED: [&str; 13] = [
     "storage.sqlite_synchronous",
+    "log_format",
+    "metrics_listen",
     "listen",
     "database_url",
     "redis_url",

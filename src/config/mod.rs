@@ -51,6 +51,11 @@ pub struct Config {
     pub cluster: ClusterConfig,
     /// `tracing` filter, e.g. `info` or `confab=debug,info`. `RUST_LOG` wins if set.
     pub log: String,
+    /// How log lines are written: readable text, or one JSON object per line.
+    pub log_format: LogFormat,
+    /// Address of the Prometheus `GET /metrics` listener (kept off the
+    /// public one); empty disables it.
+    pub metrics_listen: String,
     /// The embedded database's durability.
     pub storage: StorageConfig,
     /// What one client, socket or user may cost.
@@ -82,6 +87,8 @@ impl Default for Config {
             redis_url: None,
             cluster: ClusterConfig::default(),
             log: "info".into(),
+            log_format: LogFormat::Text,
+            metrics_listen: "127.0.0.1:9090".into(),
             storage: StorageConfig::default(),
             limits: Limits::default(),
             auth: AuthConfig::default(),
@@ -121,8 +128,10 @@ pub struct PushOverrides {
 }
 
 /// The top-level settings, i.e. which `CONFAB_*` variables are ours.
-const SETTINGS: [&str; 13] = [
+const SETTINGS: [&str; 15] = [
     "listen",
+    "log_format",
+    "metrics_listen",
     "data_dir",
     "database_url",
     "redis_url",
@@ -136,6 +145,16 @@ const SETTINGS: [&str; 13] = [
     "media",
     "trusted_proxies",
 ];
+
+/// The log line format (`log_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
 
 /// A configuration that cannot be used; the message names the setting.
 #[derive(Debug, thiserror::Error)]
@@ -198,6 +217,7 @@ impl Config {
             }
         }
         self.cluster.validate()?;
+        self.metrics_addr()?;
         self.limits.validate()?;
         positive(&[("auth.token_ttl_hours", self.auth.token_ttl_hours)])?;
         self.push.validate()?;
@@ -213,6 +233,21 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+impl Config {
+    /// The `metrics_listen` address; `None` when it is empty (disabled).
+    pub fn metrics_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        let text = self.metrics_listen.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        text.parse().map(Some).map_err(|_| {
+            ConfigError(format!(
+                "`metrics_listen`: {text:?} must be an address like 127.0.0.1:9090, or empty"
+            ))
+        })
     }
 }
 

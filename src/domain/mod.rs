@@ -33,7 +33,7 @@ pub use media_item::MediaItem;
 pub use member::{Member, Role};
 pub use message::{Attachment, Message, MessageKind};
 pub use push_device::{Mute, PushKind, Subscription};
-pub use reaction::{Emoji, Quote, QUOTE_MAX_CHARS, ReactionGroup, SearchQuery, reaction_groups};
+pub use reaction::{Emoji, QUOTE_MAX_CHARS, Quote, ReactionGroup, SearchQuery, reaction_groups};
 pub use receipt::{Advanced, DeliveryMark, Receipt};
 pub use text::{DisplayName, MessageText, Password, Username};
 pub use user::User;

@@ -45,7 +45,12 @@ async fn login(
 ) -> Result<Json<SessionReply>, ApiError> {
     let login: LoginRequest = input::parse(&body)?;
     let from = super::client_ip(peer.ip(), &headers, &app.config.trusted_proxies);
-    let (user, token) = app.users.login(&login.username, &login.password, Some(from)).await?;
+    let (user, token) =
+        app.users.login(&login.username, &login.password, Some(from)).await.inspect_err(|e| {
+            if matches!(e, crate::domain::Error::RateLimited) {
+                app.metrics.rate_limited(crate::telemetry::Limit::Login);
+            }
+        })?;
     Ok(authenticated(&user, token))
 }
 

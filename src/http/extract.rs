@@ -30,7 +30,10 @@ impl FromRequestParts<AppState> for Auth {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(Error::Unauthorized("expected `Authorization: Bearer <token>`"))?;
-        Ok(Auth(state.users.authenticate(token).await?))
+        let session = state.users.authenticate(token).await?;
+        // The request's span (`http::request_span`) names the user from here on.
+        tracing::Span::current().record("user", session.user_id.0);
+        Ok(Auth(session))
     }
 }
 

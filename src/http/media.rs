@@ -50,6 +50,7 @@ async fn upload(
     req: Request,
 ) -> Result<Response, ApiError> {
     if let Err(wait) = app.media.admit_upload(s.user_id) {
+        app.metrics.rate_limited(crate::telemetry::Limit::Uploads);
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let retry_after = [(header::RETRY_AFTER, secs.max(1).to_string())];
         return Ok((retry_after, ApiError(Error::RateLimited)).into_response());
@@ -79,6 +80,7 @@ async fn upload(
         let name = q.name.unwrap_or_else(|| "file".into());
         app.media.upload(s.user_id, &name, Box::pin(req.into_body().into_data_stream())).await?
     };
+    app.metrics.uploaded(u64::try_from(row.size).unwrap_or(0));
     Ok((StatusCode::CREATED, Json(media_json(&row))).into_response())
 }
 

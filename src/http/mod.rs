@@ -1,4 +1,4 @@
-//! The REST API under `/api`, plus `/healthz` and the bundled web client at `/`.
+//! The REST API under `/api`, plus `/healthz`, `/readyz` and the bundled web client at `/`.
 //!
 //! One module per resource. Handlers decode the request, authenticate it
 //! (`extract::Auth`) and call a domain service; they hold no rules of
@@ -7,6 +7,7 @@
 //! Owns: the router, CORS and the headers every response carries. May not
 //! touch: services' rules or storage.
 
+mod account;
 mod api_error;
 mod auth;
 mod client_addr;
@@ -16,12 +17,14 @@ mod group_routes;
 mod media;
 mod messages;
 mod messaging;
+mod ops;
 mod push;
 mod users;
 mod web;
 
 pub use api_error::ApiError;
 pub use client_addr::client_ip;
+pub use ops::serve_metrics;
 
 use crate::state::AppState;
 use axum::Router;
@@ -47,10 +50,36 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api", api)
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ops::readyz))
         .merge(web::routes())
         .layer(DefaultBodyLimit::max(body_max))
         .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::map_response_with_state(state.clone(), ops::count_internal))
         .with_state(state)
+}
+
+/// The span of one HTTP request: an id (the client's `X-Request-Id` if it
+/// sent a plain one, else a random one), the method and the path — never the
+/// query, which may carry a token (`?token=` on Socket.IO polling) or a
+/// media link's signature. `user` is filled in once the request is
+/// authenticated.
+pub fn request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
+    let given = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).filter(|v| {
+        !v.is_empty()
+            && v.len() <= 64
+            && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    });
+    let id = match given {
+        Some(id) => id.to_string(),
+        None => format!("{:016x}", rand::random::<u64>()),
+    };
+    tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        path = %req.uri().path(),
+        user = tracing::field::Empty,
+    )
 }
 
 /// Headers every response carries (the web client's pages add a CSP).

@@ -15,7 +15,11 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/users/me", get(me)).route("/users", get(search)).route("/users/{id}", get(profile))
+    Router::new()
+        .route("/users/me", get(me).delete(super::account::delete_me))
+        .route("/users/me/export", get(super::account::export))
+        .route("/users", get(search))
+        .route("/users/{id}", get(profile))
 }
 
 async fn me(State(app): State<AppState>, Auth(session): Auth) -> Result<Json<UserReply>, ApiError> {

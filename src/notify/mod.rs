@@ -75,9 +75,17 @@ pub struct Push {
     providers: Providers,
     /// What the workers did so far.
     pub stats: PushStats,
+    /// The same, per provider, for `/metrics`.
+    metrics: Arc<crate::telemetry::Metrics>,
 }
 
 impl Push {
+    /// Reports job outcomes to `metrics` (a private set otherwise).
+    pub fn with_metrics(mut self, metrics: Arc<crate::telemetry::Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
     /// The service over `settings`, with the VAPID key at `vapid_key_file` (created if missing).
     pub fn new(
         settings: &PushConfig,
@@ -144,7 +152,8 @@ impl Push {
             fcm,
             apns,
         };
-        Ok(Self { store, presence, settings, vapid, providers, stats: PushStats::default() })
+        let metrics = Arc::default();
+        Ok(Self { store, presence, settings, vapid, providers, stats: PushStats::default(), metrics })
     }
 
     /// The VAPID public key browsers subscribe with.

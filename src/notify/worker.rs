@@ -11,6 +11,7 @@
 use super::{Notification, Outcome, Push, PushStats};
 use crate::domain::{Error, Millis, now_millis};
 use crate::store::PushJob;
+use crate::telemetry::PushResult;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -58,6 +59,7 @@ impl Push {
             Ok(Some(note)) => self.deliver(&job, &note).await,
             Ok(None) => {
                 PushStats::bump(&self.stats.skipped);
+                self.metrics.push(job.subscription.kind.as_str(), PushResult::Skipped);
                 self.store.drop_push_job(&job).await.map_err(Error::from)
             }
             Err(e) => Err(e),
@@ -112,17 +114,20 @@ impl Push {
         let kind = sub.kind.as_str();
         let Some(outcome) = self.providers.send(sub, note).await else {
             PushStats::bump(&self.stats.failed);
+            self.metrics.push(kind, PushResult::Dropped);
             tracing::warn!(job = job.id, kind, "push provider is not configured; dropping the push");
             return Ok(self.store.drop_push_job(job).await?);
         };
         match outcome {
             Outcome::Sent => {
                 let n = PushStats::bump(&self.stats.sent);
+                self.metrics.push(kind, PushResult::Sent);
                 tracing::info!(job = job.id, kind, conversation = %job.conversation_id, sent_total = n, "push sent");
                 self.store.finish_push_job(job, now_millis() + self.delay()).await?;
             }
             Outcome::Gone(reason) => {
                 let n = PushStats::bump(&self.stats.pruned);
+                self.metrics.push(kind, PushResult::Pruned);
                 tracing::info!(job = job.id, kind, subscription = %sub.id, %reason, pruned_total = n, "push device pruned");
                 self.store.delete_subscription(sub.id, None).await?;
             }
@@ -131,6 +136,7 @@ impl Push {
             {
                 let wait = self.backoff(job.attempts, after);
                 let n = PushStats::bump(&self.stats.retried);
+                self.metrics.push(kind, PushResult::Retried);
                 tracing::info!(
                     job = job.id, kind, %reason, attempt = job.attempts + 1,
                     retry_in_ms = wait.as_millis() as u64, retried_total = n, "push will be retried"
@@ -139,6 +145,7 @@ impl Push {
             }
             Outcome::Retry { reason, .. } | Outcome::Failed(reason) => {
                 let n = PushStats::bump(&self.stats.failed);
+                self.metrics.push(kind, PushResult::Dropped);
                 tracing::warn!(job = job.id, kind, %reason, attempts = job.attempts + 1, failed_total = n, "push dropped");
                 self.store.drop_push_job(job).await?;
             }

@@ -12,6 +12,7 @@
 
 use crate::config::Limits;
 use crate::domain::{ConnectionId, Error, UserId};
+use crate::telemetry::Limit;
 use crate::users::Session;
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use socketioxide::adapter::Adapter;
@@ -60,9 +61,16 @@ impl Conn {
         }
     }
 
-    /// Whether one more event fits both this socket's rate and its user's.
-    fn within_rate(&self) -> bool {
-        self.limiter.check().is_ok() && self.user_rates.check(self.session.user_id)
+    /// `None` if one more event fits both this socket's rate and its
+    /// user's, else the limit it is over.
+    fn over_limit(&self) -> Option<Limit> {
+        if self.limiter.check().is_err() {
+            Some(Limit::EventsPerSocket)
+        } else if !self.user_rates.check(self.session.user_id) {
+            Some(Limit::EventsPerUser)
+        } else {
+            None
+        }
     }
 }
 
@@ -130,18 +138,25 @@ impl Turnstile {
 pub struct Ctx {
     pub conn: Arc<Conn>,
     ticket: u64,
-    within_rate: bool,
+    over_limit: Option<Limit>,
 }
 
 impl Ctx {
     /// Checks the rate limit and the token, then waits for this event's turn.
     pub async fn admit(&self, users: &crate::users::Users) -> Result<(), Error> {
-        if !self.within_rate {
+        if self.over_limit.is_some() {
             return Err(Error::RateLimited);
         }
         users.check(&self.conn.session).await?;
         self.conn.turnstile.wait(self.ticket).await;
         Ok(())
+    }
+}
+
+impl Ctx {
+    /// The rate limit this event is over, if any.
+    pub fn limit(&self) -> Option<Limit> {
+        self.over_limit
     }
 }
 
@@ -161,9 +176,9 @@ impl<A: Adapter> FromMessageParts<A> for Ctx {
 
     fn from_message_parts(s: &Arc<Socket<A>>, _: &mut SioValue, _: &Option<i64>) -> Result<Self, NoSession> {
         let conn = s.extensions.get::<Arc<Conn>>().ok_or(NoSession)?;
-        let within_rate = conn.within_rate();
+        let over_limit = conn.over_limit();
         let ticket = conn.turnstile.take();
-        Ok(Ctx { conn, ticket, within_rate })
+        Ok(Ctx { conn, ticket, over_limit })
     }
 }
 

@@ -8,6 +8,7 @@
 use super::conn::Ctx;
 use super::handlers::{required, run};
 use crate::state::AppState;
+use crate::telemetry::EventName;
 use crate::wire::replies::{DONE, MessageReply, ReactionsReply};
 use crate::wire::{MessageView, ReactionView, input};
 use serde_json::Value;
@@ -28,7 +29,7 @@ async fn edit_message<A: Adapter>(
     TryData(data): TryData<Value>,
     ack: AckSender<A>,
 ) {
-    run(s, app, ctx, ack, async |app, conn| {
+    run(s, app, ctx, ack, EventName::EditMessage, async |app, conn| {
         let max = app.config.limits.message_max_chars;
         let (id, text) = input::edit_message(&required(data)?, max)?;
         let message = app.chat.edit(conn.session.user_id, id, text).await?;
@@ -44,7 +45,7 @@ async fn delete_message<A: Adapter>(
     TryData(data): TryData<Value>,
     ack: AckSender<A>,
 ) {
-    run(s, app, ctx, ack, async |app, conn| {
+    run(s, app, ctx, ack, EventName::DeleteMessage, async |app, conn| {
         let id = input::message_ref(&required(data)?)?;
         app.chat.delete(conn.session.user_id, id).await?;
         Ok(DONE)
@@ -80,7 +81,7 @@ async fn set_reaction<A: Adapter>(
     ack: AckSender<A>,
     on: bool,
 ) {
-    run(s, app, ctx, ack, async |app, conn| {
+    run(s, app, ctx, ack, if on { EventName::React } else { EventName::Unreact }, async |app, conn| {
         let (id, emoji) = input::react(&required(data)?)?;
         let reactions = app.chat.react(conn.session.user_id, id, emoji, on).await?;
         Ok(ReactionsReply { reactions: ReactionView::list(&reactions) })

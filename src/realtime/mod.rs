@@ -87,6 +87,19 @@ enum Refused {
     ShuttingDown,
 }
 
+impl Refused {
+    /// The refusal's label in `confab_handshakes_total`.
+    fn label(&self) -> crate::telemetry::Refusal {
+        use crate::telemetry::Refusal as R;
+        match self {
+            Refused::Unauthorized(_) => R::Unauthorized,
+            Refused::TooManyConnections => R::ConnectionsPerUser,
+            Refused::TooManyFromAddress => R::ConnectionsPerAddress,
+            Refused::ShuttingDown => R::ShuttingDown,
+        }
+    }
+}
+
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -116,6 +129,35 @@ async fn authenticate<A: Adapter>(
     State(drain): State<Arc<Drain>>,
     TryData(auth): TryData<Value>,
 ) -> Result<(), Refused> {
+    let metrics = app.metrics.clone();
+    let result = admit(s, app, addresses, user_rates, drain, auth).await;
+    match &result {
+        Ok(user) => metrics.socket_opened(user.0),
+        Err(refused) => {
+            metrics.handshake_refused(refused.label());
+            match refused {
+                Refused::TooManyConnections => {
+                    metrics.rate_limited(crate::telemetry::Limit::ConnectionsPerUser)
+                }
+                Refused::TooManyFromAddress => {
+                    metrics.rate_limited(crate::telemetry::Limit::ConnectionsPerAddress)
+                }
+                _ => {}
+            }
+        }
+    }
+    result.map(|_| ())
+}
+
+/// [`authenticate`]'s work; the user on success.
+async fn admit<A: Adapter>(
+    s: SocketRef<A>,
+    app: AppState,
+    addresses: addresses::AddressLimit,
+    user_rates: Arc<conn::UserRates>,
+    drain: Arc<Drain>,
+    auth: Result<Value, socketioxide::ParserError>,
+) -> Result<UserId, Refused> {
     if drain.is_closing() {
         return Err(Refused::ShuttingDown);
     }
@@ -142,6 +184,7 @@ async fn authenticate<A: Adapter>(
     if app.presence.devices(session.user_id).await >= app.config.limits.connections_per_user {
         return Err(Refused::TooManyConnections);
     }
+    let session_user = session.user_id;
     let id = ConnectionId(s.id.to_string());
     s.join([user_room(session.user_id), token_room(session.token_id), socket_room(&id)]);
     handlers::register(&s);
@@ -157,7 +200,7 @@ async fn authenticate<A: Adapter>(
     if let Some(slot) = slot {
         s.extensions.insert(Arc::new(slot));
     }
-    Ok(())
+    Ok(session_user)
 }
 
 fn bearer(parts: &http::request::Parts) -> Option<String> {

@@ -43,6 +43,8 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Option<impl Future<Output = StoreResult<Vec<(DeliveryMark, Advanced)>>> + Send>;
     /// Waits for in-flight writes and refuses new ones.
     fn close(&self) -> impl Future<Output = ()> + Send;
+    /// Where its group committer reports commits.
+    fn commits(&self) -> &super::CommitWatch;
 }
 
 /// A SQL store: every storage trait over the backend `B`. See
@@ -72,6 +74,15 @@ impl<B: Backend> SqlStore<B> {
 impl<B: Backend> super::Store for SqlStore<B> {
     async fn close(&self) {
         self.backend.close().await;
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.read().await?.optional(super::sql::PING, super::exec::args![]).await?;
+        Ok(())
+    }
+
+    fn watch_commits(&self, metrics: std::sync::Arc<crate::telemetry::Metrics>) {
+        let _ = self.backend.commits().0.set(metrics);
     }
 }
 

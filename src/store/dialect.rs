@@ -78,8 +78,11 @@ fn fts5_terms(words: &[String]) -> String {
 /// tsquery: words joined by `&`, the last a prefix (`:*`).
 fn tsquery_terms(words: &[String]) -> String {
     let n = words.len();
-    let parts: Vec<String> =
-        words.iter().enumerate().map(|(i, w)| if i + 1 == n { format!("{w}:*") } else { w.clone() }).collect();
+    let parts: Vec<String> = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| if i + 1 == n { format!("{w}:*") } else { w.clone() })
+        .collect();
     parts.join(" & ")
 }
 

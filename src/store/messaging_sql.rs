@@ -42,8 +42,7 @@ pub(crate) const DELETE_SENDER_REACTIONS: &str = "DELETE FROM reactions WHERE me
    (SELECT id FROM messages WHERE sender_id = $1 AND kind = 'text' AND deleted_at IS NULL)";
 pub(crate) const DROP_SENDER_PUSHES: &str = "DELETE FROM push_jobs WHERE message_id IN
    (SELECT id FROM messages WHERE sender_id = $1 AND kind = 'text' AND deleted_at IS NULL)";
-pub(crate) const TOMBSTONE_SENDER: &str =
-    "UPDATE messages SET body = '', attachments = NULL, deleted_at = $1
+pub(crate) const TOMBSTONE_SENDER: &str = "UPDATE messages SET body = '', attachments = NULL, deleted_at = $1
       WHERE sender_id = $2 AND kind = 'text' AND deleted_at IS NULL RETURNING id, conversation_id";
 
 // ---- reactions ----
@@ -59,7 +58,11 @@ pub(crate) const REACTIONS: &str =
 /// The reactions of a page of messages (the list `$1`) in one statement.
 macro_rules! reactions_of_messages {
     ($in_list:literal) => {
-        concat!("SELECT message_id, emoji, user_id FROM reactions WHERE message_id ", $in_list, " ORDER BY id")
+        concat!(
+            "SELECT message_id, emoji, user_id FROM reactions WHERE message_id ",
+            $in_list,
+            " ORDER BY id"
+        )
     };
 }
 /// The messages with the ids in `$1` (the quotes of a page's replies).

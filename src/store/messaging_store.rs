@@ -87,7 +87,10 @@ impl<B: Backend> MessagingStore for SqlStore<B> {
         Ok(reactions_by_message(&rows)?.remove(&message).unwrap_or_default())
     }
 
-    async fn reactions_of(&self, messages: &[MessageId]) -> StoreResult<HashMap<MessageId, Vec<ReactionGroup>>> {
+    async fn reactions_of(
+        &self,
+        messages: &[MessageId],
+    ) -> StoreResult<HashMap<MessageId, Vec<ReactionGroup>>> {
         if messages.is_empty() {
             return Ok(HashMap::new());
         }

@@ -16,6 +16,7 @@
 //! observe or leave behind half a message or half a membership change. The
 //! same suite (the integration tests' `store` module) runs against both backends.
 
+mod account_store;
 mod backend;
 mod columns;
 mod conversation_store;
@@ -239,7 +240,10 @@ pub trait MessagingStore: Send + Sync {
     ) -> StoreResult<Vec<ReactionGroup>>;
     /// The reactions of many messages in one statement (a history page),
     /// by message; messages without reactions are absent.
-    async fn reactions_of(&self, messages: &[MessageId]) -> StoreResult<HashMap<MessageId, Vec<ReactionGroup>>>;
+    async fn reactions_of(
+        &self,
+        messages: &[MessageId],
+    ) -> StoreResult<HashMap<MessageId, Vec<ReactionGroup>>>;
     /// The messages with these ids (any conversation), in no order.
     async fn messages_by_ids(&self, ids: &[MessageId]) -> StoreResult<Vec<Message>>;
     /// The live text messages `user` may see that match `query`, newest
@@ -331,12 +335,62 @@ pub trait MediaStore: Send + Sync {
     async fn secret(&self, name: &str, candidate: &str) -> StoreResult<String>;
 }
 
+/// Deleting and exporting an account (see `accounts`).
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// In one transaction: deletes the user's push devices (with their
+    /// jobs), mutes and remaining memberships, and strips the account to a
+    /// disabled tombstone (`tombstone` as username and key, no password,
+    /// `display_name`). The row stays: the user's messages refer to it.
+    async fn erase_user(
+        &self,
+        user: UserId,
+        tombstone: &str,
+        display_name: &str,
+        at: Millis,
+    ) -> StoreResult<()>;
+    /// Text messages `user` sent, by id, after `after`: at most `limit`.
+    async fn messages_by_sender(
+        &self,
+        user: UserId,
+        after: MessageId,
+        limit: i64,
+    ) -> StoreResult<Vec<Message>>;
+    /// Every media item `owner` uploaded, oldest first.
+    async fn media_of(&self, owner: UserId) -> StoreResult<Vec<MediaItem>>;
+}
+
 /// The whole storage contract. Implementations: SQLite (embedded default)
 /// and PostgreSQL (cluster mode).
 #[async_trait]
 pub trait Store:
-    UserStore + ConversationStore + MessageStore + MessagingStore + PushStore + MediaStore + 'static
+    UserStore
+    + ConversationStore
+    + MessageStore
+    + MessagingStore
+    + PushStore
+    + MediaStore
+    + AccountStore
+    + 'static
 {
     /// Waits for in-flight work to finish and refuses new work.
     async fn close(&self);
+    /// Whether the database answers (one trivial query), for `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+    /// From now on, report each group commit (its size and duration) to `metrics`.
+    fn watch_commits(&self, metrics: std::sync::Arc<crate::telemetry::Metrics>);
+}
+
+/// Where a backend's group committer reports its commits: nowhere until
+/// [`Store::watch_commits`] is called (the committer starts first).
+#[derive(Clone, Default)]
+pub struct CommitWatch(std::sync::Arc<std::sync::OnceLock<std::sync::Arc<crate::telemetry::Metrics>>>);
+
+impl CommitWatch {
+    /// A commit of `writes` jobs took `elapsed`.
+    pub(crate) fn report(&self, writes: usize, elapsed: std::time::Duration) {
+        if let Some(m) = self.0.get() {
+            m.commit(writes, elapsed);
+        }
+    }
 }

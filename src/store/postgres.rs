@@ -32,6 +32,7 @@ pub struct PostgresBackend {
     pool: PgPool,
     /// Batches message appends into group commits.
     committer: Committer,
+    commits: super::CommitWatch,
 }
 
 impl PostgresStore {
@@ -51,8 +52,9 @@ impl PostgresStore {
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        let committer = Committer::spawn(options)?;
-        Ok(SqlStore { backend: PostgresBackend { pool, committer } })
+        let commits = super::CommitWatch::default();
+        let committer = Committer::spawn(options, commits.clone())?;
+        Ok(SqlStore { backend: PostgresBackend { pool, committer, commits } })
     }
 }
 
@@ -89,5 +91,9 @@ impl Backend for PostgresBackend {
 
     fn close(&self) -> impl Future<Output = ()> + Send {
         self.pool.close()
+    }
+
+    fn commits(&self) -> &super::CommitWatch {
+        &self.commits
     }
 }

@@ -36,7 +36,7 @@ pub(super) struct Committer {
 }
 
 impl Committer {
-    pub(super) fn spawn(options: PgConnectOptions) -> StoreResult<Self> {
+    pub(super) fn spawn(options: PgConnectOptions, watch: super::CommitWatch) -> StoreResult<Self> {
         let (tx, rx) = mpsc::channel(BATCH_MAX * 8);
         std::thread::Builder::new()
             .name("pg-committer".into())
@@ -47,7 +47,7 @@ impl Committer {
                         .max_connections(1)
                         .acquire_timeout(Duration::from_secs(10))
                         .connect_lazy_with(options);
-                    run(pool, rx).await;
+                    run(pool, rx, watch).await;
                 }),
                 Err(e) => tracing::error!(error = %e, "cannot start the committer's runtime"),
             })
@@ -63,13 +63,15 @@ impl Committer {
     }
 }
 
-async fn run(pool: PgPool, mut rx: mpsc::Receiver<Request>) {
+async fn run(pool: PgPool, mut rx: mpsc::Receiver<Request>, watch: super::CommitWatch) {
     let mut batch = Vec::with_capacity(BATCH_MAX);
     while rx.recv_many(&mut batch, BATCH_MAX).await > 0 {
+        let started = std::time::Instant::now();
         let answers = {
             let messages: Vec<&QueuedMessage> = batch.iter().map(|r| &r.message).collect();
             commit_isolating(&pool, &messages).await
         };
+        watch.report(batch.len(), started.elapsed());
         for (r, answer) in batch.drain(..).zip(answers) {
             let _ = r.reply.send(answer);
         }

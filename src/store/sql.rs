@@ -354,3 +354,25 @@ pub(crate) use {
     claim_push_jobs, conversation_to_change, enqueue_pushes, existing_users, members_of_conversations,
     search_users,
 };
+
+/// Readiness probe: the database answers.
+pub const PING: &str = "SELECT 1";
+
+// ---- account deletion and export (`account_store`) ----
+
+/// Push devices; their waiting jobs go with them (`ON DELETE CASCADE`).
+pub(crate) const ERASE_SUBSCRIPTIONS: &str = "DELETE FROM push_subscriptions WHERE user_id = $1";
+pub(crate) const ERASE_MUTES: &str = "DELETE FROM push_mutes WHERE user_id = $1";
+/// What memberships are left once the groups were left with a note (direct
+/// conversations): the user's messages stay, from a sender no longer a member.
+pub(crate) const ERASE_MEMBERSHIPS: &str = "DELETE FROM members WHERE user_id = $1";
+/// The row stays (messages refer to it) without anything personal: a
+/// username no one can register or log in with, no password, disabled.
+pub(crate) const ERASE_USER: &str = "UPDATE users SET username = $1, username_key = $1, display_name = $2,
+        password_hash = '', disabled_at = COALESCE(disabled_at, $3), last_seen_at = NULL WHERE id = $4";
+pub(crate) const MESSAGES_BY_SENDER: &str = concat!(
+    "SELECT ",
+    message_cols!(),
+    " FROM messages WHERE sender_id = $1 AND kind = 'text' AND id > $2 ORDER BY id LIMIT $3"
+);
+pub(crate) const MEDIA_OF: &str = "SELECT * FROM media WHERE owner_id = $1 ORDER BY created_at, id";

@@ -16,7 +16,7 @@
 use super::backend::{Backend, SqlStore};
 use super::dialect::{Dialect, SQLITE};
 use super::sqlite_committer::Committer;
-use super::{Appended, NewMessage, StoreResult};
+use super::{Appended, NewMessage, StoreError, StoreResult};
 use crate::config::SqliteSynchronous as Durability;
 use crate::domain::{Advanced, DeliveryMark};
 use sqlx::sqlite::{
@@ -38,6 +38,7 @@ pub struct SqliteBackend {
     reader: SqlitePool,
     /// Batches appends and live receipts into group commits.
     committer: Committer,
+    commits: super::CommitWatch,
 }
 
 impl SqliteStore {
@@ -58,8 +59,9 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(base.clone()).await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let reader = SqlitePoolOptions::new().max_connections(4).connect_with(base.read_only(true)).await?;
-        let committer = Committer::open(path, synchronous)?;
-        Ok(SqlStore { backend: SqliteBackend { writer, reader, committer } })
+        let commits = super::CommitWatch::default();
+        let committer = Committer::open(path, synchronous, commits.clone())?;
+        Ok(SqlStore { backend: SqliteBackend { writer, reader, committer, commits } })
     }
 }
 
@@ -92,9 +94,34 @@ impl Backend for SqliteBackend {
         Some(self.committer.delivered(marks))
     }
 
+    fn commits(&self) -> &super::CommitWatch {
+        &self.commits
+    }
+
     async fn close(&self) {
         self.committer.close();
         self.writer.close().await;
         self.reader.close().await;
     }
+}
+
+/// A consistent copy of the live database at `db` into the new file `to`
+/// (`VACUUM INTO`): one read transaction, so it sees one committed state
+/// while the server keeps writing, and the copy is compact and needs no WAL.
+/// Then checks the copy (`PRAGMA integrity_check`).
+pub fn backup(db: &Path, to: &Path) -> StoreResult<()> {
+    use rusqlite::OpenFlags;
+    if to.exists() {
+        return Err(StoreError::Backup(format!("{} already exists", to.display())));
+    }
+    let target = to.to_str().ok_or_else(|| StoreError::Backup("the file name is not UTF-8".into()))?;
+    let conn = rusqlite::Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    conn.execute("VACUUM INTO ?1", [target])?;
+    let copy = rusqlite::Connection::open_with_flags(to, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let verdict: String = copy.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    if verdict != "ok" {
+        return Err(StoreError::Backup(format!("the copy fails its integrity check: {verdict}")));
+    }
+    Ok(())
 }

@@ -66,7 +66,11 @@ pub(super) struct Committer {
 impl Committer {
     /// Opens the committer's connection to the (already migrated) database
     /// and starts its thread.
-    pub(super) fn open(path: &Path, synchronous: SqliteSynchronous) -> StoreResult<Self> {
+    pub(super) fn open(
+        path: &Path,
+        synchronous: SqliteSynchronous,
+        watch: super::CommitWatch,
+    ) -> StoreResult<Self> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "wal")?;
@@ -76,7 +80,7 @@ impl Committer {
         let (tx, rx) = mpsc::channel(BATCH_MAX * 8);
         std::thread::Builder::new()
             .name("sqlite-committer".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || run(conn, rx, watch))
             .map_err(StoreError::Thread)?;
         Ok(Self { tx, closed: AtomicBool::new(false) })
     }
@@ -108,7 +112,7 @@ impl Committer {
     }
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, watch: super::CommitWatch) {
     let mut batch = Vec::with_capacity(BATCH_MAX);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -118,7 +122,9 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        let (started, writes) = (std::time::Instant::now(), batch.len());
         write_batch(&mut conn, &mut batch);
+        watch.report(writes, started.elapsed());
     }
 }
 

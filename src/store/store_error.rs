@@ -41,6 +41,9 @@ pub enum StoreError {
     /// (a row read back, a known value): a bug or a damaged database.
     #[error("inconsistent data: expected {0}")]
     Inconsistent(&'static str),
+    /// A backup (`confab admin backup`) could not be made; says why.
+    #[error("backup failed: {0}")]
+    Backup(String),
     /// The schema could not be brought up to date.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

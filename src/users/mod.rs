@@ -312,6 +312,22 @@ impl Users {
         Ok(())
     }
 
+    /// Checks the account's password before a destructive change (deleting
+    /// the account): `forbidden` if wrong. Counted like a login attempt, so it
+    /// cannot be used to guess faster than logging in.
+    pub async fn verify_password(&self, user: UserId, password: &str) -> Result<(), Error> {
+        let account = self.store.user(user).await?.ok_or(Error::NotFound("user"))?;
+        let key = Username::parse(&account.username).map_err(|_| Error::NotFound("user"))?.canonical();
+        let attempt = self.throttle.begin(&key, None).await.map_err(|_| Error::RateLimited)?;
+        let stored = self.store.credentials(&key).await?.map(|c| c.password_hash);
+        if self.hasher.verify(password.to_string(), stored).await? {
+            attempt.succeeded();
+            Ok(())
+        } else {
+            Err(Error::Forbidden("wrong password"))
+        }
+    }
+
     /// The user with this id, or `not_found`.
     pub async fn user(&self, id: UserId) -> Result<User, Error> {
         self.store.user(id).await?.ok_or(Error::NotFound("user"))
@@ -320,8 +336,9 @@ impl Users {
     /// Users whose username starts with `prefix` (case-insensitive).
     pub async fn search(&self, prefix: &str, limit: i64) -> Result<Vec<User>, Error> {
         let prefix = prefix.trim().to_ascii_lowercase();
-        // No username has a NUL (PostgreSQL could not even compare with it).
-        if prefix.is_empty() || prefix.contains('\0') {
+        // No username has a NUL (PostgreSQL could not even compare with it),
+        // and none starts with '#', which only deleted accounts' tombstones do.
+        if prefix.is_empty() || prefix.contains('\0') || prefix.starts_with('#') {
             return Ok(Vec::new());
         }
         Ok(self.store.search_users(&prefix, limit).await?)

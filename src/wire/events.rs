@@ -5,8 +5,8 @@
 //!
 //! Owns: event names and payload shapes. May not touch: sockets.
 
-use super::{ConversationView, MessageView, ReactionView};
 use super::timestamp;
+use super::{ConversationView, MessageView, ReactionView};
 use crate::fanout::Event;
 use serde::Serialize;
 

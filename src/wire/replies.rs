@@ -85,4 +85,3 @@ pub struct SearchReply {
     /// The matches.
     pub messages: Vec<MessageView>,
 }
-

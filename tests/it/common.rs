@@ -20,6 +20,8 @@ pub const WAIT: Duration = Duration::from_secs(5);
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The `/metrics` listener (each test app has its own port).
+    pub metrics: Option<SocketAddr>,
     pub http: reqwest::Client,
     pub data_dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
@@ -50,6 +52,7 @@ async fn start(data_dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> 
     let mut config = Config {
         listen: "127.0.0.1:0".parse().expect("addr"),
         data_dir: data_dir.path().to_path_buf(),
+        metrics_listen: "127.0.0.1:0".into(),
         ..Config::default()
     };
     // Tests need crash safety, not power-loss safety; skip the fsyncs.
@@ -57,6 +60,7 @@ async fn start(data_dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> 
     tweak(&mut config);
     let app = App::build(config).await.expect("app builds");
     let addr = app.local_addr().expect("bound");
+    let metrics = app.metrics_addr();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         app.run(async {
@@ -65,7 +69,7 @@ async fn start(data_dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> 
         .await
         .expect("server runs");
     });
-    TestApp { addr, http: reqwest::Client::new(), data_dir, stop: Some(stop), task: Some(task) }
+    TestApp { addr, metrics, http: reqwest::Client::new(), data_dir, stop: Some(stop), task: Some(task) }
 }
 
 impl TestApp {

@@ -12,9 +12,11 @@
 mod common;
 mod push_fakes;
 
+mod accounts;
 mod admin;
 mod authz;
 mod backpressure;
+mod backup;
 mod cluster;
 mod crash;
 mod crash_redis;
@@ -22,6 +24,7 @@ mod groups;
 mod http_api;
 mod media;
 mod messaging;
+mod ops;
 mod parsers;
 mod push;
 mod push_endpoints;

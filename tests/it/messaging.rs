@@ -17,7 +17,13 @@ async fn send(s: &mut Sio, to: Value, text: &str) -> Value {
     ack["message"].clone()
 }
 
-async fn request(app: &TestApp, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+async fn request(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut req = app.http.request(method, app.url(path)).bearer_auth(token);
     if let Some(b) = body {
         req = req.json(&b);
@@ -49,7 +55,8 @@ async fn edit_reaches_every_device_and_history() {
         assert_eq!(e.data["message"]["id"], id);
         assert_eq!(e.data["message"]["message"], "hello");
     }
-    let (status, page) = app.get(&format!("/api/conversations/{}/messages", m["conversationId"]), Some(&tb)).await;
+    let (status, page) =
+        app.get(&format!("/api/conversations/{}/messages", m["conversationId"]), Some(&tb)).await;
     assert_eq!(status, 200);
     assert_eq!(page["messages"][0]["message"], "hello");
     assert!(page["messages"][0]["editedAt"].is_string());
@@ -64,16 +71,34 @@ async fn edit_reaches_every_device_and_history() {
     assert_eq!(ack["error"]["code"], "invalid");
     let ack = a1.call("edit_message", json!({"messageId": 999_999, "message": "x"})).await;
     assert_eq!(ack["error"]["code"], "not_found");
-    let (status, body) =
-        request(&app, reqwest::Method::PATCH, &format!("/api/messages/{id}"), &ta, Some(json!({"message": "via REST"}))).await;
+    let (status, body) = request(
+        &app,
+        reqwest::Method::PATCH,
+        &format!("/api/messages/{id}"),
+        &ta,
+        Some(json!({"message": "via REST"})),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["message"]["message"], "via REST");
-    let (status, _) =
-        request(&app, reqwest::Method::PATCH, &format!("/api/messages/{id}"), &tb, Some(json!({"message": "x"}))).await;
+    let (status, _) = request(
+        &app,
+        reqwest::Method::PATCH,
+        &format!("/api/messages/{id}"),
+        &tb,
+        Some(json!({"message": "x"})),
+    )
+    .await;
     assert_eq!(status, 403);
     let long = "x".repeat(100_000);
-    let (status, _) =
-        request(&app, reqwest::Method::PATCH, &format!("/api/messages/{id}"), &ta, Some(json!({"message": long}))).await;
+    let (status, _) = request(
+        &app,
+        reqwest::Method::PATCH,
+        &format!("/api/messages/{id}"),
+        &ta,
+        Some(json!({"message": long})),
+    )
+    .await;
     assert!(status == 413 || status == 400, "too long: {status}");
 }
 
@@ -95,7 +120,10 @@ async fn delete_leaves_a_tombstone_and_is_idempotent() {
     let (_, page) = app.get(&format!("/api/conversations/{conversation}/messages"), Some(&tb)).await;
     let tomb = &page["messages"][0];
     assert_eq!((tomb["id"].as_i64(), tomb["seq"].as_i64()), (Some(id), m["seq"].as_i64()), "id and seq stay");
-    assert_eq!((tomb["deleted"].clone(), tomb["message"].clone(), tomb["attachments"].clone()), (json!(true), json!(""), json!([])));
+    assert_eq!(
+        (tomb["deleted"].clone(), tomb["message"].clone(), tomb["attachments"].clone()),
+        (json!(true), json!(""), json!([]))
+    );
     let mut b1 = b1;
     let unread = b1.call("fetch_unread_messages", json!({})).await;
     let msgs = unread["messages"].as_array().unwrap();
@@ -113,9 +141,11 @@ async fn delete_leaves_a_tombstone_and_is_idempotent() {
     let (status, _) = request(&app, reqwest::Method::DELETE, &format!("/api/messages/{id}"), &ta, None).await;
     assert_eq!(status, 204);
     let first_id = first["id"].as_i64().unwrap();
-    let (status, _) = request(&app, reqwest::Method::DELETE, &format!("/api/messages/{first_id}"), &tb, None).await;
+    let (status, _) =
+        request(&app, reqwest::Method::DELETE, &format!("/api/messages/{first_id}"), &tb, None).await;
     assert_eq!(status, 403);
-    let (status, _) = request(&app, reqwest::Method::DELETE, &format!("/api/messages/{first_id}"), &ta, None).await;
+    let (status, _) =
+        request(&app, reqwest::Method::DELETE, &format!("/api/messages/{first_id}"), &ta, None).await;
     assert_eq!(status, 204);
     let ack = a1.call("edit_message", json!({"messageId": id, "message": "back"})).await;
     assert_eq!(ack["error"]["code"], "not_found", "a deleted message cannot be edited");
@@ -129,7 +159,13 @@ async fn group_admins_delete_anyones_message_members_do_not() {
     let (_, towner) = app.user("gd_owner").await;
     let (m1, tm1) = app.user("gd_m1").await;
     let (m2, tm2) = app.user("gd_m2").await;
-    let (status, g) = app.post("/api/conversations", Some(&towner), json!({"type": "group", "name": "g", "memberIds": [m1, m2]})).await;
+    let (status, g) = app
+        .post(
+            "/api/conversations",
+            Some(&towner),
+            json!({"type": "group", "name": "g", "memberIds": [m1, m2]}),
+        )
+        .await;
     assert_eq!(status, 201, "{g}");
     let gid = g["conversation"]["id"].as_i64().unwrap();
     let mut s1 = app.socket(&tm1).await;
@@ -153,7 +189,8 @@ async fn replies_quote_the_message_they_answer() {
     let long = "q".repeat(300);
     let asked = send(&mut sa, json!({"receiverId": b}), &long).await;
     let asked_id = asked["id"].as_i64().unwrap();
-    let ack = sb.call("send_message", json!({"receiverId": a, "message": "answer", "replyTo": asked_id})).await;
+    let ack =
+        sb.call("send_message", json!({"receiverId": a, "message": "answer", "replyTo": asked_id})).await;
     let reply = &ack["message"]["replyTo"];
     assert_eq!(reply["id"], asked_id, "{ack}");
     assert_eq!(reply["senderId"], a);
@@ -162,7 +199,9 @@ async fn replies_quote_the_message_they_answer() {
     assert_eq!(live.data["replyTo"]["id"], asked_id, "the live copy quotes it too");
 
     // REST send with replyTo; a message of another conversation is invalid.
-    let (status, body) = app.post("/api/messages", Some(&ta), json!({"receiverId": b, "message": "re", "replyTo": asked_id})).await;
+    let (status, body) = app
+        .post("/api/messages", Some(&ta), json!({"receiverId": b, "message": "re", "replyTo": asked_id}))
+        .await;
     assert_eq!(status, 201, "{body}");
     let mut sc = app.socket(&tc).await;
     let other = send(&mut sc, json!({"receiverId": a}), "elsewhere").await;
@@ -175,8 +214,10 @@ async fn replies_quote_the_message_they_answer() {
 
     // Once the quoted message is deleted, the quote is empty.
     sa.call("delete_message", json!({"messageId": asked_id})).await;
-    let (_, page) = app.get(&format!("/api/conversations/{}/messages", asked["conversationId"]), Some(&ta)).await;
-    let answer = page["messages"].as_array().unwrap().iter().find(|m| m["message"] == "answer").unwrap().clone();
+    let (_, page) =
+        app.get(&format!("/api/conversations/{}/messages", asked["conversationId"]), Some(&ta)).await;
+    let answer =
+        page["messages"].as_array().unwrap().iter().find(|m| m["message"] == "answer").unwrap().clone();
     assert_eq!(answer["replyTo"], json!({"id": asked_id, "senderId": a, "message": ""}));
 }
 
@@ -197,7 +238,11 @@ async fn reactions_toggle_and_batch_into_history() {
     sb.recv("reaction_updated").await;
     sa.call("react", json!({"messageId": id, "emoji": "❤️"})).await;
     let ack = sa.call("react", json!({"messageId": id, "emoji": "👍"})).await;
-    assert_eq!(ack["reactions"][0], json!({"emoji": "👍", "count": 2, "userIds": [b, a]}), "ordered by first use");
+    assert_eq!(
+        ack["reactions"][0],
+        json!({"emoji": "👍", "count": 2, "userIds": [b, a]}),
+        "ordered by first use"
+    );
     let again = sa.call("react", json!({"messageId": id, "emoji": "👍"})).await;
     assert_eq!(again, ack, "reacting twice is a no-op");
     let ack = sa.call("unreact", json!({"messageId": id, "emoji": "👍"})).await;
@@ -234,11 +279,14 @@ async fn search_finds_visible_words_only() {
 
     let (status, found) = app.get("/api/search/messages?q=CAF", Some(&tb)).await;
     assert_eq!(status, 200, "{found}");
-    let texts: Vec<&str> = found["messages"].as_array().unwrap().iter().map(|m| m["message"].as_str().unwrap()).collect();
+    let texts: Vec<&str> =
+        found["messages"].as_array().unwrap().iter().map(|m| m["message"].as_str().unwrap()).collect();
     assert_eq!(texts, ["Meet me at the Café"], "prefix, case and accents; deleted never match");
     let (_, none) = app.get("/api/search/messages?q=cafe", Some(&tc)).await;
     assert_eq!(none["messages"], json!([]), "not a member");
-    for bad in ["", "?q=", "?q=%20%20", &format!("?q={}", "a".repeat(201)), "?q=cafe&limit=0", "?q=cafe&before=x"] {
+    for bad in
+        ["", "?q=", "?q=%20%20", &format!("?q={}", "a".repeat(201)), "?q=cafe&limit=0", "?q=cafe&before=x"]
+    {
         let (status, body) = app.get(&format!("/api/search/messages{bad}"), Some(&tb)).await;
         assert_eq!(status, 400, "{bad}: {body}");
         assert_eq!(body["error"]["code"], "invalid");
@@ -259,7 +307,9 @@ async fn blocking_refuses_direct_messages_and_hides_typing_and_presence() {
     let m = send(&mut sb, json!({"receiverId": a}), "hi").await;
     let direct = m["conversationId"].as_i64().unwrap();
     // A group with all three, made by c.
-    let (_, g) = app.post("/api/conversations", Some(&tc), json!({"type": "group", "name": "g", "memberIds": [a, b]})).await;
+    let (_, g) = app
+        .post("/api/conversations", Some(&tc), json!({"type": "group", "name": "g", "memberIds": [a, b]}))
+        .await;
     let gid = g["conversation"]["id"].as_i64().unwrap();
 
     // "hi" and the group's creation note, from before the block.
@@ -301,7 +351,8 @@ async fn blocking_refuses_direct_messages_and_hides_typing_and_presence() {
     // Presence: b coming online is not announced to a; the profile hides it.
     sa.drain("presence");
     let b2_token = {
-        let (_, body) = app.post("/api/auth/login", None, json!({"username": "bl_b", "password": "password123"})).await;
+        let (_, body) =
+            app.post("/api/auth/login", None, json!({"username": "bl_b", "password": "password123"})).await;
         body["token"].as_str().unwrap().to_string()
     };
     drop(sb);
@@ -314,21 +365,29 @@ async fn blocking_refuses_direct_messages_and_hides_typing_and_presence() {
     assert!(profile["user"].get("online").is_none(), "{profile}");
 
     // b cannot add a to a group; self-blocks are invalid.
-    let (status, _) = app.post("/api/conversations", Some(&tb), json!({"type": "group", "name": "x", "memberIds": [a]})).await;
+    let (status, _) = app
+        .post("/api/conversations", Some(&tb), json!({"type": "group", "name": "x", "memberIds": [a]}))
+        .await;
     assert_eq!(status, 403);
-    let (_, g2) = app.post("/api/conversations", Some(&tb), json!({"type": "group", "name": "y", "memberIds": [c]})).await;
+    let (_, g2) = app
+        .post("/api/conversations", Some(&tb), json!({"type": "group", "name": "y", "memberIds": [c]}))
+        .await;
     let g2 = g2["conversation"]["id"].as_i64().unwrap();
-    let (status, _) = app.post(&format!("/api/conversations/{g2}/members"), Some(&tb), json!({"userIds": [a]})).await;
+    let (status, _) =
+        app.post(&format!("/api/conversations/{g2}/members"), Some(&tb), json!({"userIds": [a]})).await;
     assert_eq!(status, 403);
-    let (status, body) = request(&app, reqwest::Method::POST, &format!("/api/users/{a}/block"), &ta, None).await;
+    let (status, body) =
+        request(&app, reqwest::Method::POST, &format!("/api/users/{a}/block"), &ta, None).await;
     assert_eq!((status, body["error"]["code"].clone()), (400, json!("invalid")));
     let (status, _) = request(&app, reqwest::Method::POST, "/api/users/99999/block", &ta, None).await;
     assert_eq!(status, 404);
 
     // Unblocked: direct messages flow again.
-    let (status, _) = request(&app, reqwest::Method::DELETE, &format!("/api/users/{b}/block"), &ta, None).await;
+    let (status, _) =
+        request(&app, reqwest::Method::DELETE, &format!("/api/users/{b}/block"), &ta, None).await;
     assert_eq!(status, 204);
-    let (status, _) = app.post("/api/messages", Some(&tb), json!({"receiverId": a, "message": "friends again"})).await;
+    let (status, _) =
+        app.post("/api/messages", Some(&tb), json!({"receiverId": a, "message": "friends again"})).await;
     assert_eq!(status, 201);
     let (_, list) = app.get("/api/users/blocked", Some(&ta)).await;
     assert_eq!(list["users"], json!([]));
@@ -340,9 +399,8 @@ async fn edits_deletes_and_reactions_never_push_and_a_deleted_message_is_not_pus
     let (_, ta) = app.user("pu_a").await;
     let (b, tb) = app.user("pu_b").await;
     // b is offline with a device: a message waits in the outbox.
-    let (status, body) = app
-        .post("/api/push/subscriptions", Some(&tb), json!({"type": "fcm", "token": "device-pu-b"}))
-        .await;
+    let (status, body) =
+        app.post("/api/push/subscriptions", Some(&tb), json!({"type": "fcm", "token": "device-pu-b"})).await;
     assert!(status == 201 || status == 200, "{status} {body}");
     let mut sa = app.socket(&ta).await;
     let m = send(&mut sa, json!({"receiverId": b}), "ping").await;
@@ -373,7 +431,8 @@ async fn cluster_events_reach_members_on_every_node() {
     assert_eq!(sb.recv("message_updated").await.data["message"]["message"], "edited across");
     sb.call("react", json!({"messageId": id, "emoji": "🎉"})).await;
     assert_eq!(sa.recv("reaction_updated").await.data["reactions"][0]["emoji"], "🎉");
-    let ack = sb.call("send_message", json!({"receiverId": m["senderId"], "message": "re", "replyTo": id})).await;
+    let ack =
+        sb.call("send_message", json!({"receiverId": m["senderId"], "message": "re", "replyTo": id})).await;
     assert_eq!(ack["message"]["replyTo"]["message"], "edited across");
     assert_eq!(sa.recv("receive_message").await.data["replyTo"]["id"], id);
     sa.call("delete_message", json!({"messageId": id})).await;
