@@ -31,13 +31,16 @@ const WATERMARKS: &str = "SELECT m.conversation_id, m.user_id, m.delivered_seq
 /// Per member (`$1`, `$2`, watermark `$3`, highest mark `$4`): the first
 /// message from someone else above the watermark and below the highest mark
 /// that is not among the batch's marks (`$5`, `$6`, `$7`).
-const FIRST_GAP: &str = "WITH k AS (SELECT * FROM UNNEST($5::BIGINT[], $6::BIGINT[], $7::BIGINT[]) AS k(c, u, s))
+const FIRST_GAP: &str = "WITH k AS MATERIALIZED (
+        SELECT c, u, array_agg(s) AS seqs FROM UNNEST($5::BIGINT[], $6::BIGINT[], $7::BIGINT[]) AS k(c, u, s)
+         GROUP BY c, u)
  SELECT v.c, v.u,
         (SELECT x.seq FROM messages x
           WHERE x.conversation_id = v.c AND x.seq > v.old AND x.seq < v.top AND x.sender_id <> v.u
-            AND NOT EXISTS (SELECT 1 FROM k WHERE k.c = v.c AND k.u = v.u AND k.s = x.seq)
+            AND x.seq <> ALL (k.seqs)
           ORDER BY x.seq LIMIT 1) AS gap
-   FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[]) AS v(c, u, old, top)";
+   FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[]) AS v(c, u, old, top)
+   JOIN k ON k.c = v.c AND k.u = v.u";
 
 const MOVE: &str = "UPDATE members m SET delivered_seq = v.s
    FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[]) AS v(c, u, s)
