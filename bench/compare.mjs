@@ -5,7 +5,7 @@ import os from 'node:os';
 
 const [confabFile, nodeFile, target] = process.argv.slice(2);
 const lines = (f) => readFileSync(f, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
-const key = (r) => `${r.scenario} · ${r.nodes} node${r.nodes > 1 ? 's' : ''}${r.members ? ` · ${r.members} members` : ''}${r.pairs ? ` · ${r.pairs} pairs` : ''}${r.rate ? ` · open loop ${r.rate}/s` : ''}${r.sockets ? ` · ${r.sockets} sockets` : ''}`;
+const key = (r) => `${r.scenario} · ${r.nodes} node${r.nodes > 1 ? 's' : ''}${r.members ? ` · ${r.members} members` : ''}${r.pairs ? ` · ${r.pairs} pairs` : ''}${r.rate ? ` · open loop ${r.rate}/s` : ''}${r.sockets ? ` · ${r.sockets} sockets` : ''}${r.conversations ? ` · ${r.conversations} new conversations` : ''}${r.history ? ` · ${r.history} stored messages` : ''}`;
 const confab = new Map(lines(confabFile).map((r) => [key(r), r]));
 const base = new Map(lines(nodeFile).map((r) => [key(r), r]));
 

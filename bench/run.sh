@@ -59,6 +59,7 @@ if [ "$mode" = smoke ]; then
   "$bench" --url "$addr" --duration 1 direct --pairs 4 --window 4
   "$bench" --url "$addr" --duration 1 direct --pairs 4 --rate 200
   "$bench" --url "$addr" --duration 1 offline --pairs 4 --window 4
+  "$bench" --url "$addr" new-conversations --senders 3 --recipients 4 --messages 2 --window 4
   "$bench" --url "$addr" --duration 1 group --members 20 --window 2
   "$bench" --url "$addr" --duration 1 connections --sockets 200 --users 10 --server-pid "$pid"
   start_node soak
@@ -86,6 +87,8 @@ single="$addr"
 "$bench" --url "$single" --duration 10 direct --pairs 50 --rate 1000
 "$bench" --url "$single" --duration 10 direct --pairs 50 --rate 3000
 "$bench" --url "$single" --duration 10 offline --pairs 50 --window 8
+# The first message of 10,000 new direct conversations (100 senders x 100 offline recipients).
+"$bench" --url "$single" new-conversations --senders 100 --recipients 100 --messages 2 --window 16
 "$bench" --url "$single" --duration 10 group --members 99 --window 4
 "$bench" --url "$single" --duration 10 group --members 999 --window 4
 
@@ -97,3 +100,9 @@ start_node n2 --database-url "postgres://postgres@127.0.0.1:5432/$db" --redis-ur
 "$bench" --url "$a" --url "$b" --duration 10 direct --pairs 50 --window 8
 "$bench" --url "$a" --url "$b" --duration 10 offline --pairs 50 --window 8
 "$bench" --url "$a" --url "$b" --duration 10 group --members 200 --window 4
+"$bench" --url "$a" --url "$b" new-conversations --senders 100 --recipients 100 --messages 2 --window 16
+# Latency on a database that already holds a large history: one node on PostgreSQL
+# + Redis, 500 pairs at a steady 1,000 msgs/s, after 1,000,000 messages were written
+# straight into the pairs' conversations (bench/confab-bench/src/prefill.rs).
+"$bench" --url "$a" --database-url "postgres://postgres@127.0.0.1:5432/$db" --duration 10 \
+  direct --pairs 500 --rate 1000 --history 1000000

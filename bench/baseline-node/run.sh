@@ -65,9 +65,9 @@ start_node() {
 
 # Sizes as in bench/run.sh; smoke is smaller and also tries the cluster.
 if [ "$mode" = smoke ]; then
-  pairs=4 window=4 members=20 gwindow=2 cmembers=20
+  pairs=4 window=4 members=20 gwindow=2 cmembers=20 senders=3
 else
-  pairs=50 window=8 members=999 gwindow=4 cmembers=200
+  pairs=50 window=8 members=999 gwindow=4 cmembers=200 senders=100
 fi
 
 single_db="baseline_bench_$$_single"
@@ -84,6 +84,7 @@ if [ "$mode" != smoke ]; then
   "$bench" --url "$single" --duration "$duration" group --members 99 --window "$gwindow"
 fi
 "$bench" --url "$single" --duration "$duration" offline --pairs "$pairs" --window "$window"
+"$bench" --url "$single" new-conversations --senders "$senders" --recipients "$senders" --messages 2 --window 16
 "$bench" --url "$single" --duration "$duration" group --members "$members" --window "$gwindow"
 
 cluster_db="baseline_bench_$$_cluster"
@@ -92,4 +93,5 @@ start_node n1 "$cluster_db"; a="$addr"
 start_node n2 "$cluster_db"; b="$addr"
 "$bench" --url "$a" --url "$b" --duration "$duration" direct --pairs "$pairs" --window "$window"
 "$bench" --url "$a" --url "$b" --duration "$duration" offline --pairs "$pairs" --window "$window"
+"$bench" --url "$a" --url "$b" new-conversations --senders "$senders" --recipients "$senders" --messages 2 --window 16
 "$bench" --url "$a" --url "$b" --duration "$duration" group --members "$cmembers" --window "$gwindow"

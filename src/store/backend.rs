@@ -13,7 +13,9 @@ use super::dialect::Dialect;
 use super::exec::{Col, Exec, args};
 use super::mapping::{self, Insert};
 use super::{Appended, NewMessage, StoreResult, SystemNote};
-use crate::domain::{Advanced, Conversation, ConversationId, DeliveryMark, Message, Receipt, Seq, UserId};
+use crate::domain::{
+    Advanced, Conversation, ConversationId, DeliveryMark, Message, Millis, Receipt, Seq, UserId,
+};
 use sqlx::pool::PoolConnection;
 use sqlx::{Pool, Transaction};
 use std::future::Future;
@@ -41,6 +43,15 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         marks: &[DeliveryMark],
     ) -> Option<impl Future<Output = StoreResult<Vec<(DeliveryMark, Advanced)>>> + Send>;
+    /// Finds or creates a pair's direct conversation (`key` is
+    /// `mapping::direct_key`) through the group committer, if the backend
+    /// batches it there; `None`: the shared code writes it in a transaction.
+    fn direct(
+        &self,
+        a: UserId,
+        b: UserId,
+        now: Millis,
+    ) -> Option<impl Future<Output = StoreResult<ConversationId>> + Send>;
     /// Waits for in-flight writes and refuses new ones.
     fn close(&self) -> impl Future<Output = ()> + Send;
     /// Where its group committer reports commits.

@@ -36,6 +36,9 @@ impl<B: Backend> ConversationStore for SqlStore<B> {
     }
 
     async fn direct_conversation(&self, a: UserId, b: UserId, now: Millis) -> StoreResult<ConversationId> {
+        if let Some(committed) = self.backend.direct(a, b, now) {
+            return committed.await;
+        }
         let key = direct_key(a, b);
         let mut tx = self.begin().await?;
         let Some(created) = tx.optional(sql::CREATE_DIRECT, args![key.as_str(), now]).await? else {

@@ -6,8 +6,8 @@
 //! role changes on one conversation are serialized, which keeps seqs
 //! gap-free, membership checks race-free and the member cap exact.
 //! Different conversations never wait for each other. Appends go through
-//! the committer (`postgres_committer`); live receipts are written by the
-//! shared code, one transaction per batch.
+//! the committer (`postgres_committer`); live receipts are written a batch
+//! at a time in three statements (`postgres_receipts`).
 //!
 //! Owns: the PostgreSQL pool, migrations and committer handle. May not touch:
 //! SQL shared with SQLite (it is in `sql`).
@@ -16,7 +16,7 @@ use super::backend::{Backend, SqlStore};
 use super::dialect::{Dialect, POSTGRES};
 use super::postgres_committer::Committer;
 use super::{Appended, NewMessage, StoreResult};
-use crate::domain::{Advanced, DeliveryMark};
+use crate::domain::{Advanced, ConversationId, DeliveryMark, Millis, UserId};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 use std::future::{Future, Ready};
@@ -58,9 +58,6 @@ impl PostgresStore {
     }
 }
 
-/// Live receipts need no committer on PostgreSQL.
-type NoCommitter = Ready<StoreResult<Vec<(DeliveryMark, Advanced)>>>;
-
 impl Backend for PostgresBackend {
     type Db = Postgres;
     type Conn = PgConnection;
@@ -84,9 +81,18 @@ impl Backend for PostgresBackend {
 
     fn delivered(
         &self,
-        _: &[DeliveryMark],
+        marks: &[DeliveryMark],
     ) -> Option<impl Future<Output = StoreResult<Vec<(DeliveryMark, Advanced)>>> + Send> {
-        None::<NoCommitter>
+        Some(super::postgres_receipts::delivered(&self.pool, marks.to_vec()))
+    }
+
+    fn direct(
+        &self,
+        _: UserId,
+        _: UserId,
+        _: Millis,
+    ) -> Option<impl Future<Output = StoreResult<ConversationId>> + Send> {
+        None::<Ready<StoreResult<ConversationId>>>
     }
 
     fn close(&self) -> impl Future<Output = ()> + Send {

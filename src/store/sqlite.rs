@@ -1,7 +1,8 @@
 //! The embedded SQLite backend: one file under the data directory, WAL mode.
 //!
-//! Two connections write. The message hot path — appends and live delivery
-//! receipts — goes to the committer (`sqlite_committer`), a thread with its
+//! Two connections write. The message hot path — appends, live delivery
+//! receipts and the creation of direct conversations (the first message to
+//! someone) — goes to the committer (`sqlite_committer`), a thread with its
 //! own synchronous connection that writes whatever queued up in one
 //! transaction. Everything else writes through a sqlx pool of exactly one
 //! connection. Both start their transactions with `BEGIN IMMEDIATE`, so they
@@ -18,7 +19,7 @@ use super::dialect::{Dialect, SQLITE};
 use super::sqlite_committer::Committer;
 use super::{Appended, NewMessage, StoreError, StoreResult};
 use crate::config::SqliteSynchronous as Durability;
-use crate::domain::{Advanced, DeliveryMark};
+use crate::domain::{Advanced, ConversationId, DeliveryMark, Millis, UserId};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
@@ -96,6 +97,15 @@ impl Backend for SqliteBackend {
 
     fn commits(&self) -> &super::CommitWatch {
         &self.commits
+    }
+
+    fn direct(
+        &self,
+        a: UserId,
+        b: UserId,
+        now: Millis,
+    ) -> Option<impl Future<Output = StoreResult<ConversationId>> + Send> {
+        Some(self.committer.direct(a, b, now))
     }
 
     async fn close(&self) {

@@ -1,5 +1,5 @@
-//! Group commit for the message hot path: appends and live delivery
-//! receipts that arrive together are written in one transaction and made
+//! Group commit for the message hot path: appends, live delivery receipts
+//! and new direct conversations that arrive together are written in one transaction and made
 //! durable by one commit (one fsync), then each caller gets its own answer.
 //! Under light load a batch is a single job; under load it grows by itself
 //! to whatever queued while the previous commit ran, which is what lets
@@ -19,13 +19,14 @@ use super::dialect::SQLITE;
 use super::exec::json_ids;
 use super::mapping::{self, Insert};
 use super::sql::{
-    BY_CLIENT_ID, CONVERSATION, GAP, INSERT_MESSAGE, LINK_MEDIA, MEDIA_ATTACHED, MEMBERS, NEXT_SEQ,
-    SET_DELIVERED,
+    BY_CLIENT_ID, CONVERSATION, CREATE_DIRECT, DIRECT_BY_KEY, GAP, INSERT_MEMBER, INSERT_MESSAGE, LINK_MEDIA,
+    MEDIA_ATTACHED, MEMBERS, NEXT_SEQ, SET_DELIVERED,
 };
 use super::{Appended, NewMessage, QueuedMessage, StoreError, StoreResult};
 use crate::config::SqliteSynchronous;
 use crate::domain::{
-    Advanced, Attachment, ClientMsgId, Conversation, ConversationId, DeliveryMark, Message, MessageId,
+    Advanced, Attachment, ClientMsgId, Conversation, ConversationId, DeliveryMark, Message, MessageId, Millis,
+    Role, UserId,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
@@ -48,12 +49,15 @@ enum Job {
     Append(Box<Append>),
     /// Live receipts, in the order to apply them (see `chat::delivery`).
     Delivered(Vec<DeliveryMark>, oneshot::Sender<StoreResult<Moved>>),
+    /// A pair's direct conversation, found or created.
+    Direct(UserId, UserId, Millis, oneshot::Sender<StoreResult<ConversationId>>),
 }
 
 /// What one job of a committed batch answers.
 enum Answer {
     Appended(Box<StoreResult<Appended>>),
     Delivered(Moved),
+    Direct(StoreResult<ConversationId>),
 }
 
 /// The handle the store keeps; the thread stops when it is dropped.
@@ -105,6 +109,16 @@ impl Committer {
         self.submit(Job::Append(Box::new(job)), answer).await
     }
 
+    /// Finds or creates the direct conversation of `a` and `b` (see
+    /// [`crate::store::ConversationStore::direct_conversation`]). In the
+    /// batch's transaction, so the first message to someone costs no commit
+    /// of its own: a separate write transaction waited for SQLite's write
+    /// lock, which the committer holds most of the time under load.
+    pub(super) async fn direct(&self, a: UserId, b: UserId, now: Millis) -> StoreResult<ConversationId> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Direct(a, b, now, reply), answer).await
+    }
+
     /// Moves delivered watermarks (see [`crate::store::MessageStore::advance_delivered_many`]).
     pub(super) async fn delivered(&self, marks: &[DeliveryMark]) -> StoreResult<Moved> {
         let (reply, answer) = oneshot::channel();
@@ -140,6 +154,7 @@ fn write_batch(conn: &mut Connection, batch: &mut Vec<Job>) {
             .map(|job| match job {
                 Job::Append(a) => append_in(&tx, a).map(|r| Answer::Appended(Box::new(r))),
                 Job::Delivered(marks, _) => delivered_in(&tx, marks).map(Answer::Delivered),
+                &Job::Direct(a, b, now, _) => direct_in(&tx, a, b, now).map(Answer::Direct),
             })
             .collect::<StoreResult<Vec<_>>>()?;
         tx.commit()?;
@@ -151,6 +166,7 @@ fn write_batch(conn: &mut Connection, batch: &mut Vec<Job>) {
                 match (job, answer) {
                     (Job::Append(a), Answer::Appended(r)) => drop(a.reply.send(*r)),
                     (Job::Delivered(_, reply), Answer::Delivered(moved)) => drop(reply.send(Ok(moved))),
+                    (Job::Direct(.., reply), Answer::Direct(id)) => drop(reply.send(id)),
                     _ => unreachable!("answers are made from the batch in order"),
                 }
             }
@@ -163,6 +179,7 @@ fn write_batch(conn: &mut Connection, batch: &mut Vec<Job>) {
                 match job {
                     Job::Append(a) => drop(a.reply.send(Err(failed()))),
                     Job::Delivered(_, reply) => drop(reply.send(Err(failed()))),
+                    Job::Direct(.., reply) => drop(reply.send(Err(failed()))),
                 }
             }
         }
@@ -202,6 +219,35 @@ fn append_in(conn: &Connection, append: &Append) -> StoreResult<StoreResult<Appe
         ])?;
     }
     Ok(Ok(Appended { message, created: true, conversation }))
+}
+
+/// Finds or creates a pair's direct conversation inside the batch's
+/// transaction. Its statements run under a savepoint: a refusal (a user that
+/// does not exist) answers this job only and leaves the batch alone.
+fn direct_in(conn: &Connection, a: UserId, b: UserId, now: Millis) -> StoreResult<StoreResult<ConversationId>> {
+    conn.execute_batch("SAVEPOINT direct")?;
+    let created = (|| -> rusqlite::Result<i64> {
+        let key = mapping::direct_key(a, b);
+        let created: Option<i64> =
+            conn.prepare_cached(CREATE_DIRECT)?.query_row(params![key, now], |r| r.get(0)).optional()?;
+        let Some(id) = created else {
+            return conn.prepare_cached(DIRECT_BY_KEY)?.query_row(params![key], |r| r.get(0));
+        };
+        for user in [a, b] {
+            conn.prepare_cached(INSERT_MEMBER)?.execute(params![id, user.0, Role::Member.as_str(), now, 0])?;
+        }
+        Ok(id)
+    })();
+    match created {
+        Ok(id) => {
+            conn.execute_batch("RELEASE direct")?;
+            Ok(Ok(ConversationId(id)))
+        }
+        Err(e) => {
+            conn.execute_batch("ROLLBACK TO direct; RELEASE direct")?;
+            Ok(Err(e.into()))
+        }
+    }
 }
 
 fn load_conversation(conn: &Connection, id: ConversationId) -> StoreResult<Option<Conversation>> {

@@ -105,7 +105,75 @@ macro_rules! shared_suite {
     };
 }
 
-shared_suite!(concurrent_appends, a_refused_row_fails_only_its_own_append);
+shared_suite!(
+    concurrent_appends,
+    a_refused_row_fails_only_its_own_append,
+    direct_conversations_created_concurrently_with_appends
+);
+
+/// Many pairs' first messages at once (on SQLite the conversations are
+/// created in the committer's batches, among appends): each pair gets one
+/// conversation whoever asks first, its first message lands in it, and a
+/// pair with a user that does not exist is refused without failing the
+/// others.
+async fn direct_conversations_created_concurrently_with_appends(s: Arc<dyn Store>) {
+    let mut people = Vec::new();
+    for i in 0..24 {
+        people.push(user(&*s, &format!("dc{i}")).await);
+    }
+    let ghost = UserId(9_999_999);
+    let mut tasks = Vec::new();
+    for round in 0..3 {
+        for p in 0..12 {
+            let (a, b) = (people[2 * p], people[2 * p + 1]);
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                // Alternate who asks, as both sides of a pair may write first.
+                let (x, y) = if round % 2 == 0 { (a, b) } else { (b, a) };
+                let c = s.direct_conversation(x, y, 1).await.expect("created");
+                let client = ClientMsgId::from_stored(format!("first-{p}-{round}"));
+                let m = NewMessage {
+                    conversation_id: c,
+                    sender_id: x,
+                    client_msg_id: Some(&client),
+                    body: "hi",
+                    created_at: 1,
+                    attachments: &[],
+                    push_to: &[],
+                    push_at: 0,
+                    reply_to: None,
+                };
+                let appended = s.append_message(m).await.expect("appended");
+                (p, c, appended.message.conversation_id)
+            }));
+        }
+        let s = s.clone();
+        let a = people[0];
+        tasks.push(tokio::spawn(async move {
+            assert!(s.direct_conversation(a, ghost, 1).await.is_err(), "a user that does not exist");
+            (usize::MAX, ConversationId(0), ConversationId(0))
+        }));
+    }
+    let mut by_pair: std::collections::HashMap<usize, ConversationId> = Default::default();
+    for t in tasks {
+        let (p, c, stored_in) = t.await.expect("task");
+        if p == usize::MAX {
+            continue;
+        }
+        assert_eq!(c, stored_in, "the message is stored in the conversation it was sent to");
+        assert_eq!(*by_pair.entry(p).or_insert(c), c, "pair {p} has one conversation");
+    }
+    let ids: std::collections::HashSet<_> = by_pair.values().collect();
+    assert_eq!(ids.len(), 12, "one conversation per pair");
+    for (p, c) in by_pair {
+        let conv = s.conversation(c).await.expect("ok").expect("found");
+        let mut members: Vec<_> = conv.members.iter().map(|m| m.user_id).collect();
+        members.sort();
+        assert_eq!(members, vec![people[2 * p], people[2 * p + 1]]);
+        assert_eq!(conv.last_seq, 3, "three first messages");
+    }
+    assert_eq!(s.find_direct(people[0], ghost).await.expect("ok"), None);
+}
 
 /// Concurrent appends (batched into group commits on SQLite, row-locked on
 /// PostgreSQL) keep seqs gap-free and idempotency exact.

@@ -4,13 +4,18 @@
 //! (in order, per conversation); losses and duplicates are counted, and a
 //! run with any fails (exit code 1).
 //!
-//! Scenarios (each bounded in time): `direct` (pairs, closed loop),
-//! `offline` (store for offline recipients, then they fetch), `group` (one
-//! sender to a group of N online members), `connections` (N idle sockets:
-//! handshake rate, server memory per socket). Several `--url`s spread the
+//! Scenarios (each bounded in time): `direct` (pairs, closed loop, or open
+//! loop with `--rate`; `--history N` first stores N messages in the pairs'
+//! conversations on PostgreSQL), `offline` (store for offline recipients,
+//! then they fetch), `new-conversations` (the first messages of S × R new
+//! direct conversations, bounded in count), `group` (one sender to a group
+//! of N online members), `connections` (N idle sockets: handshake rate,
+//! server memory per socket). Several `--url`s spread the
 //! users over the nodes of a cluster.
 
 mod connections;
+mod fresh;
+mod prefill;
 mod sio;
 mod soak;
 mod stats;
@@ -34,6 +39,10 @@ struct Cli {
     /// How long the measured phase lasts, in seconds.
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
+    /// The server's PostgreSQL database, for `direct --history` (which
+    /// writes the history there before the run).
+    #[arg(long)]
+    database_url: Option<String>,
     #[command(subcommand)]
     scenario: Scenario,
 }
@@ -52,6 +61,10 @@ enum Scenario {
         /// send time (no coordinated omission). 0: closed loop.
         #[arg(long, default_value_t = 0.0)]
         rate: f64,
+        /// Messages already stored in the pairs' conversations before the
+        /// run, written straight into PostgreSQL (needs `--database-url`).
+        #[arg(long, default_value_t = 0)]
+        history: u64,
     },
     /// P senders write to P offline recipients, who then connect and fetch.
     Offline {
@@ -80,6 +93,9 @@ enum Scenario {
         #[arg(long)]
         server_pid: Option<u32>,
     },
+    /// S senders write the first messages of S × R new direct
+    /// conversations to R offline recipients, who then fetch them.
+    NewConversations(fresh::Options),
     /// Connection churn for `--duration`: pairs connect, exchange direct
     /// messages, disconnect (some abruptly); watches the server for leaks.
     Soak(soak::Options),
@@ -282,12 +298,16 @@ async fn main() -> anyhow::Result<()> {
     let urls = cli.urls.clone();
     let measure = Duration::from_secs_f64(cli.duration);
     let report = match cli.scenario {
-        Scenario::Direct { pairs, window, rate } => direct(&urls, pairs, window, rate, measure).await?,
+        Scenario::Direct { pairs, window, rate, history } => {
+            let history = (history > 0).then(|| (cli.database_url.clone(), history));
+            direct(&urls, pairs, window, rate, history, measure).await?
+        }
         Scenario::Offline { pairs, window } => offline(&urls, pairs, window, measure).await?,
         Scenario::Group { members, window } => group(&urls, members, window, measure).await?,
         Scenario::Connections { sockets, users, concurrency, server_pid } => {
             connections::run(&urls, sockets, users, concurrency, measure, server_pid).await?
         }
+        Scenario::NewConversations(o) => fresh::run(&urls, o).await?,
         Scenario::Soak(o) => soak::run(&urls, o, measure).await?,
     };
     println!("{report}");
@@ -307,9 +327,20 @@ async fn direct(
     pairs: usize,
     window: usize,
     open_rate: f64,
+    history: Option<(Option<String>, u64)>,
     measure: Duration,
 ) -> anyhow::Result<Value> {
     let people = users(urls, pairs * 2, "d").await?;
+    let stored = match history {
+        Some((Some(db), n)) => {
+            let ids: Vec<(i64, i64)> = (0..pairs).map(|p| (people[2 * p].0, people[2 * p + 1].0)).collect();
+            let took = tokio::task::spawn_blocking(move || prefill::direct_history(&db, &ids, n)).await??;
+            eprintln!("history: {n} messages written in {:.1} s", took.as_secs_f64());
+            n
+        }
+        Some((None, _)) => anyhow::bail!("--history needs --database-url"),
+        None => 0,
+    };
     let start = Instant::now();
     let until = start + measure;
     let mut senders = JoinSet::new();
@@ -353,17 +384,46 @@ async fn direct(
     let rate = delivered as f64 / elapsed;
     let pacing =
         if open_rate > 0.0 { format!("open loop at {open_rate} msgs/s") } else { format!("window {window}") };
-    eprintln!("direct: {pairs} pairs, {pacing}, {elapsed:.1} s, {} node(s)", urls.len());
+    eprintln!("direct: {pairs} pairs, {pacing}, {elapsed:.1} s, {} node(s), {stored} messages of history", urls.len());
     eprintln!(
         "  delivered {delivered} msgs = {rate:.0} msgs/s; lost {lost}, duplicated {dups}, out of order {ooo}, refused {errors}"
     );
     eprintln!("{}", stats::line("ack latency", &ack_lat));
     eprintln!("{}", stats::line("end-to-end latency", &e2e));
     Ok(
-        json!({"scenario": "direct", "nodes": urls.len(), "pairs": pairs, "window": window, "rate": open_rate, "seconds": elapsed,
+        json!({"scenario": "direct", "nodes": urls.len(), "pairs": pairs, "window": window, "rate": open_rate, "history": stored, "seconds": elapsed,
         "delivered": delivered, "msgs_per_sec": rate, "lost": lost, "duplicated": dups + ooo, "errors": errors,
         "ack_ms": stats::summary(&ack_lat), "e2e_ms": stats::summary(&e2e)}),
     )
+}
+
+/// Connects as the user behind `token` and fetches every unread message
+/// (page by page); returns their ids in the order received.
+async fn fetch_unread(url: SocketAddr, token: &str) -> anyhow::Result<Vec<i64>> {
+    let (tx, mut rx) = sio::connect(url, token).await?;
+    let mut ids = Vec::new();
+    let mut call = 0u64;
+    loop {
+        tx.emit_with_ack(call, "fetch_unread_messages", &json!({}));
+        let page = loop {
+            match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+                Ok(Some(Incoming::Ack { id, data })) if id == call => break data,
+                Ok(Some(Incoming::Event { ack: Some(a), .. })) => tx.ack(a),
+                Ok(Some(Incoming::Closed)) | Ok(None) | Err(_) => {
+                    anyhow::bail!("fetch_unread_messages failed")
+                }
+                Ok(Some(_)) => {}
+            }
+        };
+        let msgs = page["messages"].as_array().cloned().unwrap_or_default();
+        ids.extend(msgs.iter().filter_map(|m| m["id"].as_i64()));
+        call += 1;
+        if !page["hasMore"].as_bool().unwrap_or(false) {
+            break;
+        }
+    }
+    tx.close();
+    Ok(ids)
 }
 
 async fn offline(
@@ -401,29 +461,7 @@ async fn offline(
     let (mut lost, mut dups) = (0, 0);
     for p in 0..pairs {
         let r = &people[2 * p + 1];
-        let (tx, mut rx) = sio::connect(urls[(2 * p + 1) % urls.len()], &r.1).await?;
-        let mut ids = Vec::new();
-        let mut call = 0u64;
-        loop {
-            tx.emit_with_ack(call, "fetch_unread_messages", &json!({}));
-            let page = loop {
-                match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
-                    Ok(Some(Incoming::Ack { id, data })) if id == call => break data,
-                    Ok(Some(Incoming::Event { ack: Some(a), .. })) => tx.ack(a),
-                    Ok(Some(Incoming::Closed)) | Ok(None) | Err(_) => {
-                        anyhow::bail!("fetch_unread_messages failed")
-                    }
-                    Ok(Some(_)) => {}
-                }
-            };
-            let msgs = page["messages"].as_array().cloned().unwrap_or_default();
-            ids.extend(msgs.iter().filter_map(|m| m["id"].as_i64()));
-            call += 1;
-            if !page["hasMore"].as_bool().unwrap_or(false) {
-                break;
-            }
-        }
-        tx.close();
+        let ids = fetch_unread(urls[(2 * p + 1) % urls.len()], &r.1).await?;
         let (l, d) = verify(&acked[&p].acked, &ids);
         lost += l;
         dups += d + (ids.len() as u64).saturating_sub(acked[&p].acked.len() as u64);
