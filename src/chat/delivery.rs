@@ -11,10 +11,12 @@
 //! Owns: the receipt queue and its worker. May not touch: sockets or SQL — it
 //! calls `store` and tells senders through `fanout`.
 
-use crate::domain::{DeliveryMark, Receipt};
+use crate::domain::{ConversationId, DeliveryMark, Receipt, UserId};
 use crate::fanout::{Event, Fanout};
 use crate::store::Store;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// Most receipts written in one transaction.
@@ -46,9 +48,69 @@ impl DeliveryQueue {
 
 async fn run(mut rx: mpsc::Receiver<DeliveryMark>, store: Arc<dyn Store>, fanout: Arc<dyn Fanout>) {
     let mut batch = Vec::with_capacity(BATCH_MAX);
+    let mut parked = Parked::default();
     while rx.recv_many(&mut batch, BATCH_MAX).await > 0 {
-        write(&batch, &*store, &*fanout).await;
+        parked.expire(Instant::now());
+        let (mut moved, refused) = write(&batch, &*store, &*fanout).await;
         batch.clear();
+        parked.park(refused, Instant::now());
+        // A refused mark is retried as soon as a mark of the same member and
+        // conversation moves: each round moves at least one mark, so it ends.
+        loop {
+            let again = parked.take_moved(&moved);
+            if again.is_empty() {
+                break;
+            }
+            let (now_moved, refused) = write(&again, &*store, &*fanout).await;
+            parked.park(refused, Instant::now());
+            moved = now_moved;
+        }
+    }
+}
+
+/// Most refused marks kept for a retry; beyond it the oldest are dropped
+/// (they are still handed out again by `fetch_unread_messages`).
+const PARKED_MAX: usize = 10_000;
+/// How long a refused mark waits for the acks before it.
+const PARKED_FOR: Duration = Duration::from_secs(10);
+
+/// Marks the gap check refused: acks of later messages that arrived before
+/// the acks of earlier ones (each message's acks are awaited on their own,
+/// and clients may ack out of order). Dropping them would leave a message
+/// that was shown as undelivered for good.
+#[derive(Default)]
+struct Parked {
+    marks: VecDeque<(Instant, DeliveryMark)>,
+}
+
+impl Parked {
+    fn park(&mut self, refused: Vec<DeliveryMark>, now: Instant) {
+        self.marks.extend(refused.into_iter().map(|m| (now, m)));
+        while self.marks.len() > PARKED_MAX {
+            self.marks.pop_front();
+        }
+    }
+
+    fn expire(&mut self, now: Instant) {
+        while self.marks.front().is_some_and(|(at, _)| now.duration_since(*at) > PARKED_FOR) {
+            self.marks.pop_front();
+        }
+    }
+
+    /// Takes out the parked marks of the (conversation, member) pairs that just moved.
+    fn take_moved(&mut self, moved: &HashSet<(ConversationId, UserId)>) -> Vec<DeliveryMark> {
+        if moved.is_empty() || self.marks.is_empty() {
+            return Vec::new();
+        }
+        let mut again = Vec::new();
+        self.marks.retain(|(_, m)| {
+            let retry = moved.contains(&(m.conversation, m.user));
+            if retry {
+                again.push(*m);
+            }
+            !retry
+        });
+        again
     }
 }
 
@@ -57,7 +119,12 @@ async fn run(mut rx: mpsc::Receiver<DeliveryMark>, store: Arc<dyn Store>, fanout
 /// transaction), then tell each moved message's sender. A mark moves only if
 /// no older message from someone else was skipped, so the messages a move
 /// covers are exactly the marks that moved: no read is needed to announce.
-pub(super) async fn write(batch: &[DeliveryMark], store: &dyn Store, fanout: &dyn Fanout) {
+/// Returns the pairs that moved and the marks that did not.
+pub(super) async fn write(
+    batch: &[DeliveryMark],
+    store: &dyn Store,
+    fanout: &dyn Fanout,
+) -> (HashSet<(ConversationId, UserId)>, Vec<DeliveryMark>) {
     let mut marks = batch.to_vec();
     marks.sort_unstable();
     marks.dedup();
@@ -65,9 +132,12 @@ pub(super) async fn write(batch: &[DeliveryMark], store: &dyn Store, fanout: &dy
         Ok(moved) => moved,
         Err(e) => {
             tracing::warn!(error = %e, count = marks.len(), "could not record live deliveries");
-            return;
+            return (HashSet::new(), Vec::new());
         }
     };
+    let moved_marks: HashSet<DeliveryMark> = moved.iter().map(|(m, _)| *m).collect();
+    let pairs = moved_marks.iter().map(|m| (m.conversation, m.user)).collect();
+    let refused = marks.into_iter().filter(|m| !moved_marks.contains(m)).collect();
     for (m, _) in moved {
         let Some(sender) = m.notify else { continue };
         let event = Event::Receipt {
@@ -79,4 +149,5 @@ pub(super) async fn write(batch: &[DeliveryMark], store: &dyn Store, fanout: &dy
         };
         fanout.send(sender, event, None).await;
     }
+    (pairs, refused)
 }

@@ -25,8 +25,8 @@ use super::sql::{
 use super::{Appended, NewMessage, QueuedMessage, StoreError, StoreResult};
 use crate::config::SqliteSynchronous;
 use crate::domain::{
-    Advanced, Attachment, ClientMsgId, Conversation, ConversationId, DeliveryMark, Message, MessageId, Millis,
-    Role, UserId,
+    Advanced, Attachment, ClientMsgId, Conversation, ConversationId, DeliveryMark, Message, MessageId,
+    Millis, Role, UserId,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
@@ -224,7 +224,12 @@ fn append_in(conn: &Connection, append: &Append) -> StoreResult<StoreResult<Appe
 /// Finds or creates a pair's direct conversation inside the batch's
 /// transaction. Its statements run under a savepoint: a refusal (a user that
 /// does not exist) answers this job only and leaves the batch alone.
-fn direct_in(conn: &Connection, a: UserId, b: UserId, now: Millis) -> StoreResult<StoreResult<ConversationId>> {
+fn direct_in(
+    conn: &Connection,
+    a: UserId,
+    b: UserId,
+    now: Millis,
+) -> StoreResult<StoreResult<ConversationId>> {
     conn.execute_batch("SAVEPOINT direct")?;
     let created = (|| -> rusqlite::Result<i64> {
         let key = mapping::direct_key(a, b);
@@ -234,7 +239,13 @@ fn direct_in(conn: &Connection, a: UserId, b: UserId, now: Millis) -> StoreResul
             return conn.prepare_cached(DIRECT_BY_KEY)?.query_row(params![key], |r| r.get(0));
         };
         for user in [a, b] {
-            conn.prepare_cached(INSERT_MEMBER)?.execute(params![id, user.0, Role::Member.as_str(), now, 0])?;
+            conn.prepare_cached(INSERT_MEMBER)?.execute(params![
+                id,
+                user.0,
+                Role::Member.as_str(),
+                now,
+                0
+            ])?;
         }
         Ok(id)
     })();

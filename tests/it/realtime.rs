@@ -443,3 +443,50 @@ async fn connections_per_address_are_limited_and_never_leak() {
         many.push(open.socket(&t).await);
     }
 }
+
+/// A client may acknowledge live messages out of order (it acks after it
+/// has shown each). The late ack of an earlier message must not make the
+/// receipt of a later one vanish: once every message is acknowledged, all
+/// of them are delivered, and the sender hears it. On the old code the
+/// third ack, arriving first, was refused by the gap check and dropped.
+#[tokio::test]
+async fn out_of_order_acks_still_deliver_every_message() {
+    let app = spawn_app().await;
+    let (_, ta) = app.user("ana").await;
+    let (bob, tb) = app.user("bob").await;
+    let mut a = app.socket(&ta).await;
+    let mut b = app.socket(&tb).await;
+    let mut ids = Vec::new();
+    for text in ["one", "two", "three"] {
+        let ack = a.call("send_message", json!({"receiverId": bob, "message": text})).await;
+        ids.push(ack["message"]["id"].as_i64().unwrap());
+    }
+    let conv = {
+        let (_, list) = app.get("/api/conversations", Some(&tb)).await;
+        list["conversations"][0]["id"].as_i64().unwrap()
+    };
+    let mut acks = Vec::new();
+    for _ in 0..3 {
+        acks.push(b.recv("receive_message").await.ack_id.expect("ack id"));
+    }
+    // The last one first; give it time to be written on its own.
+    b.ack(acks[2], json!({"ok": true}));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    b.ack(acks[0], json!({"ok": true}));
+    b.ack(acks[1], json!({"ok": true}));
+
+    let mut delivered_up_to = 0;
+    while delivered_up_to < ids[2] {
+        let Some(st) = a.try_recv("message_status", Duration::from_secs(3)).await else { break };
+        if st.data["status"] == "delivered" {
+            delivered_up_to = delivered_up_to.max(st.data["messageId"].as_i64().unwrap());
+        }
+    }
+    assert_eq!(delivered_up_to, ids[2], "the sender hears that the third message was delivered");
+    let (_, page) = app.get(&format!("/api/conversations/{conv}/messages"), Some(&ta)).await;
+    let statuses: Vec<&str> =
+        page["messages"].as_array().unwrap().iter().map(|m| m["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["delivered"; 3], "{page}");
+    let unread = b.call("fetch_unread_messages", json!({})).await;
+    assert_eq!(unread["messages"], json!([]), "nothing is handed out again");
+}

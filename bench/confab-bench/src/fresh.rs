@@ -37,7 +37,12 @@ struct Sent {
 }
 
 /// Sends `targets` (recipient index, id) in order, `window` in flight.
-async fn send_all(url: SocketAddr, token: String, targets: Vec<(usize, i64)>, window: usize) -> anyhow::Result<Sent> {
+async fn send_all(
+    url: SocketAddr,
+    token: String,
+    targets: Vec<(usize, i64)>,
+    window: usize,
+) -> anyhow::Result<Sent> {
     let (tx, mut rx) = sio::connect(url, &token).await?;
     let mut sent = Sent { acked: HashMap::new(), errors: 0, latency: stats::histogram() };
     let mut in_flight: HashMap<u64, (usize, Instant)> = HashMap::new();

@@ -384,7 +384,10 @@ async fn direct(
     let rate = delivered as f64 / elapsed;
     let pacing =
         if open_rate > 0.0 { format!("open loop at {open_rate} msgs/s") } else { format!("window {window}") };
-    eprintln!("direct: {pairs} pairs, {pacing}, {elapsed:.1} s, {} node(s), {stored} messages of history", urls.len());
+    eprintln!(
+        "direct: {pairs} pairs, {pacing}, {elapsed:.1} s, {} node(s), {stored} messages of history",
+        urls.len()
+    );
     eprintln!(
         "  delivered {delivered} msgs = {rate:.0} msgs/s; lost {lost}, duplicated {dups}, out of order {ooo}, refused {errors}"
     );

@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 pub fn direct_history(database_url: &str, pairs: &[(i64, i64)], total: u64) -> anyhow::Result<Duration> {
     anyhow::ensure!(!pairs.is_empty(), "no pairs to fill");
     let per = (total / pairs.len() as u64).max(1);
-    let t0 = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64
-        - per * 10;
+    let t0 =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64 - per * 10;
     let values: Vec<String> = pairs.iter().map(|(a, b)| format!("({a},{b})")).collect();
     let script = format!(
         "\\set ON_ERROR_STOP on
