@@ -3,14 +3,14 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { startServer, makeTempDir, uniqueName, register, api } from './harness.js';
+import { launchBrowser, SHOTS } from './browser.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SHOTS = process.env.SCREENSHOT_DIR || path.join(HERE, 'artifacts');
+import { startServer, makeTempDir, uniqueName, register, api } from './harness.js';
+
 const T = { timeout: 90_000 };
 const PASSWORD = 'correct horse battery';
 
@@ -21,11 +21,7 @@ let browser;
 before(async () => {
   server = await startServer({ dataDir: makeTempDir() });
   url = server.url;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
-  mkdirSync(SHOTS, { recursive: true });
+  browser = await launchBrowser();
 });
 after(async () => {
   await browser?.close();
