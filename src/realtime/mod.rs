@@ -105,7 +105,9 @@ enum Refused {
     TooManyFromAddress,
     ShuttingDown,
     /// `limits.handshakes_at_once` handshakes are in progress.
-    Busy { retry_after_ms: u64 },
+    Busy {
+        retry_after_ms: u64,
+    },
 }
 
 impl Refused {

@@ -75,7 +75,8 @@ async fn handshakes_past_the_bound_are_refused_at_once_and_the_others_complete()
     // valid token, and without waiting for them (they cannot finish until
     // the lock goes).
     for _ in 0..EXTRA {
-        let refused = Sio::connect(app.addr, Some(&alice)).await.err().expect("refused while the bound is full");
+        let refused =
+            Sio::connect(app.addr, Some(&alice)).await.err().expect("refused while the bound is full");
         retry_hint(&refused);
     }
     // Bob's open socket still works meanwhile (its token is cached).
