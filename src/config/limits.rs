@@ -51,6 +51,11 @@ pub struct Limits {
     /// one more is refused at the handshake. 0: unlimited. Behind a reverse
     /// proxy every client has the proxy's address: raise it or set 0.
     pub connections_per_address: usize,
+    /// Socket.IO handshakes (token check, presence registration) in
+    /// progress at once on this node. One more is refused at once with
+    /// `unavailable` and a retry hint, instead of queueing until clients
+    /// time out: bounds what a reconnect storm costs.
+    pub handshakes_at_once: usize,
 }
 
 impl Default for Limits {
@@ -71,6 +76,7 @@ impl Default for Limits {
             write_timeout_ms: 30_000,
             connections_per_user: 50,
             connections_per_address: 200,
+            handshakes_at_once: 256,
         }
     }
 }
@@ -93,6 +99,7 @@ impl Limits {
             ("limits.heartbeat_timeout_ms", self.heartbeat_timeout_ms),
             ("limits.write_timeout_ms", self.write_timeout_ms),
             ("limits.connections_per_user", self.connections_per_user as u64),
+            ("limits.handshakes_at_once", self.handshakes_at_once as u64),
         ])
     }
 }

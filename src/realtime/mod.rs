@@ -69,6 +69,7 @@ pub fn build<A: Adapter + DefinedAdapter>(
         .with_state(addresses::AddressLimit::new(limits.connections_per_address))
         .with_state(Arc::new(conn::UserRates::new(limits)))
         .with_state(drain)
+        .with_state(Handshakes::new(limits.handshakes_at_once))
         .with_state(state)
         .with_adapter::<A>(adapter)
         .build_layer();
@@ -76,15 +77,37 @@ pub fn build<A: Adapter + DefinedAdapter>(
     (layer, io, init)
 }
 
+/// Admission control: the handshakes this node works on at once
+/// (`limits.handshakes_at_once`). Past that a handshake is refused at once
+/// rather than queued: under a reconnect storm, queued handshakes would
+/// time out on the client anyway while holding memory and delaying
+/// presence updates for everyone.
+#[derive(Clone)]
+struct Handshakes(Arc<tokio::sync::Semaphore>);
+
+impl Handshakes {
+    fn new(at_once: usize) -> Self {
+        Self(Arc::new(tokio::sync::Semaphore::new(at_once.min(tokio::sync::Semaphore::MAX_PERMITS))))
+    }
+}
+
+/// The retry hint of a busy refusal, in milliseconds: spread out so that
+/// the refused clients of one storm do not all come back together.
+const BUSY_RETRY_MS: std::ops::RangeInclusive<u64> = 250..=1000;
+
 /// The refusal sent as `connect_error`; its message starts with an error
-/// code (`unauthorized`, or `rate_limited` past the connection limit) so
-/// clients can tell it apart from network failures.
+/// code (`unauthorized`, `rate_limited` past a connection limit, or
+/// `unavailable`) so clients can tell it apart from network failures.
 #[derive(Debug)]
 enum Refused {
     Unauthorized(&'static str),
     TooManyConnections,
     TooManyFromAddress,
     ShuttingDown,
+    /// `limits.handshakes_at_once` handshakes are in progress.
+    Busy {
+        retry_after_ms: u64,
+    },
 }
 
 impl Refused {
@@ -96,6 +119,7 @@ impl Refused {
             Refused::TooManyConnections => R::ConnectionsPerUser,
             Refused::TooManyFromAddress => R::ConnectionsPerAddress,
             Refused::ShuttingDown => R::ShuttingDown,
+            Refused::Busy { .. } => R::HandshakesAtOnce,
         }
     }
 }
@@ -111,6 +135,10 @@ impl std::fmt::Display for Refused {
                 "rate_limited: too many open connections from this address (limits.connections_per_address)",
             ),
             Refused::ShuttingDown => f.write_str("unavailable: the server is shutting down"),
+            Refused::Busy { retry_after_ms } => write!(
+                f,
+                "unavailable: too many connections being set up (limits.handshakes_at_once); retryAfterMs={retry_after_ms}"
+            ),
         }
     }
 }
@@ -127,10 +155,15 @@ async fn authenticate<A: Adapter>(
     State(addresses): State<addresses::AddressLimit>,
     State(user_rates): State<Arc<conn::UserRates>>,
     State(drain): State<Arc<Drain>>,
+    State(handshakes): State<Handshakes>,
     TryData(auth): TryData<Value>,
 ) -> Result<(), Refused> {
     let metrics = app.metrics.clone();
-    let result = admit(s, app, addresses, user_rates, drain, auth).await;
+    // Held for the whole handshake, given back on any outcome.
+    let result = match handshakes.0.try_acquire() {
+        Ok(_permit) => admit(s, app, addresses, user_rates, drain, auth).await,
+        Err(_) => Err(Refused::Busy { retry_after_ms: rand::random_range(BUSY_RETRY_MS) }),
+    };
     match &result {
         Ok(user) => metrics.socket_opened(user.0),
         Err(refused) => {

@@ -95,9 +95,16 @@ pub enum Refusal {
     ConnectionsPerAddress,
     /// The node is draining.
     ShuttingDown,
+    /// `limits.handshakes_at_once`.
+    HandshakesAtOnce,
 }
-const REFUSALS: [&str; 4] =
-    ["unauthorized", "connections_per_user", "connections_per_address", "shutting_down"];
+const REFUSALS: [&str; 5] = [
+    "unauthorized",
+    "connections_per_user",
+    "connections_per_address",
+    "shutting_down",
+    "handshakes_at_once",
+];
 
 /// Which limit refused a request or an event.
 #[derive(Debug, Clone, Copy)]

@@ -14,6 +14,7 @@ mod push_fakes;
 
 mod accounts;
 mod admin;
+mod admission;
 mod authz;
 mod backpressure;
 mod backup;
