@@ -111,7 +111,7 @@ async fn packets_far_bigger_than_the_read_buffer_arrive_whole() {
     let (_, ta) = app.user("ana").await;
     let (bob, tb) = app.user("bob").await;
     let mut ana = app.socket(&ta).await;
-    let mut b = app.socket(&tb).await;
+    let b = app.socket(&tb).await;
     // 4,000 characters of two and four bytes each: ~12 KB in one frame,
     // split across many reads of 16 bytes.
     for (i, unit) in ["é", "😀", "ab"].into_iter().enumerate() {
