@@ -34,6 +34,10 @@ pub struct Limits {
     /// ones are dropped: bounds the memory a client that stops reading costs.
     /// Such a client is then dropped after `write_timeout_ms`.
     pub socket_buffer: usize,
+    /// Initial read buffer of one WebSocket connection, in bytes (it grows
+    /// for a bigger frame). Every open socket holds one, so it is most of
+    /// what an idle connection costs (engineioxide's default is 4 KiB).
+    pub socket_read_buffer: usize,
     /// Engine.IO heartbeat: a ping every `heartbeat_interval_ms`; a socket
     /// that does not answer within `heartbeat_timeout_ms`, or whose queue is
     /// too full to take the ping, is closed.
@@ -71,6 +75,7 @@ impl Default for Limits {
             page_max: 500,
             group_max_members: 1000,
             socket_buffer: 1024,
+            socket_read_buffer: 1024,
             heartbeat_interval_ms: 25_000,
             heartbeat_timeout_ms: 20_000,
             write_timeout_ms: 30_000,
@@ -95,6 +100,7 @@ impl Limits {
             ("limits.page_max", self.page_max.max(0) as u64),
             ("limits.group_max_members", self.group_max_members as u64),
             ("limits.socket_buffer", self.socket_buffer as u64),
+            ("limits.socket_read_buffer", self.socket_read_buffer as u64),
             ("limits.heartbeat_interval_ms", self.heartbeat_interval_ms),
             ("limits.heartbeat_timeout_ms", self.heartbeat_timeout_ms),
             ("limits.write_timeout_ms", self.write_timeout_ms),

@@ -34,7 +34,10 @@ pub fn watch<A: Adapter>(s: SocketRef<A>, users: Arc<Users>, conn: Arc<Conn>) {
             if !s.connected() {
                 return;
             }
-            match users.check(&session).await {
+            // Boxed: the task sleeps for the socket's whole life, and an
+            // inline database future would make every idle socket's task
+            // as big as that future's state.
+            match Box::pin(users.check(&session)).await {
                 Ok(now) => {
                     session = now;
                     wait = next_wait(&users, session.expires_at);

@@ -64,6 +64,9 @@ pub fn build<A: Adapter + DefinedAdapter>(
         .ws_max_message_size(max_packet)
         .ws_max_frame_size(max_packet)
         .max_buffer_size(limits.socket_buffer)
+        // Each open socket keeps its read buffer for life: a small one is
+        // most of what an idle connection saves (engineioxide's default is 4 KiB).
+        .ws_read_buffer_size(limits.socket_read_buffer)
         .ping_interval(Duration::from_millis(limits.heartbeat_interval_ms))
         .ping_timeout(Duration::from_millis(limits.heartbeat_timeout_ms))
         .with_state(addresses::AddressLimit::new(limits.connections_per_address))

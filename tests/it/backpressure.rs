@@ -2,7 +2,9 @@
 //! drops the connection (once the kernel's buffers are full nothing gets
 //! through, not even a heartbeat ping; `limits.write_timeout_ms` makes the
 //! kernel give up on it), never slows its peers down, and keeps every
-//! message for the client's next fetch.
+//! message for the client's next fetch. And the other way: a small
+//! per-socket read buffer (`limits.socket_read_buffer`, kept small so idle
+//! sockets cost little) still takes packets many times its size.
 
 use crate::common;
 use common::{Sio, spawn_app_with};
@@ -101,4 +103,24 @@ async fn a_client_that_stops_reading_is_dropped_and_loses_nothing() {
     assert_eq!(unique.len(), fetched.len(), "a message was fetched twice");
     assert_eq!(unique, sent.iter().copied().collect::<HashSet<_>>());
     eprintln!("stalled client dropped after {} messages; slowest send {slowest:?}", sent.len());
+}
+
+#[tokio::test]
+async fn packets_far_bigger_than_the_read_buffer_arrive_whole() {
+    let app = spawn_app_with(|c| c.limits.socket_read_buffer = 16).await;
+    let (_, ta) = app.user("ana").await;
+    let (bob, tb) = app.user("bob").await;
+    let mut ana = app.socket(&ta).await;
+    let b = app.socket(&tb).await;
+    // 4,000 characters of two and four bytes each: ~12 KB in one frame,
+    // split across many reads of 16 bytes.
+    for (i, unit) in ["é", "😀", "ab"].into_iter().enumerate() {
+        let text = unit.repeat(4000 / unit.chars().count());
+        let ack = ana
+            .call("send_message", json!({"receiverId": bob, "message": text, "clientMsgId": format!("big-{i}")}))
+            .await;
+        assert_eq!(ack["message"]["message"], text.as_str(), "ack {i}: {ack}");
+        let got = b.recv("receive_message").await.data;
+        assert_eq!(got["message"], text.as_str(), "delivery {i}");
+    }
 }
