@@ -348,6 +348,8 @@ fn services(
     let push = Arc::new(push.with_metrics(ops.metrics.clone()));
     let chat = Chat::new(store.clone(), presence.clone(), fanout, media.clone(), groups, push.delay())
         .with_metrics(ops.metrics.clone());
+    // A lone node sees every block change; cluster nodes read them each time.
+    let chat = if config.redis_url.is_none() { chat.with_block_cache() } else { chat };
     let Ops { metrics, readiness } = ops;
     let accounts = Arc::new(
         crate::accounts::Accounts::new(store, media.clone(), Some(users.clone())).with_chat(chat.clone()),

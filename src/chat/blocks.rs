@@ -8,6 +8,32 @@
 
 use super::Chat;
 use crate::domain::{Error, User, UserId, now_millis};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The blocks involving each user, kept in memory by a node that is alone
+/// (no cluster): then every block and unblock goes through this node, which
+/// forgets the two users' entries at once. It saves a database read on
+/// every direct send and typing event (blocks are rare; the read is not).
+/// Cluster nodes read the database each time, so a block made on another
+/// node holds at once.
+#[derive(Clone, Default)]
+pub struct BlockCache(Arc<Mutex<HashMap<UserId, Arc<[(UserId, UserId)]>>>>);
+
+/// The cache is emptied when it grows past this many users.
+const BLOCK_CACHE_MAX: usize = 100_000;
+
+impl BlockCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, Arc<[(UserId, UserId)]>>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn forget(&self, a: UserId, b: UserId) {
+        let mut map = self.lock();
+        map.remove(&a);
+        map.remove(&b);
+    }
+}
 
 impl Chat {
     /// `blocker` blocks `blocked` (again: no change).
@@ -18,7 +44,11 @@ impl Chat {
         if self.store.user(blocked).await?.is_none() {
             return Err(Error::NotFound("user"));
         }
-        Ok(self.store.block(blocker, blocked, now_millis()).await?)
+        self.store.block(blocker, blocked, now_millis()).await?;
+        if let Some(cache) = &self.blocks {
+            cache.forget(blocker, blocked);
+        }
+        Ok(())
     }
 
     /// Lifts `blocker`'s block of `blocked`, if any.
@@ -26,7 +56,28 @@ impl Chat {
         if blocker == blocked {
             return Err(Error::invalid("you cannot block yourself"));
         }
-        Ok(self.store.unblock(blocker, blocked).await?)
+        self.store.unblock(blocker, blocked).await?;
+        if let Some(cache) = &self.blocks {
+            cache.forget(blocker, blocked);
+        }
+        Ok(())
+    }
+
+    /// The blocks `user` is part of, either way (from memory on a lone node).
+    async fn blocks_involving(&self, user: UserId) -> Result<Arc<[(UserId, UserId)]>, Error> {
+        let Some(cache) = &self.blocks else {
+            return Ok(self.store.blocks_involving(user).await?.into());
+        };
+        if let Some(hit) = cache.lock().get(&user) {
+            return Ok(hit.clone());
+        }
+        let blocks: Arc<[(UserId, UserId)]> = self.store.blocks_involving(user).await?.into();
+        let mut map = cache.lock();
+        if map.len() >= BLOCK_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(user, blocks.clone());
+        Ok(blocks)
     }
 
     /// Whom `user` blocks.
@@ -42,7 +93,7 @@ impl Chat {
     /// A direct message from `sender` to `receiver` is refused while
     /// either blocks the other.
     pub(super) async fn refuse_blocked_direct(&self, sender: UserId, receiver: UserId) -> Result<(), Error> {
-        let blocks = self.store.blocks_involving(sender).await?;
+        let blocks = self.blocks_involving(sender).await?;
         if blocks.contains(&(sender, receiver)) {
             return Err(Error::Forbidden("you blocked this user: unblock them to send a message"));
         }
@@ -54,7 +105,7 @@ impl Chat {
 
     /// `actor` may not add anyone who blocks them to a group.
     pub(super) async fn refuse_blocked_adds(&self, actor: UserId, users: &[UserId]) -> Result<(), Error> {
-        let blocks = self.store.blocks_involving(actor).await?;
+        let blocks = self.blocks_involving(actor).await?;
         if users.iter().any(|&u| blocks.contains(&(u, actor))) {
             return Err(Error::Forbidden("a user you named does not accept being added by you"));
         }
@@ -64,7 +115,7 @@ impl Chat {
     /// The users who must not see `user`'s typing: those who block them or
     /// whom they block.
     pub(super) async fn hidden_from(&self, user: UserId) -> Result<Vec<UserId>, Error> {
-        let blocks = self.store.blocks_involving(user).await?;
-        Ok(blocks.into_iter().map(|(a, b)| if a == user { b } else { a }).collect())
+        let blocks = self.blocks_involving(user).await?;
+        Ok(blocks.iter().map(|&(a, b)| if a == user { b } else { a }).collect())
     }
 }

@@ -79,6 +79,8 @@ pub struct Chat {
     /// per pair forever once created, so a hit never goes stale; this saves
     /// a read on every direct send.
     directs: Arc<Mutex<HashMap<(UserId, UserId), ConversationId>>>,
+    /// Blocks kept in memory, on a node that is alone (see `blocks`).
+    blocks: Option<blocks::BlockCache>,
     /// Messages stored, live deliveries and their acks, for `/metrics`.
     metrics: Arc<crate::telemetry::Metrics>,
 }
@@ -109,7 +111,25 @@ impl Chat {
     ) -> Self {
         let deliveries = delivery::DeliveryQueue::spawn(store.clone(), fanout.clone());
         let (directs, metrics) = Default::default();
-        Self { store, presence, fanout, media, groups, push_delay, deliveries, directs, metrics }
+        Self {
+            store,
+            presence,
+            fanout,
+            media,
+            groups,
+            push_delay,
+            deliveries,
+            directs,
+            blocks: None,
+            metrics,
+        }
+    }
+
+    /// Keeps blocks in memory: only for a node that is alone, through which
+    /// every block and unblock goes.
+    pub fn with_block_cache(mut self) -> Self {
+        self.blocks = Some(blocks::BlockCache::default());
+        self
     }
 
     /// Reports to `metrics` (a private set otherwise).

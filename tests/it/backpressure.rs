@@ -117,7 +117,10 @@ async fn packets_far_bigger_than_the_read_buffer_arrive_whole() {
     for (i, unit) in ["é", "😀", "ab"].into_iter().enumerate() {
         let text = unit.repeat(4000 / unit.chars().count());
         let ack = ana
-            .call("send_message", json!({"receiverId": bob, "message": text, "clientMsgId": format!("big-{i}")}))
+            .call(
+                "send_message",
+                json!({"receiverId": bob, "message": text, "clientMsgId": format!("big-{i}")}),
+            )
             .await;
         assert_eq!(ack["message"]["message"], text.as_str(), "ack {i}: {ack}");
         let got = b.recv("receive_message").await.data;
