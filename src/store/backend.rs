@@ -52,6 +52,10 @@ pub trait Backend: Send + Sync + 'static {
         b: UserId,
         now: Millis,
     ) -> Option<impl Future<Output = StoreResult<ConversationId>> + Send>;
+    /// Makes every message stored so far searchable, if the backend indexes
+    /// for search behind the commits; `None`: each message is indexed in
+    /// its own transaction.
+    fn searchable(&self) -> Option<impl Future<Output = StoreResult<()>> + Send>;
     /// Waits for in-flight writes and refuses new ones.
     fn close(&self) -> impl Future<Output = ()> + Send;
     /// Where its group committer reports commits.

@@ -114,6 +114,9 @@ impl<B: Backend> MessagingStore for SqlStore<B> {
         before: Option<MessageId>,
         limit: i64,
     ) -> StoreResult<Vec<Message>> {
+        if let Some(indexed) = self.backend.searchable() {
+            indexed.await?;
+        }
         let terms = (B::DIALECT.search_terms)(query.words());
         let before = before.map_or(i64::MAX, |m| m.0);
         let args = args![user, terms.as_str(), conversation, before, limit];

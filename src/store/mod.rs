@@ -36,6 +36,7 @@ mod rows;
 mod sql;
 pub mod sqlite;
 mod sqlite_committer;
+mod sqlite_search;
 mod store_error;
 mod user_store;
 

@@ -95,6 +95,11 @@ impl Backend for PostgresBackend {
         None::<Ready<StoreResult<ConversationId>>>
     }
 
+    /// The tsvector column and its GIN index are written with the message.
+    fn searchable(&self) -> Option<impl Future<Output = StoreResult<()>> + Send> {
+        None::<Ready<StoreResult<()>>>
+    }
+
     fn close(&self) -> impl Future<Output = ()> + Send {
         self.pool.close()
     }

@@ -108,6 +108,11 @@ impl Backend for SqliteBackend {
         Some(self.committer.direct(a, b, now))
     }
 
+    /// Bulk indexing: see `sqlite_search`.
+    fn searchable(&self) -> Option<impl Future<Output = StoreResult<()>> + Send> {
+        Some(self.committer.searchable())
+    }
+
     async fn close(&self) {
         self.committer.close();
         self.writer.close().await;

@@ -11,6 +11,8 @@
 //! messages costs dozens of those, and the single writer, not SQLite, was
 //! the limit. Here a batch runs start to finish without a thread switch.
 //!
+//! It also keeps SQLite's search index: see `sqlite_search`.
+//!
 //! Owns: the committer thread, its connection and its queue. May not touch:
 //! SQL text of its own — it runs the shared statements of `sql` and
 //! `dialect::SQLITE`, and maps rows with `mapping`, like the async code.
@@ -22,6 +24,7 @@ use super::sql::{
     BY_CLIENT_ID, CONVERSATION, CREATE_DIRECT, DIRECT_BY_KEY, GAP, INSERT_MEMBER, INSERT_MESSAGE, LINK_MEDIA,
     MEDIA_ATTACHED, MEMBERS, NEXT_SEQ, SET_DELIVERED,
 };
+use super::sqlite_search::Pending;
 use super::{Appended, NewMessage, QueuedMessage, StoreError, StoreResult};
 use crate::config::SqliteSynchronous;
 use crate::domain::{
@@ -51,6 +54,8 @@ enum Job {
     Delivered(Vec<DeliveryMark>, oneshot::Sender<StoreResult<Moved>>),
     /// A pair's direct conversation, found or created.
     Direct(UserId, UserId, Millis, oneshot::Sender<StoreResult<ConversationId>>),
+    /// Index every message stored so far for search (a search waits for it).
+    Searchable(oneshot::Sender<StoreResult<()>>),
 }
 
 /// What one job of a committed batch answers.
@@ -58,6 +63,7 @@ enum Answer {
     Appended(Box<StoreResult<Appended>>),
     Delivered(Moved),
     Direct(StoreResult<ConversationId>),
+    Searchable,
 }
 
 /// The handle the store keeps; the thread stops when it is dropped.
@@ -119,6 +125,12 @@ impl Committer {
         self.submit(Job::Direct(a, b, now, reply), answer).await
     }
 
+    /// Indexes for search every message stored so far (see `sqlite_search`).
+    pub(super) async fn searchable(&self) -> StoreResult<()> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Searchable(reply), answer).await
+    }
+
     /// Moves delivered watermarks (see [`crate::store::MessageStore::advance_delivered_many`]).
     pub(super) async fn delivered(&self, marks: &[DeliveryMark]) -> StoreResult<Moved> {
         let (reply, answer) = oneshot::channel();
@@ -128,6 +140,7 @@ impl Committer {
 
 fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, watch: super::CommitWatch) {
     let mut batch = Vec::with_capacity(BATCH_MAX);
+    let mut pending = Pending::at_start();
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
         while batch.len() < BATCH_MAX {
@@ -137,7 +150,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, watch: super::CommitWa
             }
         }
         let (started, writes) = (std::time::Instant::now(), batch.len());
-        write_batch(&mut conn, &mut batch);
+        write_batch(&mut conn, &mut batch, &mut pending);
         watch.report(writes, started.elapsed());
     }
 }
@@ -146,7 +159,9 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, watch: super::CommitWa
 /// (not a member) do not abort the others; a database failure fails them
 /// all, and nothing of the batch is stored (clients retry with the same
 /// `clientMsgId`; a lost receipt means a later fetch returns the message).
-fn write_batch(conn: &mut Connection, batch: &mut Vec<Job>) {
+fn write_batch(conn: &mut Connection, batch: &mut Vec<Job>, pending: &mut Pending) {
+    let appends = batch.iter().filter(|j| matches!(j, Job::Append(_))).count();
+    let index = pending.due(appends) || batch.iter().any(|j| matches!(j, Job::Searchable(_)));
     let outcome = (|| -> StoreResult<Vec<Answer>> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let answers = batch
@@ -155,18 +170,29 @@ fn write_batch(conn: &mut Connection, batch: &mut Vec<Job>) {
                 Job::Append(a) => append_in(&tx, a).map(|r| Answer::Appended(Box::new(r))),
                 Job::Delivered(marks, _) => delivered_in(&tx, marks).map(Answer::Delivered),
                 &Job::Direct(a, b, now, _) => direct_in(&tx, a, b, now).map(Answer::Direct),
+                Job::Searchable(_) => Ok(Answer::Searchable),
             })
             .collect::<StoreResult<Vec<_>>>()?;
+        if index {
+            // Last, so that it covers this batch's messages too.
+            Pending::index(&tx)?;
+        }
         tx.commit()?;
         Ok(answers)
     })();
     match outcome {
         Ok(answers) => {
+            if index {
+                pending.indexed();
+            } else {
+                pending.appended(appends);
+            }
             for (job, answer) in batch.drain(..).zip(answers) {
                 match (job, answer) {
                     (Job::Append(a), Answer::Appended(r)) => drop(a.reply.send(*r)),
                     (Job::Delivered(_, reply), Answer::Delivered(moved)) => drop(reply.send(Ok(moved))),
                     (Job::Direct(.., reply), Answer::Direct(id)) => drop(reply.send(id)),
+                    (Job::Searchable(reply), Answer::Searchable) => drop(reply.send(Ok(()))),
                     _ => unreachable!("answers are made from the batch in order"),
                 }
             }
@@ -180,6 +206,7 @@ fn write_batch(conn: &mut Connection, batch: &mut Vec<Job>) {
                     Job::Append(a) => drop(a.reply.send(Err(failed()))),
                     Job::Delivered(_, reply) => drop(reply.send(Err(failed()))),
                     Job::Direct(.., reply) => drop(reply.send(Err(failed()))),
+                    Job::Searchable(reply) => drop(reply.send(Err(failed()))),
                 }
             }
         }

@@ -11,6 +11,7 @@ suite!(
     replies_are_stored_and_quoted_by_id,
     reactions_group_by_emoji_in_first_use_order,
     search_folds_case_and_accents_and_respects_visibility,
+    search_sees_every_message_however_far_the_index_lags,
     blocks_are_directional_and_hide_presence,
     deleting_all_of_a_senders_messages,
 );
@@ -207,6 +208,55 @@ async fn search_folds_case_and_accents_and_respects_visibility(s: &dyn Store) {
     let seen: Vec<String> =
         s.search_messages(c, &q("cafe"), None, None, 10).await.unwrap().into_iter().map(|m| m.body).collect();
     assert_eq!(seen, ["cafe after"]);
+}
+
+/// SQLite indexes for search in bulk, behind the commits (`sqlite_search`):
+/// messages edited or deleted while still waiting for the index, and
+/// enough of them to cross a bulk step, must still be found exactly as they
+/// stand. (PostgreSQL indexes each message with it; the same rules hold.)
+async fn search_sees_every_message_however_far_the_index_lags(s: &dyn Store) {
+    let (a, b) = (user(s, "l1").await, user(s, "l2").await);
+    let ab = s.direct_conversation(a, b, 1).await.unwrap();
+    const N: i64 = 1300;
+    for chunk in (1..=N).collect::<Vec<_>>().chunks(100) {
+        let sends = chunk.iter().map(|i| {
+            let body = format!("lagging w{i}");
+            async move { send(s, ab, a, &body, None).await }
+        });
+        futures_util::future::join_all(sends).await;
+    }
+    let history = s.history(ab, None, 0, 2000).await.unwrap();
+    assert_eq!(history.len() as i64, N);
+    // Edit every 7th and delete every 11th (the 77th-s: deleted after the edit).
+    for m in &history {
+        if m.seq % 7 == 0 {
+            s.edit_message(m.id, &format!("rewritten e{}", m.seq), 5).await.unwrap().expect("edited");
+        }
+    }
+    for m in &history {
+        if m.seq % 11 == 0 {
+            s.delete_message(m.id, 6).await.unwrap().expect("deleted");
+        }
+    }
+    let live = |seq: i64| seq % 11 != 0;
+    let found = s.search_messages(b, &q("lagging"), None, None, 2000).await.unwrap();
+    let expected = (1..=N).filter(|&i| i % 7 != 0 && live(i)).count();
+    assert_eq!(found.len(), expected, "every unedited live message, once");
+    let found = s.search_messages(b, &q("rewritten"), None, None, 2000).await.unwrap();
+    let expected = (1..=N).filter(|&i| i % 7 == 0 && live(i)).count();
+    assert_eq!(found.len(), expected, "every edited live message, by its new text");
+    assert!(found.iter().all(|m| m.body.starts_with("rewritten")));
+
+    // Once indexed, an edit and a delete still change what is found.
+    let last = history.iter().find(|m| m.seq == N - 1).expect("message"); // neither edited nor deleted
+    // Not the last word, which would match as a prefix (w12 also finds w120).
+    let exact = q(&format!("{} lagging", last.body.trim_start_matches("lagging ")));
+    assert_eq!(s.search_messages(b, &exact, None, None, 10).await.unwrap().len(), 1);
+    s.edit_message(last.id, "changed again", 7).await.unwrap().expect("edited");
+    assert!(s.search_messages(b, &exact, None, None, 10).await.unwrap().is_empty());
+    assert_eq!(s.search_messages(b, &q("changed again"), None, None, 10).await.unwrap().len(), 1);
+    s.delete_message(last.id, 8).await.unwrap().expect("deleted");
+    assert!(s.search_messages(b, &q("changed"), None, None, 10).await.unwrap().is_empty());
 }
 
 async fn blocks_are_directional_and_hide_presence(s: &dyn Store) {

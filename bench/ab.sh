@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# A/B of server builds on this machine: alternates the given builds, ROUNDS
+# times, each run on a fresh SQLite data dir with the bench/run.sh
+# environment, and prints one line per run (msgs/s, ack and e2e p50).
+#
+#   bench/ab.sh ROUNDS SCENARIO BUILD...
+#   bench/ab.sh 3 direct /tmp/confab-old target/release/confab
+#   bench/ab.sh 2 offline target/release/confab target/release/confab:/tmp/drop-trigger.sql
+#
+# SCENARIO is direct or offline (--pairs 50 --window 8, 10 s). BUILD is a
+# confab binary, optionally with ":FILE.sql": the data dir is migrated by a
+# first start, then FILE.sql is applied with sqlite3 before the measured
+# start (how to price one schema object, e.g. an index, without a build).
+# The load tool is target/release/confab-bench unless BENCH says otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=$1; scenario=$2; shift 2
+bench="${BENCH:-target/release/confab-bench}"
+export CONFAB_LIMITS__EVENTS_PER_SECOND=1000000 CONFAB_LIMITS__EVENTS_BURST=1000000 CONFAB_LOG=warn
+export CONFAB_LIMITS__EVENTS_PER_SECOND_PER_USER=1000000 CONFAB_LIMITS__EVENTS_BURST_PER_USER=1000000
+export CONFAB_LIMITS__CONNECTIONS_PER_USER=1000000 CONFAB_LIMITS__CONNECTIONS_PER_ADDRESS=0
+work="$(mktemp -d)"
+pid=""
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+
+start() { # BINARY DIR: starts a node, sets $addr and $pid
+  "$1" serve --listen 127.0.0.1:0 --data-dir "$2" > "$2.out" 2> "$2.err" &
+  pid=$!
+  for _ in $(seq 1 100); do
+    addr="$(sed -n 's/^confab listening on http:\/\///p' "$2.out" 2>/dev/null || true)"
+    [ -n "$addr" ] && return 0
+    sleep 0.1
+  done
+  echo "$1 did not start:" >&2; cat "$2.err" >&2; exit 1
+}
+stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
+
+for round in $(seq 1 "$rounds"); do
+  for build in "$@"; do
+    binary="${build%%:*}"; sql=""
+    [ "$binary" != "$build" ] && sql="${build#*:}"
+    dir="$work/run"; rm -rf "$dir" "$dir".*; mkdir -p "$dir"
+    if [ -n "$sql" ]; then
+      start "$binary" "$dir"; stop
+      sqlite3 "$(ls "$dir"/*.db | head -1)" < "$sql"
+    fi
+    start "$binary" "$dir"
+    line="$("$bench" --url "$addr" --duration 10 "$scenario" --pairs 50 --window 8 2>/dev/null | tail -1)"
+    stop
+    printf '%s\n' "$line" | python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+a, e = d.get("ack_ms", {}), d.get("e2e_ms", {})
+print("round %s  %s: %.0f msgs/s, ack p50 %s ms, e2e p50 %s ms, lost %s, duplicated %s" % (
+    sys.argv[1], sys.argv[2], d["msgs_per_sec"], a.get("p50"), e.get("p50"), d["lost"], d["duplicated"]))' \
+      "$round" "$build"
+  done
+done
