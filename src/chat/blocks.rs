@@ -18,13 +18,16 @@ use std::sync::{Arc, Mutex};
 /// Cluster nodes read the database each time, so a block made on another
 /// node holds at once.
 #[derive(Clone, Default)]
-pub struct BlockCache(Arc<Mutex<HashMap<UserId, Arc<[(UserId, UserId)]>>>>);
+pub struct BlockCache(Arc<Mutex<BlocksByUser>>);
+
+/// Each cached user's blocks: the `(blocker, blocked)` pairs that involve them.
+type BlocksByUser = HashMap<UserId, Arc<[(UserId, UserId)]>>;
 
 /// The cache is emptied when it grows past this many users.
 const BLOCK_CACHE_MAX: usize = 100_000;
 
 impl BlockCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, Arc<[(UserId, UserId)]>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BlocksByUser> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 

@@ -76,14 +76,19 @@ pub(super) async fn delivered(pool: &PgPool, marks: Vec<DeliveryMark>) -> StoreR
     }
     let (mut vc, mut vu, mut vo, mut vt) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (&(c, u), &t) in &top {
-        (vc.push(c), vu.push(u), vo.push(old[&(c, u)]), vt.push(t));
+        vc.push(c);
+        vu.push(u);
+        vo.push(old[&(c, u)]);
+        vt.push(t);
     }
     let (kc, ku, ks): (Vec<i64>, Vec<i64>, Vec<i64>) = {
         let mut kc = Vec::with_capacity(marks.len());
         let mut ku = Vec::with_capacity(marks.len());
         let mut ks = Vec::with_capacity(marks.len());
         for m in marks.iter().filter(|m| top.contains_key(&(m.conversation.0, m.user.0))) {
-            (kc.push(m.conversation.0), ku.push(m.user.0), ks.push(m.seq));
+            kc.push(m.conversation.0);
+            ku.push(m.user.0);
+            ks.push(m.seq);
         }
         (kc, ku, ks)
     };
@@ -117,7 +122,9 @@ pub(super) async fn delivered(pool: &PgPool, marks: Vec<DeliveryMark>) -> StoreR
     let (mc, mu, ms): (Vec<i64>, Vec<i64>, Vec<i64>) = {
         let mut out = (Vec::new(), Vec::new(), Vec::new());
         for (&(c, u), &s) in &current {
-            (out.0.push(c), out.1.push(u), out.2.push(s));
+            out.0.push(c);
+            out.1.push(u);
+            out.2.push(s);
         }
         out
     };
