@@ -3,11 +3,16 @@
 //! other's typing or presence. Group messages still reach both, as in other
 //! products.
 //!
+//! A block also takes back what each already saw: if they share a
+//! conversation, both are told at once that the other is offline (without a
+//! last-seen time); unblocking tells each the other's real presence.
+//!
 //! Owns: the block list and these rules (presence filtering is the store's
 //! `peers_of`, which leaves blocked pairs out). May not touch: sockets or SQL.
 
 use super::Chat;
-use crate::domain::{Error, User, UserId, now_millis};
+use crate::domain::{Error, Millis, User, UserId, now_millis};
+use crate::fanout::Event;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -47,9 +52,16 @@ impl Chat {
         if self.store.user(blocked).await?.is_none() {
             return Err(Error::NotFound("user"));
         }
+        // Before the block, which hides them from each other's contacts.
+        let saw_each_other = self.contacts(blocker, blocked).await?;
         self.store.block(blocker, blocked, now_millis()).await?;
         if let Some(cache) = &self.blocks {
             cache.forget(blocker, blocked);
+        }
+        if saw_each_other {
+            for (viewer, subject) in [(blocker, blocked), (blocked, blocker)] {
+                self.tell_presence(viewer, subject, false, None).await;
+            }
         }
         Ok(())
     }
@@ -63,7 +75,29 @@ impl Chat {
         if let Some(cache) = &self.blocks {
             cache.forget(blocker, blocked);
         }
+        // Not if the other still blocks them (contacts leave that pair out).
+        if self.contacts(blocker, blocked).await? {
+            for (viewer, subject) in [(blocker, blocked), (blocked, blocker)] {
+                let online = self.presence.online_among(&[subject]).await.first().copied().unwrap_or(false);
+                let last_seen = match online {
+                    true => None,
+                    false => self.store.user(subject).await?.and_then(|u| u.last_seen_at),
+                };
+                self.tell_presence(viewer, subject, online, last_seen).await;
+            }
+        }
         Ok(())
+    }
+
+    /// Whether `a` and `b` hear of each other's presence: they share a
+    /// conversation and neither blocks the other.
+    async fn contacts(&self, a: UserId, b: UserId) -> Result<bool, Error> {
+        Ok(self.store.peers_of(a).await?.contains(&b))
+    }
+
+    /// Tells `viewer` (every device, every node) that `subject` is online or not.
+    async fn tell_presence(&self, viewer: UserId, subject: UserId, online: bool, last_seen: Option<Millis>) {
+        self.fanout.send(viewer, Event::Presence { user: subject, online, last_seen }, None).await;
     }
 
     /// The blocks `user` is part of, either way (from memory on a lone node).

@@ -69,7 +69,6 @@ impl PresenceService {
         Self { backend, store, fanout }
     }
 
-    /// Whether each of `users` is online (one Redis round trip in a cluster).
     /// How many live connections `user` has (on every node).
     pub async fn devices(&self, user: UserId) -> usize {
         self.backend.devices(user).await

@@ -393,6 +393,68 @@ async fn blocking_refuses_direct_messages_and_hides_typing_and_presence() {
     assert_eq!(list["users"], json!([]));
 }
 
+/// Both online when the block comes: each is told at once that the other is
+/// offline (no last-seen time), then hears nothing of the other; unblocking
+/// tells each the other's real presence. Users who share no conversation
+/// hear nothing either way.
+#[tokio::test]
+async fn blocking_takes_back_presence_and_unblocking_gives_it_back() {
+    let app = spawn_app().await;
+    let (a, ta) = app.user("bp_a").await;
+    let (b, tb) = app.user("bp_b").await;
+    let (c, tc) = app.user("bp_c").await;
+    let (sa, mut sb, sc) = (app.socket(&ta).await, app.socket(&tb).await, app.socket(&tc).await);
+    send(&mut sb, json!({"receiverId": a}), "hi").await;
+    tokio::time::sleep(QUIET).await;
+    sa.drain("presence");
+    sb.drain("presence");
+    let of = |events: Vec<crate::common::Received>, user: i64| -> Vec<Value> {
+        events.into_iter().filter(|e| e.data["userId"] == user).map(|e| e.data).collect()
+    };
+
+    let (status, _) = request(&app, reqwest::Method::POST, &format!("/api/users/{b}/block"), &ta, None).await;
+    assert_eq!(status, 204);
+    let told_b = sb.recv("presence").await.data;
+    assert_eq!(told_b, json!({"userId": a, "online": false, "lastSeen": null}), "b no longer sees a online");
+    let told_a = sa.recv("presence").await.data;
+    assert_eq!(told_a, json!({"userId": b, "online": false, "lastSeen": null}), "a no longer sees b online");
+    assert!(of(sb.drain("presence"), a).is_empty() && of(sa.drain("presence"), b).is_empty(), "once each");
+
+    // Blocking someone you share nothing with tells nobody anything.
+    let (status, _) = request(&app, reqwest::Method::POST, &format!("/api/users/{c}/block"), &ta, None).await;
+    assert_eq!(status, 204);
+    assert!(sc.try_recv("presence", QUIET).await.is_none(), "c shares no conversation with a");
+
+    let (status, _) =
+        request(&app, reqwest::Method::DELETE, &format!("/api/users/{b}/block"), &ta, None).await;
+    assert_eq!(status, 204);
+    assert_eq!(sb.recv("presence").await.data, json!({"userId": a, "online": true, "lastSeen": null}));
+    assert_eq!(sa.recv("presence").await.data, json!({"userId": b, "online": true, "lastSeen": null}));
+
+    // Unblocking while the other still blocks you shows nothing.
+    let (status, _) = request(&app, reqwest::Method::POST, &format!("/api/users/{a}/block"), &tb, None).await;
+    assert_eq!(status, 204);
+    sa.recv("presence").await;
+    sb.recv("presence").await;
+    let (status, _) = request(&app, reqwest::Method::POST, &format!("/api/users/{b}/block"), &ta, None).await;
+    assert_eq!(status, 204);
+    let (status, _) =
+        request(&app, reqwest::Method::DELETE, &format!("/api/users/{b}/block"), &ta, None).await;
+    assert_eq!(status, 204);
+    assert!(sa.try_recv("presence", QUIET).await.is_none(), "b still blocks a");
+    assert!(sb.try_recv("presence", QUIET).await.is_none());
+
+    // b lifts theirs while a is offline: b learns when a was last seen.
+    drop(sa);
+    tokio::time::sleep(QUIET).await;
+    let (status, _) =
+        request(&app, reqwest::Method::DELETE, &format!("/api/users/{a}/block"), &tb, None).await;
+    assert_eq!(status, 204);
+    let told = sb.recv("presence").await.data;
+    assert_eq!((told["userId"].clone(), told["online"].clone()), (json!(a), json!(false)));
+    assert!(told["lastSeen"].is_string(), "{told}");
+}
+
 #[tokio::test]
 async fn edits_deletes_and_reactions_never_push_and_a_deleted_message_is_not_pushed() {
     let app = crate::common::spawn_app_with(|c| c.push.delay_ms = 60_000).await;
