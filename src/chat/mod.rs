@@ -27,7 +27,7 @@ pub use system_events::member_left_meta;
 
 use crate::domain::{
     ClientMsgId, ConnectionId, Conversation, ConversationCursor, ConversationId, ConversationKind,
-    ConversationPage, Envelope, Error, MessageId, MessageText, Millis, UserId, now_millis,
+    ConversationPage, Envelope, Error, MessageId, MessageText, Millis, Seq, UserId, now_millis,
 };
 use crate::fanout::Fanout;
 use crate::media::{AttachmentRequest, Media};
@@ -287,7 +287,16 @@ impl Chat {
         let more = conversations.len() as i64 > limit;
         conversations.truncate(usize::try_from(limit).unwrap_or(0));
         let next = conversations.last().filter(|_| more).map(|s| ConversationCursor::after(&s.conversation));
-        Ok(ConversationPage { conversations, next })
+        // One batch of quotes and reactions for the page, as for history.
+        let mut last: Vec<Envelope> = conversations
+            .iter()
+            .filter_map(|s| s.last_message.clone().map(|m| Envelope::new(m, &s.conversation)))
+            .collect();
+        let visible: HashMap<ConversationId, Seq> =
+            conversations.iter().map(|s| (s.conversation.id, s.conversation.visible_after(user))).collect();
+        self.decorate(&mut last, |c| visible.get(&c).copied().unwrap_or(Seq::MAX)).await?;
+        let last_messages = last.into_iter().map(|e| (e.message.conversation_id, e)).collect();
+        Ok(ConversationPage { conversations, last_messages, next })
     }
 
     /// One conversation, for members only.

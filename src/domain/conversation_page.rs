@@ -4,7 +4,8 @@
 //! list continues, and its text form) and the page size. May not touch:
 //! anything outside `domain`.
 
-use super::{Conversation, ConversationId, ConversationSummary, Error, Millis};
+use super::{Conversation, ConversationId, ConversationSummary, Envelope, Error, Millis};
+use std::collections::HashMap;
 
 /// Conversations in one page of the list: the default, and the most.
 pub const CONVERSATIONS_PER_PAGE: i64 = 100;
@@ -14,6 +15,8 @@ pub const CONVERSATIONS_PER_PAGE: i64 = 100;
 pub struct ConversationPage {
     /// Most recent activity first.
     pub conversations: Vec<ConversationSummary>,
+    /// Their last messages as history shows them (reply quote, reactions).
+    pub last_messages: HashMap<ConversationId, Envelope>,
     /// Where the next page starts, if more conversations follow.
     pub next: Option<ConversationCursor>,
 }

@@ -34,8 +34,11 @@ async fn list(
     let before = page.before.as_deref().map(ConversationCursor::parse).transpose()?;
     let limit = page.limit.unwrap_or(CONVERSATIONS_PER_PAGE).clamp(1, CONVERSATIONS_PER_PAGE);
     let page = app.chat.conversations(session.user_id, before, limit).await?;
-    let conversations =
-        page.conversations.iter().map(|c| ConversationView::summary(c, session.user_id)).collect();
+    let conversations = page
+        .conversations
+        .iter()
+        .map(|c| ConversationView::summary(c, page.last_messages.get(&c.conversation.id), session.user_id))
+        .collect();
     Ok(Json(ConversationsReply {
         conversations,
         has_more: page.next.is_some(),

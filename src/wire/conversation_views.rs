@@ -96,13 +96,13 @@ impl ConversationView {
         }
     }
 
-    /// A conversation-list entry: with unread count and last message.
-    pub fn summary(s: &ConversationSummary, me: UserId) -> Self {
-        let c = &s.conversation;
+    /// A conversation-list entry: with unread count and last message
+    /// (`last`: as history shows it).
+    pub fn summary(s: &ConversationSummary, last: Option<&Envelope>, me: UserId) -> Self {
         Self {
             unread_count: Some(s.unread),
-            last_message: Some(s.last_message.clone().map(|row| MessageView::new(&Envelope::new(row, c)))),
-            ..Self::new(c, Some(me))
+            last_message: Some(last.map(MessageView::new)),
+            ..Self::new(&s.conversation, Some(me))
         }
     }
 }

@@ -221,6 +221,35 @@ async fn replies_quote_the_message_they_answer() {
     assert_eq!(answer["replyTo"], json!({"id": asked_id, "senderId": a, "message": ""}));
 }
 
+/// The conversation list's `lastMessage` is the same Message object history
+/// gives: its reply quote and reactions are filled in, not left empty.
+#[tokio::test]
+async fn the_conversation_list_shows_the_last_messages_quote_and_reactions() {
+    let app = spawn_app().await;
+    let (a, ta) = app.user("lq_a").await;
+    let (b, tb) = app.user("lq_b").await;
+    let (mut sa, mut sb) = (app.socket(&ta).await, app.socket(&tb).await);
+    let asked = send(&mut sa, json!({"receiverId": b}), "coffee?").await;
+    let ack = sb.call("send_message", json!({"receiverId": a, "message": "yes", "replyTo": asked["id"]})).await;
+    let answer = ack["message"]["id"].clone();
+    let ack = sa.call("react", json!({"messageId": answer, "emoji": "🎉"})).await;
+    assert_eq!(ack["reactions"][0]["count"], 1, "{ack}");
+
+    for token in [&ta, &tb] {
+        let (status, body) = app.get("/api/conversations", Some(token)).await;
+        assert_eq!(status, 200);
+        let last = &body["conversations"][0]["lastMessage"];
+        assert_eq!(last["id"], answer, "{body}");
+        assert_eq!(last["replyTo"], json!({"id": asked["id"], "senderId": a, "message": "coffee?"}));
+        assert_eq!(last["reactions"], json!([{"emoji": "🎉", "count": 1, "userIds": [a]}]));
+    }
+    // As history shows the same message.
+    let (_, page) =
+        app.get(&format!("/api/conversations/{}/messages", asked["conversationId"]), Some(&ta)).await;
+    let (_, list) = app.get("/api/conversations", Some(&ta)).await;
+    assert_eq!(page["messages"][0], list["conversations"][0]["lastMessage"]);
+}
+
 #[tokio::test]
 async fn reactions_toggle_and_batch_into_history() {
     let app = spawn_app().await;
