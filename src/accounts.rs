@@ -120,7 +120,16 @@ impl Accounts {
             if c.kind != ConversationKind::Group {
                 continue;
             }
-            // Leaving hands ownership on, as any member leaving does.
+            // Leaving hands ownership on, as any member leaving does; through
+            // the chat service, members still online hear of it live.
+            if let Some(chat) = &self.chat {
+                match chat.remove_member(user, c.id, user).await {
+                    Ok(()) => groups_left += 1,
+                    Err(Error::NotFound(_) | Error::Forbidden(_)) => {} // not a member any more
+                    Err(e) => return Err(e),
+                }
+                continue;
+            }
             let body = format!("{} left", account.display_name);
             let meta = member_left_meta(user);
             let note = SystemNote { actor: user, body: &body, meta: &meta, at: now_millis() };

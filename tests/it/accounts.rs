@@ -114,6 +114,23 @@ async fn deleting_an_account_keeps_its_messages_for_others_and_removes_the_rest(
     assert_eq!(status, 204, "{body}");
     assert!(a.closed().await, "her socket is closed");
     assert_eq!(app.get("/api/users/me", Some(&ta)).await.0, 401, "her token is revoked");
+    // Bob hears it live: her leaving note in the group and its new member list.
+    let note = loop {
+        let e = b.recv("receive_message").await.data;
+        // (After the group's creation note, still queued.)
+        if e["conversationId"] == group && e["type"] == "system" && e["message"] != "ana created the group “g”" {
+            break e;
+        }
+    };
+    assert_eq!(note["message"], "ana left", "{note}");
+    loop {
+        let e = b.recv("conversation_updated").await.data;
+        let members = e["conversation"]["members"].as_array().cloned().unwrap_or_default();
+        if e["conversation"]["id"] == group && members.iter().all(|m| m["userId"].as_i64() != Some(ana)) {
+            assert!(members.iter().any(|m| m["role"] == "owner"), "{e}");
+            break;
+        }
+    }
     let (status, _) =
         app.post("/api/auth/login", None, json!({"username": "ana", "password": "password123"})).await;
     assert_eq!(status, 401, "she cannot log in");
