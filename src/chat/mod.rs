@@ -92,6 +92,8 @@ const DIRECTS_MAX: usize = 100_000;
 fn not_member(e: StoreError) -> Error {
     match e {
         StoreError::NotMember => NOT_A_MEMBER,
+        // A block that committed after the service's own check (see `blocks`).
+        StoreError::Blocked => Error::Forbidden("messages between you and this user are blocked"),
         other => other.into(),
     }
 }

@@ -124,8 +124,21 @@ impl<B: Backend> MessagingStore for SqlStore<B> {
         rows.iter().map(mapping::message).collect()
     }
 
+    /// Locks the pair's direct conversation first, where the dialect locks
+    /// rows: a message batch locks it too and reads blocks after, so a
+    /// message and a block of the same pair are ordered one way or the other
+    /// (SQLite serializes every write anyway).
     async fn block(&self, blocker: UserId, blocked: UserId, at: Millis) -> StoreResult<()> {
-        self.write().await?.execute(sql::BLOCK, args![blocker, blocked, at]).await?;
+        let mut tx = self.begin().await?;
+        if let Some(lock) = B::DIALECT.lock_conversation {
+            let key = mapping::direct_key(blocker, blocked);
+            if let Some(row) = tx.optional(sql::DIRECT_BY_KEY, args![key.as_str()]).await? {
+                let id: i64 = row.col("id")?;
+                tx.execute(lock, args![id]).await?;
+            }
+        }
+        tx.execute(sql::BLOCK, args![blocker, blocked, at]).await?;
+        tx.commit().await?;
         Ok(())
     }
 

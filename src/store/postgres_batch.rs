@@ -21,10 +21,15 @@ use super::sql::{self, member_cols, message_cols};
 use super::{Appended, NewMessage, QueuedMessage, StoreError, StoreResult};
 use crate::domain::{Conversation, ConversationId, Message, Millis, UserId};
 use sqlx::PgConnection;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 // The batch's own statements: PostgreSQL arrays, one statement for all of
 // a batch's rows (SQLite's committer writes row by row on its own thread).
+
+/// Of the user pairs `($1[i], $2[i])`, those where either blocks the other.
+const BLOCKED_PAIRS: &str = "SELECT p.a, p.b FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS p(a, b)
+  WHERE EXISTS (SELECT 1 FROM blocks x
+                 WHERE (x.blocker_id = p.a AND x.blocked_id = p.b) OR (x.blocker_id = p.b AND x.blocked_id = p.a))";
 
 /// The members of every conversation in `$1`.
 const MEMBERS_OF_ALL: &str = concat!(
@@ -43,6 +48,7 @@ pub(super) async fn write_batch(
 ) -> StoreResult<Vec<StoreResult<Appended>>> {
     let mut conversations = lock_conversations(tx, batch).await?;
     let existing = retried(tx, batch).await?;
+    let blocked = blocked_directs(tx, batch, &conversations).await?;
 
     // Decide each request in order; seqs are taken in memory from the locked rows.
     let mut results: Vec<Option<StoreResult<Appended>>> = Vec::with_capacity(batch.len());
@@ -70,6 +76,10 @@ pub(super) async fn write_batch(
         }
         if c.member(r.sender_id).is_none() {
             results.push(Some(Err(StoreError::NotMember)));
+            continue;
+        }
+        if c.peer_of(r.sender_id).is_some_and(|peer| blocked.contains(&(r.sender_id, peer))) {
+            results.push(Some(Err(StoreError::Blocked)));
             continue;
         }
         c.last_seq += 1;
@@ -109,6 +119,30 @@ pub(super) async fn write_batch(
             Ok(Appended { message, created: false, conversation })
         })
         .collect())
+}
+
+/// The `(sender, peer)` pairs of the batch's direct messages where either
+/// blocks the other. Read after the conversations are locked: a block locks
+/// its direct conversation too (`MessagingStore::block`), so one that
+/// commits first is seen here and one that commits later comes after these
+/// messages.
+async fn blocked_directs(
+    tx: &mut PgConnection,
+    batch: &[&QueuedMessage],
+    conversations: &HashMap<ConversationId, Conversation>,
+) -> StoreResult<HashSet<(UserId, UserId)>> {
+    let (mut senders, mut peers) = (Vec::new(), Vec::new());
+    for r in batch {
+        if let Some(peer) = conversations.get(&r.conversation_id).and_then(|c| c.peer_of(r.sender_id)) {
+            senders.push(r.sender_id.0);
+            peers.push(peer.0);
+        }
+    }
+    if senders.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let rows = sqlx::query(BLOCKED_PAIRS).bind(&senders).bind(&peers).fetch_all(&mut *tx).await?;
+    rows.iter().map(|r| Ok((UserId(r.col("a")?), UserId(r.col("b")?)))).collect()
 }
 
 /// Locks every conversation of the batch (in id order) and loads it with its members.

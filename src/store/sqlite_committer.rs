@@ -21,8 +21,8 @@ use super::dialect::SQLITE;
 use super::exec::json_ids;
 use super::mapping::{self, Insert};
 use super::sql::{
-    BY_CLIENT_ID, CONVERSATION, CREATE_DIRECT, DIRECT_BY_KEY, GAP, INSERT_MEMBER, INSERT_MESSAGE, LINK_MEDIA,
-    MEDIA_ATTACHED, MEMBERS, NEXT_SEQ, SET_DELIVERED,
+    BLOCKED_EITHER_WAY, BY_CLIENT_ID, CONVERSATION, CREATE_DIRECT, DIRECT_BY_KEY, GAP, INSERT_MEMBER,
+    INSERT_MESSAGE, LINK_MEDIA, MEDIA_ATTACHED, MEMBERS, NEXT_SEQ, SET_DELIVERED,
 };
 use super::sqlite_search::Pending;
 use super::{Appended, NewMessage, QueuedMessage, StoreError, StoreResult};
@@ -229,6 +229,15 @@ fn append_in(conn: &Connection, append: &Append) -> StoreResult<StoreResult<Appe
     }
     if conversation.member(m.sender_id).is_none() {
         return Ok(Err(StoreError::NotMember));
+    }
+    if let Some(other) = conversation.peer_of(m.sender_id) {
+        // The chat service checked before; this is the check a block that
+        // committed since cannot slip past (writes are serialized).
+        let blocked: bool =
+            conn.prepare_cached(BLOCKED_EITHER_WAY)?.query_row(params![m.sender_id.0, other.0], |r| r.get(0))?;
+        if blocked {
+            return Ok(Err(StoreError::Blocked));
+        }
     }
     let message = insert_message(conn, Insert::text(&m), m.attachments)?;
     for a in &message.attachments {

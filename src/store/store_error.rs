@@ -7,7 +7,7 @@
 use crate::domain::Error;
 use std::sync::Arc;
 
-/// Storage failures. `Conflict`, `NotMember` and `GroupFull` are answers
+/// Storage failures. `Conflict`, `NotMember`, `Blocked` and `GroupFull` are answers
 /// about the data; the rest are infrastructure problems.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -18,6 +18,11 @@ pub enum StoreError {
     /// the transaction, so a concurrent removal cannot slip through).
     #[error("not a member of the conversation")]
     NotMember,
+    /// The two people of a direct conversation block each other (either
+    /// way): checked inside the transaction, like `NotMember`, so a message
+    /// racing a block cannot be stored after it.
+    #[error("the members of this direct conversation block each other")]
+    Blocked,
     /// Adding the members would pass the group's member cap.
     #[error("the group is full")]
     GroupFull,
@@ -75,7 +80,7 @@ impl From<rusqlite::Error> for StoreError {
 
 /// Storage failures as the domain reports them: a closing store is
 /// `unavailable`; anything else is logged here and is `internal` to clients.
-/// Answers about the data (`Conflict`, `NotMember`, `GroupFull`) are mapped
+/// Answers about the data (`Conflict`, `NotMember`, `Blocked`, `GroupFull`) are mapped
 /// by the service that asked, which knows what they mean.
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {

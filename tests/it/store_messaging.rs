@@ -13,6 +13,7 @@ suite!(
     search_folds_case_and_accents_and_respects_visibility,
     search_sees_every_message_however_far_the_index_lags,
     blocks_are_directional_and_hide_presence,
+    a_block_refuses_direct_messages_inside_the_write,
     deleting_all_of_a_senders_messages,
 );
 
@@ -257,6 +258,47 @@ async fn search_sees_every_message_however_far_the_index_lags(s: &dyn Store) {
     assert_eq!(s.search_messages(b, &q("changed again"), None, None, 10).await.unwrap().len(), 1);
     s.delete_message(last.id, 8).await.unwrap().expect("deleted");
     assert!(s.search_messages(b, &q("changed"), None, None, 10).await.unwrap().is_empty());
+}
+
+/// The chat service checks blocks before it writes; the store checks again
+/// inside the message's own transaction (both committers), which is what a
+/// message racing a block cannot slip past. Group messages are not affected.
+async fn a_block_refuses_direct_messages_inside_the_write(s: &dyn Store) {
+    let (a, b) = (user(s, "bw1").await, user(s, "bw2").await);
+    let ab = s.direct_conversation(a, b, 1).await.unwrap();
+    let append = |from: UserId, c: ConversationId| async move {
+        s.append_message(NewMessage {
+            conversation_id: c,
+            sender_id: from,
+            client_msg_id: None,
+            body: "hello",
+            created_at: 2,
+            attachments: &[],
+            reply_to: None,
+            push_to: &[],
+            push_at: 0,
+        })
+        .await
+    };
+    assert!(append(b, ab).await.is_ok(), "no block yet");
+    s.block(a, b, 3).await.unwrap();
+    assert!(matches!(append(b, ab).await, Err(StoreError::Blocked)), "the blocked one");
+    assert!(matches!(append(a, ab).await, Err(StoreError::Blocked)), "the blocker too, until they unblock");
+    let note = SystemNote { actor: a, body: "created", meta: "{}", at: 4 };
+    let group = NewGroup {
+        creator: a,
+        name: "both",
+        description: None,
+        avatar_url: None,
+        full_history: true,
+        members: &[b],
+        note,
+    };
+    let (g, _) = s.create_group(group).await.unwrap();
+    assert!(append(b, g.id).await.is_ok(), "group messages still flow");
+    s.unblock(a, b).await.unwrap();
+    assert!(append(b, ab).await.is_ok(), "unblocked");
+    assert_eq!(s.history(ab, None, 0, 10).await.unwrap().len(), 2, "nothing stored while blocked");
 }
 
 async fn blocks_are_directional_and_hide_presence(s: &dyn Store) {
