@@ -137,7 +137,9 @@ impl App {
     pub async fn build(config: Config) -> Result<App, StartError> {
         crate::install_tls_provider();
         let store = open_store(&config).await?;
-        let metrics = Arc::new(Metrics::new());
+        let config_metrics = config.metrics_addr()?;
+        // No listener, nobody to read them: count nothing.
+        let metrics = Arc::new(if config_metrics.is_some() { Metrics::new() } else { Metrics::disabled() });
         store.watch_commits(metrics.clone());
         let mut probes: Vec<Arc<dyn Probe>> = vec![Arc::new(StoreProbe(store.clone()))];
         let media =
@@ -147,7 +149,6 @@ impl App {
         let (stop_push, push_stopped) = tokio::sync::watch::channel(false);
         let addr = config.listen;
         let write_timeout = Duration::from_millis(config.limits.write_timeout_ms);
-        let config_metrics = config.metrics_addr()?;
         let (router, close_sockets, maintenance, push, readiness) = match config.redis_url.clone() {
             None => {
                 let mode = Mode {

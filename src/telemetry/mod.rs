@@ -30,6 +30,8 @@ use std::sync::Mutex;
 /// Every series of one app, registered up front.
 pub struct Metrics {
     handle: PrometheusHandle,
+    /// False when metrics are off: every handle is a no-op.
+    enabled: bool,
     sockets: Gauge,
     users: Gauge,
     /// Sockets per connected user on this node (connect/disconnect only).
@@ -59,6 +61,16 @@ const SIZES: [f64; 11] = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 
 impl Metrics {
     /// A fresh set of series (all at zero) for one app.
     pub fn new() -> Self {
+        Self::build(true)
+    }
+
+    /// Metrics switched off (`metrics_listen` empty): every handle is a
+    /// no-op, so nothing is counted and the hot path pays only a branch.
+    pub fn disabled() -> Self {
+        Self::build(false)
+    }
+
+    fn build(enabled: bool) -> Self {
         let mut builder = PrometheusBuilder::new();
         for (name, buckets) in [
             ("confab_commit_batch_size", &SIZES[..]),
@@ -71,18 +83,18 @@ impl Metrics {
                 .set_buckets_for_metric(Matcher::Full(name.into()), buckets)
                 .unwrap_or_else(|_| unreachable!("non-empty buckets"));
         }
-        let r = builder.build_recorder();
-        let handle = r.handle();
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        let r = enabled.then_some(&recorder);
         let version =
             Key::from_parts("confab_build_info", vec![Label::new("version", env!("CARGO_PKG_VERSION"))]);
-        r.describe_gauge("confab_build_info".into(), None, "Always 1; the version is a label.".into());
-        gauge(&r, version).set(1.0);
+        gauge(r, version).set(1.0);
         let events = EVENTS
             .iter()
             .map(|e| {
                 OUTCOMES
                     .iter()
-                    .map(|o| counter(&r, "confab_socket_events_total", &[("event", e), ("outcome", o)]))
+                    .map(|o| counter(r, "confab_socket_events_total", &[("event", e), ("outcome", o)]))
                     .collect()
             })
             .collect();
@@ -91,37 +103,40 @@ impl Metrics {
             .map(|p| {
                 PUSH_RESULTS
                     .iter()
-                    .map(|x| counter(&r, "confab_push_jobs_total", &[("provider", p), ("result", x)]))
+                    .map(|x| counter(r, "confab_push_jobs_total", &[("provider", p), ("result", x)]))
                     .collect()
             })
             .collect();
-        describe(&r);
+        if enabled {
+            describe(&recorder);
+        }
         Self {
-            sockets: gauge(&r, Key::from_name("confab_connected_sockets")),
-            users: gauge(&r, Key::from_name("confab_connected_users")),
+            enabled,
+            sockets: gauge(r, Key::from_name("confab_connected_sockets")),
+            users: gauge(r, Key::from_name("confab_connected_users")),
             per_user: Mutex::new(HashMap::new()),
-            handshakes_accepted: counter(&r, "confab_handshakes_total", &[("result", "accepted")]),
+            handshakes_accepted: counter(r, "confab_handshakes_total", &[("result", "accepted")]),
             handshakes_refused: REFUSALS
                 .iter()
-                .map(|why| counter(&r, "confab_handshakes_total", &[("result", "refused"), ("reason", why)]))
+                .map(|why| counter(r, "confab_handshakes_total", &[("result", "refused"), ("reason", why)]))
                 .collect(),
             events,
-            messages_stored: counter(&r, "confab_messages_stored_total", &[]),
-            commit_batch: histogram(&r, "confab_commit_batch_size"),
-            commit_seconds: histogram(&r, "confab_commit_seconds"),
-            deliveries: counter(&r, "confab_live_deliveries_total", &[]),
-            ack_seconds: histogram(&r, "confab_delivery_ack_seconds"),
-            fetch_size: histogram(&r, "confab_fetch_unread_messages"),
+            messages_stored: counter(r, "confab_messages_stored_total", &[]),
+            commit_batch: histogram(r, "confab_commit_batch_size"),
+            commit_seconds: histogram(r, "confab_commit_seconds"),
+            deliveries: counter(r, "confab_live_deliveries_total", &[]),
+            ack_seconds: histogram(r, "confab_delivery_ack_seconds"),
+            fetch_size: histogram(r, "confab_fetch_unread_messages"),
             push,
-            push_pending: gauge(&r, Key::from_name("confab_push_jobs_pending")),
-            uploads: counter(&r, "confab_uploads_total", &[]),
-            upload_bytes: counter(&r, "confab_upload_bytes_total", &[]),
+            push_pending: gauge(r, Key::from_name("confab_push_jobs_pending")),
+            uploads: counter(r, "confab_uploads_total", &[]),
+            upload_bytes: counter(r, "confab_upload_bytes_total", &[]),
             rate_limited: LIMITS
                 .iter()
-                .map(|l| counter(&r, "confab_rate_limited_total", &[("limit", l)]))
+                .map(|l| counter(r, "confab_rate_limited_total", &[("limit", l)]))
                 .collect(),
-            db_errors: counter(&r, "confab_dependency_errors_total", &[("dependency", "database")]),
-            redis_errors: counter(&r, "confab_dependency_errors_total", &[("dependency", "redis")]),
+            db_errors: counter(r, "confab_dependency_errors_total", &[("dependency", "database")]),
+            redis_errors: counter(r, "confab_dependency_errors_total", &[("dependency", "redis")]),
             handle,
         }
     }
@@ -141,6 +156,9 @@ impl Metrics {
     pub fn socket_opened(&self, user: i64) {
         self.handshakes_accepted.increment(1);
         self.sockets.increment(1.0);
+        if !self.enabled {
+            return;
+        }
         let mut per_user = self.per_user.lock().unwrap_or_else(|e| e.into_inner());
         let n = per_user.entry(user).or_insert(0);
         *n += 1;
@@ -152,6 +170,9 @@ impl Metrics {
     /// A socket of `user` closed.
     pub fn socket_closed(&self, user: i64) {
         self.sockets.decrement(1.0);
+        if !self.enabled {
+            return;
+        }
         let mut per_user = self.per_user.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(n) = per_user.get_mut(&user) {
             *n -= 1;
@@ -237,17 +258,21 @@ impl Default for Metrics {
 
 const META: Metadata<'static> = Metadata::new("confab", Level::INFO, Some(module_path!()));
 
-fn counter(r: &PrometheusRecorder, name: &'static str, labels: &[(&'static str, &'static str)]) -> Counter {
+// Each helper registers a series, or gives a no-op handle when metrics are off.
+type Registry<'a> = Option<&'a PrometheusRecorder>;
+
+fn counter(r: Registry, name: &'static str, labels: &[(&'static str, &'static str)]) -> Counter {
+    let Some(r) = r else { return Counter::noop() };
     let labels: Vec<Label> = labels.iter().map(|(k, v)| Label::new(*k, *v)).collect();
     r.register_counter(&Key::from_parts(name, labels), &META)
 }
 
-fn gauge(r: &PrometheusRecorder, key: Key) -> Gauge {
-    r.register_gauge(&key, &META)
+fn gauge(r: Registry, key: Key) -> Gauge {
+    r.map_or_else(Gauge::noop, |r| r.register_gauge(&key, &META))
 }
 
-fn histogram(r: &PrometheusRecorder, name: &'static str) -> Histogram {
-    r.register_histogram(&Key::from_name(name), &META)
+fn histogram(r: Registry, name: &'static str) -> Histogram {
+    r.map_or_else(Histogram::noop, |r| r.register_histogram(&Key::from_name(name), &META))
 }
 
 fn describe(r: &PrometheusRecorder) {
@@ -313,6 +338,19 @@ mod tests {
         assert!(text.contains("confab_connected_sockets 1"), "{text}");
         assert!(text.contains("confab_connected_users 1"));
         assert!(text.contains(r#"confab_build_info{version=""#));
+    }
+
+    #[test]
+    fn disabled_metrics_count_nothing() {
+        let m = Metrics::disabled();
+        m.event(EventName::SendMessage, None);
+        m.socket_opened(7);
+        m.commit(3, std::time::Duration::from_millis(1));
+        m.upkeep();
+        let text = m.render();
+        assert!(!text.contains("confab_socket_events_total"), "{text}");
+        assert!(!text.contains("confab_build_info"), "{text}");
+        assert!(m.per_user.lock().unwrap().is_empty());
     }
 
     #[test]
