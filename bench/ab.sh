@@ -7,7 +7,9 @@
 #   bench/ab.sh 3 direct /tmp/confab-old target/release/confab
 #   bench/ab.sh 2 offline target/release/confab target/release/confab:/tmp/drop-trigger.sql
 #
-# SCENARIO is direct or offline (--pairs 50 --window 8, 10 s). BUILD is a
+# SCENARIO is direct or offline (--pairs 50 --window 8, 10 s; ARGS="..."
+# replaces those options, e.g. ARGS="--pairs 500 --rate 1000" for an open
+# loop). BUILD is a
 # confab binary, optionally with ":FILE.sql": the data dir is migrated by a
 # first start, then FILE.sql is applied with sqlite3 before the measured
 # start (how to price one schema object, e.g. an index, without a build).
@@ -45,14 +47,15 @@ for round in $(seq 1 "$rounds"); do
       sqlite3 "$(ls "$dir"/*.db | head -1)" < "$sql"
     fi
     start "$binary" "$dir"
-    line="$("$bench" --url "$addr" --duration 10 "$scenario" --pairs 50 --window 8 2>/dev/null | tail -1)"
+    # shellcheck disable=SC2086 # ARGS is a list of options
+    line="$("$bench" --url "$addr" --duration 10 "$scenario" ${ARGS:---pairs 50 --window 8} 2>/dev/null | tail -1)"
     stop
     printf '%s\n' "$line" | python3 -c '
 import json, sys
 d = json.loads(sys.stdin.read())
 a, e = d.get("ack_ms", {}), d.get("e2e_ms", {})
-print("round %s  %s: %.0f msgs/s, ack p50 %s ms, e2e p50 %s ms, lost %s, duplicated %s" % (
-    sys.argv[1], sys.argv[2], d["msgs_per_sec"], a.get("p50"), e.get("p50"), d["lost"], d["duplicated"]))' \
+print("round %s  %s: %.0f msgs/s, ack p50 %s ms, e2e p50 / p99 %s / %s ms, lost %s, duplicated %s" % (
+    sys.argv[1], sys.argv[2], d["msgs_per_sec"], a.get("p50"), e.get("p50"), e.get("p99"), d["lost"], d["duplicated"]))' \
       "$round" "$build"
   done
 done

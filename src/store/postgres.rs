@@ -46,6 +46,13 @@ impl PostgresStore {
     /// Like [`open`](Self::open) with prepared options (tests use them to
     /// give each test its own schema).
     pub async fn open_with(options: PgConnectOptions, max_connections: u32) -> StoreResult<Self> {
+        // Every execution is planned for its own values. Left to itself,
+        // PostgreSQL caches a prepared statement's generic plan from the
+        // statistics of its first runs, and keeps it for the connection's
+        // life: on a node that started on an empty database that was a
+        // sequential scan of `messages` in every commit, slower with every
+        // message stored. Planning these short statements costs less.
+        let options = options.options([("plan_cache_mode", "force_custom_plan")]);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))

@@ -341,19 +341,27 @@ async fn direct(
         Some((None, _)) => anyhow::bail!("--history needs --database-url"),
         None => 0,
     };
+    // Every socket is connected before the clock starts: an open loop's
+    // schedule counts from `start`, so a pair connected late would begin
+    // with messages already overdue by the time the others took to connect.
+    let connecting = Instant::now();
+    let mut conns = Vec::with_capacity(pairs);
+    for p in 0..pairs {
+        let (s, r) = (&people[2 * p], &people[2 * p + 1]);
+        // Across nodes when there are several: sender and receiver on different ones.
+        let receiver = sio::connect(urls[(2 * p + 1) % urls.len()], &r.1).await?;
+        let sender = sio::connect(urls[(2 * p) % urls.len()], &s.1).await?;
+        conns.push((p, receiver, sender, r.0));
+    }
+    eprintln!("connected {} sockets in {:.2} s", 2 * pairs, connecting.elapsed().as_secs_f64());
     let start = Instant::now();
     let until = start + measure;
     let mut senders = JoinSet::new();
     let mut receivers = JoinSet::new();
-    for p in 0..pairs {
-        let (s, r) = (&people[2 * p], &people[2 * p + 1]);
-        // Across nodes when there are several: sender and receiver on different ones.
-        let (rtx, rrx) = sio::connect(urls[(2 * p + 1) % urls.len()], &r.1).await?;
-        let (stx, srx) = sio::connect(urls[(2 * p) % urls.len()], &s.1).await?;
+    for (p, (rtx, rrx), (stx, srx), target) in conns {
         receivers.spawn(async move {
             (p, receive_loop(rtx, rrx, start, until + Duration::from_secs(3), None).await)
         });
-        let target = r.0;
         let pace = if open_rate > 0.0 {
             // Each pair sends every pairs/rate seconds; the pairs are staggered.
             let interval = Duration::from_secs_f64(pairs as f64 / open_rate);
@@ -436,13 +444,16 @@ async fn offline(
     measure: Duration,
 ) -> anyhow::Result<Value> {
     let people = users(urls, pairs * 2, "o").await?;
+    // Connected first, so the late ones do not shorten the measured window.
+    let mut conns = Vec::with_capacity(pairs);
+    for p in 0..pairs {
+        let (s, r) = (&people[2 * p], &people[2 * p + 1]);
+        conns.push((p, sio::connect(urls[(2 * p) % urls.len()], &s.1).await?, r.0));
+    }
     let start = Instant::now();
     let until = start + measure;
     let mut senders = JoinSet::new();
-    for p in 0..pairs {
-        let (s, r) = (&people[2 * p], &people[2 * p + 1]);
-        let (stx, srx) = sio::connect(urls[(2 * p) % urls.len()], &s.1).await?;
-        let target = r.0;
+    for (p, (stx, srx), target) in conns {
         senders.spawn(async move {
             (p, send_loop(stx, srx, ("receiverId", target), Pace::Window(window), start, until).await)
         });
