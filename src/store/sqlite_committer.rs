@@ -233,8 +233,9 @@ fn append_in(conn: &Connection, append: &Append) -> StoreResult<StoreResult<Appe
     if let Some(other) = conversation.peer_of(m.sender_id) {
         // The chat service checked before; this is the check a block that
         // committed since cannot slip past (writes are serialized).
-        let blocked: bool =
-            conn.prepare_cached(BLOCKED_EITHER_WAY)?.query_row(params![m.sender_id.0, other.0], |r| r.get(0))?;
+        let blocked: bool = conn
+            .prepare_cached(BLOCKED_EITHER_WAY)?
+            .query_row(params![m.sender_id.0, other.0], |r| r.get(0))?;
         if blocked {
             return Ok(Err(StoreError::Blocked));
         }

@@ -118,7 +118,10 @@ async fn deleting_an_account_keeps_its_messages_for_others_and_removes_the_rest(
     let note = loop {
         let e = b.recv("receive_message").await.data;
         // (After the group's creation note, still queued.)
-        if e["conversationId"] == group && e["type"] == "system" && e["message"] != "ana created the group “g”" {
+        if e["conversationId"] == group
+            && e["type"] == "system"
+            && e["message"] != "ana created the group “g”"
+        {
             break e;
         }
     };

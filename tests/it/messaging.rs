@@ -230,7 +230,8 @@ async fn the_conversation_list_shows_the_last_messages_quote_and_reactions() {
     let (b, tb) = app.user("lq_b").await;
     let (mut sa, mut sb) = (app.socket(&ta).await, app.socket(&tb).await);
     let asked = send(&mut sa, json!({"receiverId": b}), "coffee?").await;
-    let ack = sb.call("send_message", json!({"receiverId": a, "message": "yes", "replyTo": asked["id"]})).await;
+    let ack =
+        sb.call("send_message", json!({"receiverId": a, "message": "yes", "replyTo": asked["id"]})).await;
     let answer = ack["message"]["id"].clone();
     let ack = sa.call("react", json!({"messageId": answer, "emoji": "🎉"})).await;
     assert_eq!(ack["reactions"][0]["count"], 1, "{ack}");

@@ -911,5 +911,10 @@ async fn postgres_appends_do_not_scan_messages_as_history_grows() {
         append(10_000 + i).await;
     }
     let after = stats(3_070).await;
-    assert_eq!(after - before, 0, "50 appends on 3,020 messages of history scanned the table {} times", after - before);
+    assert_eq!(
+        after - before,
+        0,
+        "50 appends on 3,020 messages of history scanned the table {} times",
+        after - before
+    );
 }
