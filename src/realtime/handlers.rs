@@ -22,13 +22,14 @@ use std::future::Future;
 use std::sync::Arc;
 use tracing::Instrument;
 
+/// The core events, the fallback for unknown ones and the disconnect hook
+/// (`messaging_handlers` adds #17's events beside them).
 pub fn register<A: Adapter>(s: &SocketRef<A>) {
     s.on("join", join::<A>);
     s.on("send_message", send_message::<A>);
     s.on("fetch_unread_messages", fetch_unread_messages::<A>);
     s.on("mark_read", mark_read::<A>);
     s.on("typing", typing::<A>);
-    super::messaging_handlers::register(s);
     s.on_fallback(unknown_event::<A>);
     s.on_disconnect(on_disconnect::<A>);
 }

@@ -224,6 +224,7 @@ async fn admit<A: Adapter>(
     let id = ConnectionId(s.id.to_string());
     s.join([user_room(session.user_id), token_room(session.token_id), socket_room(&id)]);
     handlers::register(&s);
+    messaging_handlers::register(&s);
     let first_device = app.presence.register(session.user_id, &id).await;
     s.extensions.insert(Arc::new(Conn::new(
         session,
