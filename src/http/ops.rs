@@ -7,22 +7,22 @@
 use crate::state::AppState;
 use crate::store::Store;
 use crate::telemetry::Metrics;
+use crate::wire::replies::Readiness;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::json;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
 /// `GET /readyz`: 200 `{"status":"ready"}`, or 503 `{"status":"unavailable","reason":…}`.
 pub(super) async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
     match app.readiness.status() {
-        Ok(()) => (StatusCode::OK, axum::Json(json!({ "status": "ready" }))),
+        Ok(()) => (StatusCode::OK, axum::Json(Readiness { status: "ready", reason: None })),
         Err(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({ "status": "unavailable", "reason": reason })),
+            axum::Json(Readiness { status: "unavailable", reason: Some(reason) }),
         ),
     }
 }

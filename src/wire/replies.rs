@@ -22,6 +22,16 @@ pub struct Done {
 /// The acknowledgement of an event that returns nothing else.
 pub const DONE: Done = Done { ok: true };
 
+/// `GET /readyz`: `{"status":"ready"}`, or `{"status":"unavailable","reason":…}`.
+#[derive(Debug, Serialize)]
+pub struct Readiness {
+    /// `ready` or `unavailable`.
+    pub status: &'static str,
+    /// Why the node is not ready; absent when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+}
+
 /// `{"error": {code, message}}`: a failed request or event.
 #[derive(Debug, Serialize)]
 pub struct ErrorReply {
