@@ -18,35 +18,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=$1; scenario=$2; shift 2
 bench="${BENCH:-target/release/confab-bench}"
-export CONFAB_LIMITS__EVENTS_PER_SECOND=1000000 CONFAB_LIMITS__EVENTS_BURST=1000000 CONFAB_LOG=warn
-export CONFAB_LIMITS__EVENTS_PER_SECOND_PER_USER=1000000 CONFAB_LIMITS__EVENTS_BURST_PER_USER=1000000
-export CONFAB_LIMITS__CONNECTIONS_PER_USER=1000000 CONFAB_LIMITS__CONNECTIONS_PER_ADDRESS=0
+source bench/lib.sh
 work="$(mktemp -d)"
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 
-start() { # BINARY DIR: starts a node, sets $addr and $pid
-  "$1" serve --listen 127.0.0.1:0 --data-dir "$2" > "$2.out" 2> "$2.err" &
-  pid=$!
-  for _ in $(seq 1 100); do
-    addr="$(sed -n 's/^confab listening on http:\/\///p' "$2.out" 2>/dev/null || true)"
-    [ -n "$addr" ] && return 0
-    sleep 0.1
-  done
-  echo "$1 did not start:" >&2; cat "$2.err" >&2; exit 1
-}
 stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
 
 for round in $(seq 1 "$rounds"); do
   for build in "$@"; do
     binary="${build%%:*}"; sql=""
     [ "$binary" != "$build" ] && sql="${build#*:}"
-    dir="$work/run"; rm -rf "$dir" "$dir".*; mkdir -p "$dir"
+    dir="$work/run"; rm -rf "$dir" "$dir".*
     if [ -n "$sql" ]; then
-      start "$binary" "$dir"; stop
+      start_confab "$binary" "$dir"; stop
       sqlite3 "$(ls "$dir"/*.db | head -1)" < "$sql"
     fi
-    start "$binary" "$dir"
+    start_confab "$binary" "$dir"
     # shellcheck disable=SC2086 # ARGS is a list of options
     line="$("$bench" --url "$addr" --duration 10 "$scenario" ${ARGS:---pairs 50 --window 8} 2>/dev/null | tail -1)"
     stop

@@ -14,9 +14,7 @@ cd "$(dirname "$0")/.."
 runs=$1; shift
 rate="${RATE:-300}"; secs="${SECS:-20}"
 bench="${BENCH:-target/release/confab-bench}"
-export CONFAB_LIMITS__EVENTS_PER_SECOND=1000000 CONFAB_LIMITS__EVENTS_BURST=1000000 CONFAB_LOG=warn
-export CONFAB_LIMITS__EVENTS_PER_SECOND_PER_USER=1000000 CONFAB_LIMITS__EVENTS_BURST_PER_USER=1000000
-export CONFAB_LIMITS__CONNECTIONS_PER_USER=1000000 CONFAB_LIMITS__CONNECTIONS_PER_ADDRESS=0
+source bench/lib.sh
 work="$(mktemp -d)"
 pid=""; db=""
 drop() { [ -n "$db" ] && psql -h 127.0.0.1 -U postgres -d test -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"; db=""; }
@@ -26,18 +24,9 @@ for build in "$@"; do
   db="confab_growth_$$"
   psql -h 127.0.0.1 -U postgres -d test -qc "CREATE DATABASE $db"
   export CONFAB_CLUSTER__REDIS_PREFIX="$db"
-  rm -rf "$work/node"; mkdir -p "$work/node"
-  "$build" serve --listen 127.0.0.1:0 --data-dir "$work/node" \
-    --database-url "postgres://postgres@127.0.0.1:5432/$db" --redis-url redis://127.0.0.1:6379 \
-    > "$work/node.out" 2> "$work/node.err" &
-  pid=$!
-  addr=""
-  for _ in $(seq 1 100); do
-    addr="$(sed -n 's/^confab listening on http:\/\///p' "$work/node.out" 2>/dev/null || true)"
-    [ -n "$addr" ] && break
-    sleep 0.1
-  done
-  [ -n "$addr" ] || { echo "$build did not start:" >&2; cat "$work/node.err" >&2; exit 1; }
+  rm -rf "$work/node" "$work"/node.*
+  start_confab "$build" "$work/node" \
+    --database-url "postgres://postgres@127.0.0.1:5432/$db" --redis-url redis://127.0.0.1:6379
   for run in $(seq 1 "$runs"); do
     line="$("$bench" --url "$addr" --duration "$secs" direct --pairs 150 --rate "$rate" 2>/dev/null | tail -1)"
     stored="$(psql -h 127.0.0.1 -U postgres -d "$db" -tAc 'SELECT count(*) FROM messages')"

@@ -32,26 +32,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export CONFAB_LIMITS__EVENTS_PER_SECOND=1000000 CONFAB_LIMITS__EVENTS_BURST=1000000 CONFAB_LOG=warn
-export CONFAB_LIMITS__EVENTS_PER_SECOND_PER_USER=1000000 CONFAB_LIMITS__EVENTS_BURST_PER_USER=1000000
-# `connections` opens hundreds of sockets per user.
-export CONFAB_LIMITS__CONNECTIONS_PER_USER=1000000
-export CONFAB_LIMITS__CONNECTIONS_PER_ADDRESS=0
+source bench/lib.sh
 
 # start_node NAME [ARGS...]: starts a node, sets $addr to its address and $pid to its pid.
 start_node() {
   local name="$1"; shift
-  mkdir -p "$work/$name"
-  "$server" serve --listen 127.0.0.1:0 --data-dir "$work/$name" "$@" > "$work/$name.out" 2> "$work/$name.err" &
-  pid=$!
+  start_confab "$server" "$work/$name" "$@"
   pids+=($pid)
-  for _ in $(seq 1 100); do
-    # The node may not have created its output file yet (and set -e would stop here).
-    addr="$(sed -n 's/^confab listening on http:\/\///p' "$work/$name.out" 2>/dev/null || true)"
-    [ -n "$addr" ] && return 0
-    sleep 0.1
-  done
-  echo "node $name did not start:" >&2; cat "$work/$name.err" >&2; exit 1
 }
 
 if [ "$mode" = smoke ]; then
