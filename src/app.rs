@@ -384,6 +384,8 @@ fn serve_sockets<A: Adapter + DefinedAdapter>(
     let cors = crate::http::cors(&state.config.cors_origins);
     let router = crate::http::router(state)
         .layer(layer)
+        // Outside the Socket.IO layer, so that it sees the copied head.
+        .layer(axum::middleware::map_request(realtime::own_request_head))
         .layer(cors)
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(crate::http::request_span));
     let close = async move {

@@ -202,10 +202,16 @@ async fn unknown_event<A: Adapter>(
     .await;
 }
 
-async fn on_disconnect<A: Adapter>(s: SocketRef<A>, State(app): State<AppState>, reason: DisconnectReason) {
+async fn on_disconnect<A: Adapter>(
+    s: SocketRef<A>,
+    State(app): State<AppState>,
+    State(giveback): State<Arc<super::memory::Giveback>>,
+    reason: DisconnectReason,
+) {
     let Some(conn) = s.extensions.get::<Arc<super::conn::Conn>>() else {
         return;
     };
+    giveback.socket_closed();
     tracing::debug!(user = %conn.session.user_id, sid = %s.id, ?reason, "socket disconnected");
     conn.closed.notify_one();
     app.metrics.socket_closed(conn.session.user_id.0);

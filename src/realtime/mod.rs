@@ -15,9 +15,12 @@ mod conn;
 mod drain;
 mod expiry;
 mod handlers;
+mod memory;
 mod messaging_handlers;
+mod request_head;
 mod socket_fanout;
 
+pub use request_head::own_request_head;
 pub use socket_fanout::SocketFanout;
 
 use crate::domain::{ConnectionId, TokenId, UserId};
@@ -73,6 +76,7 @@ pub fn build<A: Adapter + DefinedAdapter>(
         .with_state(Arc::new(conn::UserRates::new(limits)))
         .with_state(drain)
         .with_state(Handshakes::new(limits.handshakes_at_once))
+        .with_state(memory::Giveback::start())
         .with_state(state)
         .with_adapter::<A>(adapter)
         .build_layer();

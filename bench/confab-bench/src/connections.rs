@@ -14,6 +14,13 @@ use tokio::task::JoinSet;
 
 /// Sockets per 127.0.0.x source address (each has ~28k ephemeral ports).
 const PER_SOURCE: usize = 20_000;
+/// How long after closing every socket the server's memory is read again
+/// (the server notices each close at once; this leaves time for its clean-up).
+const AFTER_CLOSE: Duration = Duration::from_secs(3);
+
+fn opt(v: Option<u64>) -> String {
+    v.map_or("?".into(), |v| v.to_string())
+}
 
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -110,17 +117,26 @@ pub async fn run(
     for (tx, _) in &held {
         tx.close();
     }
+    // Memory once they are gone: does the server give it back?
+    let rss_after_close = match server_pid {
+        Some(pid) => {
+            tokio::time::sleep(AFTER_CLOSE).await;
+            rss_kib(pid)
+        }
+        None => None,
+    };
     let report = json!({
         "scenario": "connections", "nodes": urls.len(), "sockets": sockets, "users": people.len(),
         "connected": held.len(), "alive_after_hold": alive, "failures": failures, "first_error": first_error,
         "connect_seconds": connect_secs, "connects_per_sec": held.len() as f64 / connect_secs,
         "handshake_ms": stats::summary(&handshake), "hold_seconds": hold.as_secs_f64(),
         "server_rss_kib_before": rss_before, "server_rss_kib_after": rss_after,
+        "server_rss_kib_after_close": rss_after_close,
         "server_bytes_per_socket": per_socket, "server_idle_cpu_pct": idle_cpu,
         "lost": 0, "duplicated": 0, "errors": failures + (held.len() - alive) as u64,
     });
     eprintln!(
-        "connections: {}/{} connected in {:.1} s ({:.0}/s), {} failures; server {} bytes/socket, idle CPU {}%",
+        "connections: {}/{} connected in {:.1} s ({:.0}/s), {} failures; server {} bytes/socket, idle CPU {}%; RSS KiB {} before, {} held, {} after close",
         held.len(),
         sockets,
         connect_secs,
@@ -128,6 +144,9 @@ pub async fn run(
         failures,
         per_socket.map_or("?".into(), |b| format!("{b:.0}")),
         idle_cpu.map_or("?".into(), |c| format!("{c:.1}")),
+        opt(rss_before),
+        opt(rss_after),
+        opt(rss_after_close),
     );
     Ok(report)
 }
