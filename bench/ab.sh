@@ -14,16 +14,19 @@
 # first start, then FILE.sql is applied with sqlite3 before the measured
 # start (how to price one schema object, e.g. an index, without a build).
 # The load tool is target/release/confab-bench unless BENCH says otherwise.
+# PG=1: each run on a fresh PostgreSQL database (127.0.0.1, dropped after)
+# and Redis, as a cluster node (no ":FILE.sql" then).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=$1; scenario=$2; shift 2
 bench="${BENCH:-target/release/confab-bench}"
 source bench/lib.sh
 work="$(mktemp -d)"
-pid=""
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+pid=""; db=""
+drop() { [ -n "$db" ] && psql -h 127.0.0.1 -U postgres -d test -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"; db=""; }
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; sleep 0.5; drop; rm -rf "$work"' EXIT
 
-stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
+stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; drop; }
 
 for round in $(seq 1 "$rounds"); do
   for build in "$@"; do
@@ -34,7 +37,14 @@ for round in $(seq 1 "$rounds"); do
       start_confab "$binary" "$dir"; stop
       sqlite3 "$(ls "$dir"/*.db | head -1)" < "$sql"
     fi
-    start_confab "$binary" "$dir"
+    cluster=()
+    if [ -n "${PG:-}" ]; then
+      db="confab_ab_$$"
+      psql -h 127.0.0.1 -U postgres -d test -qc "CREATE DATABASE $db"
+      export CONFAB_CLUSTER__REDIS_PREFIX="$db"
+      cluster=(--database-url "postgres://postgres@127.0.0.1:5432/$db" --redis-url redis://127.0.0.1:6379)
+    fi
+    start_confab "$binary" "$dir" "${cluster[@]}"
     # shellcheck disable=SC2086 # ARGS is a list of options
     line="$("$bench" --url "$addr" --duration 10 "$scenario" ${ARGS:---pairs 50 --window 8} 2>/dev/null | tail -1)"
     stop

@@ -43,15 +43,15 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         marks: &[DeliveryMark],
     ) -> Option<impl Future<Output = StoreResult<Vec<(DeliveryMark, Advanced)>>> + Send>;
-    /// Finds or creates a pair's direct conversation (`key` is
-    /// `mapping::direct_key`) through the group committer, if the backend
-    /// batches it there; `None`: the shared code writes it in a transaction.
+    /// Finds or creates a pair's direct conversation, through the group
+    /// committer on both databases: the first message to someone new then
+    /// costs no commit of its own.
     fn direct(
         &self,
         a: UserId,
         b: UserId,
         now: Millis,
-    ) -> Option<impl Future<Output = StoreResult<ConversationId>> + Send>;
+    ) -> impl Future<Output = StoreResult<ConversationId>> + Send;
     /// Makes every message stored so far searchable, if the backend indexes
     /// for search behind the commits; `None`: each message is indexed in
     /// its own transaction.

@@ -35,24 +35,9 @@ impl<B: Backend> ConversationStore for SqlStore<B> {
         row.map(|r| Ok(ConversationId(r.col("id")?))).transpose()
     }
 
+    /// In the committer's batch, on both databases (see `Backend::direct`).
     async fn direct_conversation(&self, a: UserId, b: UserId, now: Millis) -> StoreResult<ConversationId> {
-        if let Some(committed) = self.backend.direct(a, b, now) {
-            return committed.await;
-        }
-        let key = direct_key(a, b);
-        let mut tx = self.begin().await?;
-        let Some(created) = tx.optional(sql::CREATE_DIRECT, args![key.as_str(), now]).await? else {
-            // It exists (perhaps created a moment ago by another request or node).
-            tx.rollback().await?;
-            let row = self.read().await?.one(sql::DIRECT_BY_KEY, args![key.as_str()]).await?;
-            return Ok(ConversationId(row.col("id")?));
-        };
-        let id = ConversationId(created.col("id")?);
-        for user in [a, b] {
-            insert_member(&mut *tx, id, user, Role::Member, now, 0).await?;
-        }
-        tx.commit().await?;
-        Ok(id)
+        self.backend.direct(a, b, now).await
     }
 
     async fn create_group(&self, g: NewGroup<'_>) -> StoreResult<(Conversation, Message)> {

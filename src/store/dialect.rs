@@ -42,9 +42,6 @@ pub struct Dialect {
     pub search_users: &'static str,
     /// Which of a list of ids exist: `json_each` on SQLite, `ANY` on PostgreSQL.
     pub existing_users: &'static str,
-    /// Writes a message's push jobs for a list of users: the same list
-    /// membership difference.
-    pub enqueue_pushes: &'static str,
     /// The members of a list of conversations (a page of the conversation
     /// list): the same list membership difference.
     pub members_of_conversations: &'static str,
@@ -95,7 +92,6 @@ pub(crate) const SQLITE: Dialect = Dialect {
     claim_push_jobs: sql::claim_push_jobs!(""),
     search_users: sql::search_users!("username_key >= $1 AND username_key < $2"),
     existing_users: sql::existing_users!("IN (SELECT value FROM json_each($1))"),
-    enqueue_pushes: sql::enqueue_pushes!("IN (SELECT value FROM json_each($4))"),
     members_of_conversations: sql::members_of_conversations!("IN (SELECT value FROM json_each($1))"),
     reactions_of_messages: sql::reactions_of_messages!("IN (SELECT value FROM json_each($1))"),
     messages_by_ids: sql::messages_by_ids!("IN (SELECT value FROM json_each($1))"),
@@ -104,6 +100,11 @@ pub(crate) const SQLITE: Dialect = Dialect {
     ),
     search_terms: fts5_terms,
 };
+
+/// A message's push jobs (`sql::enqueue_pushes!`), as SQLite's committer
+/// writes them: a message at a time, its users a JSON list. PostgreSQL's
+/// committer writes a whole batch's in one statement (`postgres_batch`).
+pub(crate) const SQLITE_ENQUEUE_PUSHES: &str = sql::enqueue_pushes!("IN (SELECT value FROM json_each($4))");
 
 /// PostgreSQL (cluster mode).
 pub(crate) const POSTGRES: Dialect = Dialect {
@@ -114,7 +115,6 @@ pub(crate) const POSTGRES: Dialect = Dialect {
     claim_push_jobs: sql::claim_push_jobs!(" FOR UPDATE SKIP LOCKED"),
     search_users: sql::search_users!("starts_with(username_key, $1)"),
     existing_users: sql::existing_users!("= ANY($1)"),
-    enqueue_pushes: sql::enqueue_pushes!("= ANY($4)"),
     members_of_conversations: sql::members_of_conversations!("= ANY($1)"),
     reactions_of_messages: sql::reactions_of_messages!("= ANY($1)"),
     messages_by_ids: sql::messages_by_ids!("= ANY($1)"),
@@ -125,7 +125,7 @@ pub(crate) const POSTGRES: Dialect = Dialect {
 #[cfg(test)]
 mod tests {
     use super::super::sql::*;
-    use super::{POSTGRES, SQLITE};
+    use super::{POSTGRES, SQLITE, SQLITE_ENQUEUE_PUSHES};
 
     /// The `$n` placeholders of a statement in order of first appearance.
     fn placeholders(sql: &str) -> Vec<usize> {
@@ -233,7 +233,6 @@ mod tests {
                 d.conversation_to_change,
                 d.watermarks_to_change,
                 d.existing_users,
-                d.enqueue_pushes,
                 d.members_of_conversations,
                 d.claim_push_jobs,
                 d.reactions_of_messages,
@@ -241,6 +240,7 @@ mod tests {
                 d.search_messages,
             ]);
         }
+        all.push(SQLITE_ENQUEUE_PUSHES);
         all.push(SQLITE.search_users);
         all.extend(POSTGRES.lock_conversation);
         all.extend(POSTGRES.lock_user_devices);

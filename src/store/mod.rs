@@ -30,6 +30,7 @@ mod messaging_store;
 pub mod postgres;
 mod postgres_batch;
 mod postgres_committer;
+mod postgres_directs;
 mod postgres_receipts;
 mod push_store;
 mod rows;

@@ -5,8 +5,8 @@
 //! (`SELECT … FOR UPDATE`, see `dialect`): sends, membership changes and
 //! role changes on one conversation are serialized, which keeps seqs
 //! gap-free, membership checks race-free and the member cap exact.
-//! Different conversations never wait for each other. Appends go through
-//! the committer (`postgres_committer`); live receipts are written a batch
+//! Different conversations never wait for each other. Appends and new direct
+//! conversations go through the committer (`postgres_committer`); live receipts are written a batch
 //! at a time in three statements (`postgres_receipts`).
 //!
 //! Owns: the PostgreSQL pool, migrations and committer handle. May not touch:
@@ -95,11 +95,11 @@ impl Backend for PostgresBackend {
 
     fn direct(
         &self,
-        _: UserId,
-        _: UserId,
-        _: Millis,
-    ) -> Option<impl Future<Output = StoreResult<ConversationId>> + Send> {
-        None::<Ready<StoreResult<ConversationId>>>
+        a: UserId,
+        b: UserId,
+        now: Millis,
+    ) -> impl Future<Output = StoreResult<ConversationId>> + Send {
+        self.committer.direct(a, b, now)
     }
 
     /// The tsvector column and its GIN index are written with the message.

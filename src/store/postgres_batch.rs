@@ -1,7 +1,7 @@
 //! One PostgreSQL group-commit batch, written inside its transaction: a
 //! handful of statements whatever its size — one lock statement for all its
 //! conversations, one look-up of retried `clientMsgId`s, one multi-row
-//! insert, one seq update.
+//! insert, one seq update, one statement for the push jobs.
 //!
 //! Several nodes write at once, so a batch locks its conversation rows in id
 //! order: two batches never wait for each other in a cycle, and a send,
@@ -11,14 +11,12 @@
 //! Owns: the batch statements only the committer runs (PostgreSQL arrays:
 //! one statement for all of a batch's rows). May not touch: the committer's
 //! queue and transactions (`postgres_committer`), other writes — it links
-//! media and enqueues pushes with the shared statements of `sql` and
-//! `dialect::POSTGRES`.
+//! media with the shared statements of `sql`.
 
-use super::dialect::POSTGRES;
 use super::exec::{Col, Exec, args};
 use super::mapping::{self, Insert};
 use super::sql::{self, member_cols, message_cols};
-use super::{Appended, NewMessage, QueuedMessage, StoreError, StoreResult};
+use super::{Appended, QueuedMessage, StoreError, StoreResult};
 use crate::domain::{Conversation, ConversationId, Message, Millis, UserId};
 use sqlx::PgConnection;
 use std::collections::{HashMap, HashSet};
@@ -30,6 +28,26 @@ use std::collections::{HashMap, HashSet};
 const BLOCKED_PAIRS: &str = "SELECT p.a, p.b FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS p(a, b)
   WHERE EXISTS (SELECT 1 FROM blocks x
                  WHERE (x.blocker_id = p.a AND x.blocked_id = p.b) OR (x.blocker_id = p.b AND x.blocked_id = p.a))";
+
+/// The push jobs of a batch's messages: message `$3[i]` of conversation
+/// `$2[i]` for user `$1[i]`, due at `$4[i]`, sent at `$5[i]` — one job per
+/// device of a user not muting the conversation then (the rule of
+/// `sql::enqueue_pushes!`, message by message). PostgreSQL refuses to
+/// update one row twice in a statement, so the batch's messages are first
+/// counted per (device, conversation): the job takes the newest message and
+/// the count, and keeps the due time of the earliest.
+const ENQUEUE_PUSHES_ALL: &str =
+    "INSERT INTO push_jobs (subscription_id, user_id, conversation_id, message_id, pending, due_at)
+  SELECT s.id, s.user_id, v.c, MAX(v.m), COUNT(*), MIN(v.due)
+    FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[]) AS v(u, c, m, due, at)
+    JOIN push_subscriptions s ON s.user_id = v.u
+   WHERE NOT EXISTS (SELECT 1 FROM push_mutes x
+                      WHERE x.user_id = s.user_id AND x.conversation_id IN (0, v.c)
+                        AND (x.until IS NULL OR x.until > v.at))
+   GROUP BY s.id, s.user_id, v.c
+  ON CONFLICT (subscription_id, conversation_id) DO UPDATE
+     SET message_id = excluded.message_id, pending = push_jobs.pending + excluded.pending,
+         version = push_jobs.version + 1";
 
 /// The members of every conversation in `$1`.
 const MEMBERS_OF_ALL: &str = concat!(
@@ -93,11 +111,10 @@ pub(super) async fn write_batch(
 
     let inserted = insert_messages(tx, batch, &new_rows).await?;
     update_seqs(tx, &conversations, &new_rows, batch).await?;
+    enqueue_pushes(tx, batch, &new_rows, &inserted).await?;
     let mut by_request: HashMap<usize, Message> = HashMap::new();
     for ((i, _), message) in new_rows.iter().zip(inserted) {
-        let m = batch[*i].as_new();
         link_media(tx, &message).await?;
-        enqueue_pushes(tx, &m, &message).await?;
         by_request.insert(*i, message);
     }
 
@@ -292,13 +309,37 @@ async fn link_media(conn: &mut PgConnection, message: &Message) -> StoreResult<(
     Ok(())
 }
 
-/// Records the push jobs of a new message inside its transaction (see
-/// `sql::enqueue_pushes`).
-async fn enqueue_pushes(conn: &mut PgConnection, m: &NewMessage<'_>, message: &Message) -> StoreResult<()> {
-    if m.push_to.is_empty() {
+/// Records the push jobs of the batch's new messages, in one statement
+/// whatever their number (a statement per message was most of a batch's
+/// round trips when recipients are offline).
+async fn enqueue_pushes(
+    tx: &mut PgConnection,
+    batch: &[&QueuedMessage],
+    new_rows: &[(usize, i64)],
+    inserted: &[Message],
+) -> StoreResult<()> {
+    let (mut users, mut conversations, mut messages, mut due, mut at) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for ((i, _), message) in new_rows.iter().zip(inserted) {
+        let m = batch[*i].as_new();
+        for user in m.push_to {
+            users.push(user.0);
+            conversations.push(message.conversation_id.0);
+            messages.push(message.id.0);
+            due.push(m.push_at);
+            at.push(message.created_at);
+        }
+    }
+    if users.is_empty() {
         return Ok(());
     }
-    let args = args![message.conversation_id, message.id, m.push_at, m.push_to, message.created_at];
-    conn.execute(POSTGRES.enqueue_pushes, args).await?;
+    sqlx::query(ENQUEUE_PUSHES_ALL)
+        .bind(&users)
+        .bind(&conversations)
+        .bind(&messages)
+        .bind(&due)
+        .bind(&at)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }

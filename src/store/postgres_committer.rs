@@ -1,7 +1,8 @@
 //! Group commit for message appends on PostgreSQL: the sends that queue up
 //! on this node while a batch is written go into the next one, and a batch
 //! is one transaction (written by `postgres_batch`) and one commit, instead
-//! of eight round trips and a commit per message. A row the database
+//! of eight round trips and a commit per message. New direct conversations
+//! that queued meanwhile are created first, together (`postgres_directs`). A row the database
 //! refuses fails only its own send: the batch is then committed in parts
 //! (see [`commit_isolating`]).
 //!
@@ -15,7 +16,9 @@
 //! are in `postgres_batch`.
 
 use super::postgres_batch::write_batch;
+use super::postgres_directs::{Pair, find_or_create};
 use super::{Appended, NewMessage, QueuedMessage, StoreError, StoreResult};
+use crate::domain::{ConversationId, Millis, UserId};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::time::Duration;
@@ -30,9 +33,15 @@ struct Request {
     reply: oneshot::Sender<StoreResult<Appended>>,
 }
 
+enum Job {
+    Append(Request),
+    /// A pair's direct conversation, found or created (see `postgres_directs`).
+    Direct(Pair, oneshot::Sender<StoreResult<ConversationId>>),
+}
+
 /// The handle the store keeps; the task stops when it is dropped.
 pub(super) struct Committer {
-    tx: mpsc::Sender<Request>,
+    tx: mpsc::Sender<Job>,
 }
 
 impl Committer {
@@ -58,14 +67,44 @@ impl Committer {
     pub(super) async fn append(&self, m: NewMessage<'_>) -> StoreResult<Appended> {
         let (reply, answer) = oneshot::channel();
         let request = Request { message: QueuedMessage::of(&m), reply };
-        self.tx.send(request).await.map_err(|_| StoreError::Closed)?;
+        self.submit(Job::Append(request), answer).await
+    }
+
+    /// Finds or creates the direct conversation of `a` and `b` (see
+    /// [`crate::store::ConversationStore::direct_conversation`]), with the
+    /// other new conversations that queued meanwhile.
+    pub(super) async fn direct(&self, a: UserId, b: UserId, at: Millis) -> StoreResult<ConversationId> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Direct(Pair { a, b, at }, reply), answer).await
+    }
+
+    async fn submit<T>(&self, job: Job, answer: oneshot::Receiver<StoreResult<T>>) -> StoreResult<T> {
+        self.tx.send(job).await.map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 }
 
-async fn run(pool: PgPool, mut rx: mpsc::Receiver<Request>, watch: super::CommitWatch) {
-    let mut batch = Vec::with_capacity(BATCH_MAX);
-    while rx.recv_many(&mut batch, BATCH_MAX).await > 0 {
+async fn run(pool: PgPool, mut rx: mpsc::Receiver<Job>, watch: super::CommitWatch) {
+    let mut jobs = Vec::with_capacity(BATCH_MAX);
+    let (mut batch, mut directs) = (Vec::with_capacity(BATCH_MAX), Vec::new());
+    while rx.recv_many(&mut jobs, BATCH_MAX).await > 0 {
+        for job in jobs.drain(..) {
+            match job {
+                Job::Append(request) => batch.push(request),
+                Job::Direct(pair, reply) => directs.push((pair, reply)),
+            }
+        }
+        // A send waits for its conversation before it queues its append, so
+        // the two kinds of job in one batch are never for the same message.
+        if !directs.is_empty() {
+            let (pairs, replies): (Vec<Pair>, Vec<_>) = directs.drain(..).unzip();
+            for (reply, answer) in replies.into_iter().zip(find_or_create(&pool, &pairs).await) {
+                let _ = reply.send(answer);
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
         let started = std::time::Instant::now();
         let answers = {
             let messages: Vec<&QueuedMessage> = batch.iter().map(|r| &r.message).collect();
@@ -148,7 +187,7 @@ async fn commit(pool: &PgPool, batch: &[&QueuedMessage]) -> StoreResult<Vec<Stor
 
 /// The database refused a statement because of the data (a constraint, a
 /// value, a lock conflict), as opposed to the connection failing.
-fn refused(e: &StoreError) -> bool {
+pub(super) fn refused(e: &StoreError) -> bool {
     matches!(e, StoreError::Conflict | StoreError::Database(sqlx::Error::Database(_)))
 }
 

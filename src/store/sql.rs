@@ -86,8 +86,9 @@ pub(crate) const DISABLED_USERS: &str = "SELECT id FROM users WHERE disabled_at 
 // ---- conversations and members ----
 
 pub(crate) const DIRECT_BY_KEY: &str = "SELECT id FROM conversations WHERE direct_key = $1";
-/// Two nodes (or two requests) may create the same pair's conversation at
-/// once: one insert wins, the other returns no row.
+/// Two requests may create the same pair's conversation at once: one insert
+/// wins, the other returns no row. (SQLite's committer, row by row;
+/// PostgreSQL's creates a batch's in one statement, `postgres_directs`.)
 pub(crate) const CREATE_DIRECT: &str =
     "INSERT INTO conversations (kind, direct_key, created_at) VALUES ('direct', $1, $2)
      ON CONFLICT (direct_key) DO NOTHING RETURNING id";

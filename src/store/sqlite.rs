@@ -104,8 +104,8 @@ impl Backend for SqliteBackend {
         a: UserId,
         b: UserId,
         now: Millis,
-    ) -> Option<impl Future<Output = StoreResult<ConversationId>> + Send> {
-        Some(self.committer.direct(a, b, now))
+    ) -> impl Future<Output = StoreResult<ConversationId>> + Send {
+        self.committer.direct(a, b, now)
     }
 
     /// Bulk indexing: see `sqlite_search`.

@@ -17,7 +17,7 @@
 //! SQL text of its own — it runs the shared statements of `sql` and
 //! `dialect::SQLITE`, and maps rows with `mapping`, like the async code.
 
-use super::dialect::SQLITE;
+use super::dialect::{SQLITE, SQLITE_ENQUEUE_PUSHES};
 use super::exec::json_ids;
 use super::mapping::{self, Insert};
 use super::sql::{
@@ -247,7 +247,7 @@ fn append_in(conn: &Connection, append: &Append) -> StoreResult<StoreResult<Appe
     }
     if !m.push_to.is_empty() {
         let users = json_ids(&m.push_to.iter().map(|u| u.0).collect::<Vec<_>>());
-        conn.prepare_cached(SQLITE.enqueue_pushes)?.execute(params![
+        conn.prepare_cached(SQLITE_ENQUEUE_PUSHES)?.execute(params![
             message.conversation_id.0,
             message.id.0,
             m.push_at,

@@ -108,8 +108,65 @@ macro_rules! shared_suite {
 shared_suite!(
     concurrent_appends,
     a_refused_row_fails_only_its_own_append,
-    direct_conversations_created_concurrently_with_appends
+    direct_conversations_created_concurrently_with_appends,
+    a_burst_written_in_batches_collapses_into_one_push_job_per_device
 );
+
+/// Many messages to an offline user at once, so the committer writes them
+/// in batches of several (on PostgreSQL one statement enqueues a batch's
+/// pushes, and must count the same device and conversation once): each
+/// device ends with one job that counts every message and names the newest.
+/// (A batch statement that did not count first would still end here — its
+/// batches are refused and then written message by message — so this checks
+/// the outcome; the batching shows in the benchmark.)
+async fn a_burst_written_in_batches_collapses_into_one_push_job_per_device(s: Arc<dyn Store>) {
+    let (a, b) = (user(&*s, "ba").await, user(&*s, "bb").await);
+    let conv = s.direct_conversation(a, b, 1).await.expect("conversation");
+    for address in ["bd1", "bd2"] {
+        let device = Subscription {
+            id: SubscriptionId(0),
+            user_id: b,
+            kind: PushKind::Fcm,
+            address: address.into(),
+            p256dh: None,
+            auth: None,
+            environment: None,
+            created_at: 1,
+        };
+        s.upsert_subscription(&device, 20).await.expect("device");
+    }
+    const BURST: i64 = 60;
+    let to_b: &'static [UserId] = Box::leak(Box::new([b]));
+    let tasks: Vec<_> = (0..BURST)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let m = NewMessage {
+                    conversation_id: conv,
+                    sender_id: a,
+                    client_msg_id: None,
+                    body: "burst",
+                    created_at: 10 + i,
+                    attachments: &[],
+                    reply_to: None,
+                    push_to: to_b,
+                    push_at: 100 + i,
+                };
+                s.append_message(m).await.expect("appended").message.id
+            })
+        })
+        .collect();
+    let mut newest = MessageId(0);
+    for t in tasks {
+        newest = newest.max(t.await.expect("task"));
+    }
+    assert_eq!(s.pending_push_jobs().await.expect("count"), 2, "one job per device");
+    let jobs = s.claim_push_jobs(1_000, 2_000, 10).await.expect("claim");
+    assert_eq!(jobs.len(), 2);
+    for j in &jobs {
+        assert_eq!((j.pending, j.message_id), (BURST, newest), "every message counted, the newest named");
+    }
+}
 
 /// Many pairs' first messages at once (on SQLite the conversations are
 /// created in the committer's batches, among appends): each pair gets one
@@ -917,4 +974,60 @@ async fn postgres_appends_do_not_scan_messages_as_history_grows() {
         "50 appends on 3,020 messages of history scanned the table {} times",
         after - before
     );
+}
+
+/// Two nodes (two stores, each with its committer) find or create the same
+/// pairs' conversations at once, in opposite orders and directions: every
+/// pair ends with one conversation of two members and no call fails (a
+/// batch inserts its keys in key order, so two never wait in a cycle).
+#[tokio::test]
+async fn postgres_nodes_create_the_same_direct_conversations_at_once() {
+    let db = postgres().await;
+    let (_, schema) = db.cleanup.clone().expect("a PostgreSQL schema");
+    let options: sqlx::postgres::PgConnectOptions = common_pg_url().parse().expect("url");
+    let other: Arc<dyn Store> = Arc::new(
+        PostgresStore::open_with(options.options([("search_path", schema.as_str())]), 4).await.expect("open"),
+    );
+    let one = db.store.clone();
+    let mut people = Vec::new();
+    for i in 0..40 {
+        people.push(user(&*one, &format!("nd{i}")).await);
+    }
+    for round in 0..5 {
+        // Fresh pairs each round: (round + 1) apart in the list.
+        let pairs: Vec<(UserId, UserId)> =
+            (0..people.len()).map(|i| (people[i], people[(i + round + 1) % people.len()])).collect();
+        let mut tasks = Vec::new();
+        for (node, store) in [(0, one.clone()), (1, other.clone())] {
+            let mut mine = pairs.clone();
+            if node == 1 {
+                mine.reverse();
+            }
+            for (i, (a, b)) in mine.into_iter().enumerate() {
+                let store = store.clone();
+                let (x, y) = if node == 1 { (b, a) } else { (a, b) };
+                tasks.push(tokio::spawn(async move {
+                    // Spread the sends a little so batches mix on both nodes.
+                    tokio::time::sleep(std::time::Duration::from_micros((i % 7) as u64 * 300)).await;
+                    ((a.min(b), a.max(b)), store.direct_conversation(x, y, 1).await)
+                }));
+            }
+        }
+        let mut by_pair: std::collections::HashMap<(UserId, UserId), ConversationId> = Default::default();
+        for t in tasks {
+            let (pair, got) = t.await.expect("task");
+            let c = got.unwrap_or_else(|e| panic!("round {round}: pair {pair:?} failed: {e}"));
+            assert_eq!(
+                *by_pair.entry(pair).or_insert(c),
+                c,
+                "round {round}: pair {pair:?} has one conversation"
+            );
+        }
+        for ((a, b), c) in by_pair {
+            let conv = one.conversation(c).await.expect("ok").expect("found");
+            let mut members: Vec<_> = conv.members.iter().map(|m| m.user_id).collect();
+            members.sort();
+            assert_eq!(members, vec![a, b]);
+        }
+    }
 }
