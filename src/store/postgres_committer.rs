@@ -142,7 +142,7 @@ async fn commit_isolating(pool: &PgPool, batch: &[&QueuedMessage]) -> Vec<StoreR
         }
         match commit(pool, part).await {
             Ok(results) => answers.extend(results),
-            Err(e) if refused(&e) => {
+            Err(e) if e.is_refusal() => {
                 tracing::warn!(error = %e, count = part.len(), "a row of a message batch was refused; committing the batch in parts");
                 let mid = start + part.len() / 2;
                 todo.push((mid, end));
@@ -183,12 +183,6 @@ async fn commit(pool: &PgPool, batch: &[&QueuedMessage]) -> StoreResult<Vec<Stor
     let results = write_batch(&mut tx, batch).await?;
     tx.commit().await?;
     Ok(results)
-}
-
-/// The database refused a statement because of the data (a constraint, a
-/// value, a lock conflict), as opposed to the connection failing.
-pub(super) fn refused(e: &StoreError) -> bool {
-    matches!(e, StoreError::Conflict | StoreError::Database(sqlx::Error::Database(_)))
 }
 
 /// A refusal that another transaction caused and a retry may not meet: a

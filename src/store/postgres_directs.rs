@@ -49,7 +49,7 @@ pub(super) struct Pair {
 pub(super) async fn find_or_create(pool: &PgPool, pairs: &[Pair]) -> Vec<StoreResult<ConversationId>> {
     match in_one_transaction(pool, pairs).await {
         Ok(ids) => ids,
-        Err(e) if pairs.len() > 1 && super::postgres_committer::refused(&e) => {
+        Err(e) if pairs.len() > 1 && e.is_refusal() => {
             tracing::warn!(error = %e, count = pairs.len(), "a new conversation was refused; creating the batch's one by one");
             let mut answers = Vec::with_capacity(pairs.len());
             for pair in pairs {

@@ -54,6 +54,16 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+impl StoreError {
+    /// The database refused a statement because of the data (a constraint,
+    /// a value, a lock conflict), as opposed to the connection failing: a
+    /// batch that meets one is written again in parts, so that only the
+    /// refused row fails.
+    pub(crate) fn is_refusal(&self) -> bool {
+        matches!(self, StoreError::Conflict | StoreError::Database(sqlx::Error::Database(_)))
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
