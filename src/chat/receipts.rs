@@ -43,17 +43,21 @@ impl Chat {
         let has_more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
 
+        // Each conversation's watermark moves to its newest fetched message,
+        // all in one transaction (one per conversation made a fetch across
+        // 100 new conversations cost 100 commits). Every message from others
+        // up to it is in this page, so no gap check.
         let mut up_to: BTreeMap<ConversationId, Seq> = BTreeMap::new();
         for r in &rows {
             let e = up_to.entry(r.conversation_id).or_default();
             *e = (*e).max(r.seq);
         }
+        let marks: Vec<(ConversationId, Seq)> = up_to.iter().map(|(&c, &s)| (c, s)).collect();
+        for (conv, adv) in self.store.advance_fetched(user, &marks).await? {
+            self.announce(conv, user, Receipt::Delivered, adv).await?;
+        }
         let mut conversations = BTreeMap::new();
-        for (&conv, &seq) in &up_to {
-            // Every message from others up to `seq` is in this batch, so no gap check.
-            if let Some(adv) = self.store.advance(conv, user, Receipt::Delivered, seq, false).await? {
-                self.announce(conv, user, Receipt::Delivered, adv).await?;
-            }
+        for &conv in up_to.keys() {
             if let Some(c) = self.store.conversation(conv).await? {
                 conversations.insert(conv, c);
             }

@@ -75,6 +75,25 @@ impl<B: Backend> MessageStore for SqlStore<B> {
         Ok(moved)
     }
 
+    async fn advance_fetched(
+        &self,
+        user: UserId,
+        up_to: &[(ConversationId, Seq)],
+    ) -> StoreResult<Vec<(ConversationId, Advanced)>> {
+        let mut sorted = up_to.to_vec();
+        sorted.sort_unstable();
+        let mut tx = self.begin().await?;
+        let mut moved = Vec::new();
+        for (conversation, seq) in sorted {
+            let step = advance_in(&mut *tx, B::DIALECT, conversation, user, Receipt::Delivered, seq, false);
+            if let Some(adv) = step.await? {
+                moved.push((conversation, adv));
+            }
+        }
+        tx.commit().await?;
+        Ok(moved)
+    }
+
     async fn advance_delivered_many(
         &self,
         marks: &[DeliveryMark],

@@ -199,6 +199,16 @@ pub trait MessageStore: Send + Sync {
         contiguous: bool,
     ) -> StoreResult<Option<Advanced>>;
 
+    /// Raises `user`'s delivered watermark in each conversation to its seq
+    /// (`advance` without `contiguous`), all in one transaction, in
+    /// conversation order: what a fetch of unread messages delivered.
+    /// Returns the conversations whose watermark moved, with how far.
+    async fn advance_fetched(
+        &self,
+        user: UserId,
+        up_to: &[(ConversationId, Seq)],
+    ) -> StoreResult<Vec<(ConversationId, Advanced)>>;
+
     /// Text messages from others above the user's read watermark, in all
     /// their conversations (the push badge), counted in one query.
     async fn unread_total(&self, user: UserId) -> StoreResult<i64>;
