@@ -150,13 +150,7 @@ async fn commit_isolating(pool: &PgPool, batch: &[&QueuedMessage]) -> Vec<StoreR
             }
             Err(e) => {
                 tracing::error!(error = %e, count = part.len(), "message batch failed; nothing of it was stored");
-                let e = std::sync::Arc::new(e);
-                answers.extend(part.iter().map(|_| {
-                    Err(match *e {
-                        StoreError::Closed => StoreError::Closed,
-                        _ => StoreError::Batch(e.clone()),
-                    })
-                }));
+                answers.extend(e.for_each_job(part.len()));
             }
         }
     }

@@ -18,7 +18,6 @@ use super::{StoreError, StoreResult};
 use crate::domain::{ConversationId, Millis, Role, UserId};
 use sqlx::PgPool;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// Creates the conversations of the keys `$1` (created at `$2`) that do not
 /// exist yet, in key order; returns those it created.
@@ -61,18 +60,7 @@ pub(super) async fn find_or_create(pool: &PgPool, pairs: &[Pair]) -> Vec<StoreRe
             }
             answers
         }
-        Err(e) => {
-            let e = Arc::new(e);
-            pairs
-                .iter()
-                .map(|_| {
-                    Err(match *e {
-                        StoreError::Closed => StoreError::Closed,
-                        _ => StoreError::Batch(e.clone()),
-                    })
-                })
-                .collect()
-        }
+        Err(e) => e.for_each_job(pairs.len()),
     }
 }
 

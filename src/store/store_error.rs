@@ -62,6 +62,20 @@ impl StoreError {
     pub(crate) fn is_refusal(&self) -> bool {
         matches!(self, StoreError::Conflict | StoreError::Database(sqlx::Error::Database(_)))
     }
+
+    /// The answers of the `jobs` jobs of a batch that failed with `self`:
+    /// `Closed` stays itself, any other cause is shared by all as `Batch`.
+    pub(crate) fn for_each_job<T>(self, jobs: usize) -> Vec<StoreResult<T>> {
+        let cause = Arc::new(self);
+        (0..jobs)
+            .map(|_| {
+                Err(match *cause {
+                    StoreError::Closed => StoreError::Closed,
+                    _ => StoreError::Batch(cause.clone()),
+                })
+            })
+            .collect()
+    }
 }
 
 impl From<sqlx::Error> for StoreError {

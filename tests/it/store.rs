@@ -123,17 +123,7 @@ async fn a_burst_written_in_batches_collapses_into_one_push_job_per_device(s: Ar
     let (a, b) = (user(&*s, "ba").await, user(&*s, "bb").await);
     let conv = s.direct_conversation(a, b, 1).await.expect("conversation");
     for address in ["bd1", "bd2"] {
-        let device = Subscription {
-            id: SubscriptionId(0),
-            user_id: b,
-            kind: PushKind::Fcm,
-            address: address.into(),
-            p256dh: None,
-            auth: None,
-            environment: None,
-            created_at: 1,
-        };
-        s.upsert_subscription(&device, 20).await.expect("device");
+        s.upsert_subscription(&fcm_device(b, address), 20).await.expect("device");
     }
     const BURST: i64 = 60;
     let to_b: &'static [UserId] = Box::leak(Box::new([b]));
@@ -611,25 +601,29 @@ async fn live_receipts_in_one_batch(s: &dyn Store) {
     assert!(moved.is_empty());
 }
 
-async fn push_outbox_collapses_claims_once_and_respects_mutes(s: &dyn Store) {
-    let (a, b, c) = (user(s, "pa").await, user(s, "pb").await, user(s, "pc").await);
-    let conv = s.direct_conversation(a, b, 1).await.unwrap();
-    let device = |u: UserId, address: &str| Subscription {
+/// A not yet stored FCM device of `user`.
+fn fcm_device(user: UserId, address: &str) -> Subscription {
+    Subscription {
         id: SubscriptionId(0),
-        user_id: u,
+        user_id: user,
         kind: PushKind::Fcm,
         address: address.into(),
         p256dh: None,
         auth: None,
         environment: None,
         created_at: 1,
-    };
-    let b1 = s.upsert_subscription(&device(b, "b1"), 20).await.unwrap();
-    let b2 = s.upsert_subscription(&device(b, "b2"), 20).await.unwrap();
+    }
+}
+
+async fn push_outbox_collapses_claims_once_and_respects_mutes(s: &dyn Store) {
+    let (a, b, c) = (user(s, "pa").await, user(s, "pb").await, user(s, "pc").await);
+    let conv = s.direct_conversation(a, b, 1).await.unwrap();
+    let b1 = s.upsert_subscription(&fcm_device(b, "b1"), 20).await.unwrap();
+    let b2 = s.upsert_subscription(&fcm_device(b, "b2"), 20).await.unwrap();
     // Registering a known device again moves it to the new user.
-    let moved = s.upsert_subscription(&device(c, "b2"), 20).await.unwrap();
+    let moved = s.upsert_subscription(&fcm_device(c, "b2"), 20).await.unwrap();
     assert_eq!((moved.id, moved.user_id), (b2.id, c));
-    s.upsert_subscription(&device(b, "b2"), 20).await.unwrap();
+    s.upsert_subscription(&fcm_device(b, "b2"), 20).await.unwrap();
     assert_eq!(s.subscriptions_of(b).await.unwrap().len(), 2);
 
     let send = |at: i64, to: &'static [UserId]| NewMessage {
@@ -693,7 +687,7 @@ async fn push_outbox_collapses_claims_once_and_respects_mutes(s: &dyn Store) {
         let mut v = Vec::new();
         for i in 0..6 {
             let u = user(s, &format!("px{i}")).await;
-            s.upsert_subscription(&device(u, &format!("dev{i}")), 20).await.unwrap();
+            s.upsert_subscription(&fcm_device(u, &format!("dev{i}")), 20).await.unwrap();
             v.push(u);
         }
         v
