@@ -52,8 +52,11 @@ for round in $(seq 1 "$rounds"); do
 import json, sys
 d = json.loads(sys.stdin.read())
 a, e = d.get("ack_ms", {}), d.get("e2e_ms", {})
-print("round %s  %s: %.0f msgs/s, ack p50 %s ms, e2e p50 / p99 %s / %s ms, lost %s, duplicated %s" % (
-    sys.argv[1], sys.argv[2], d["msgs_per_sec"], a.get("p50"), e.get("p50"), e.get("p99"), d["lost"], d["duplicated"]))' \
+fetch = ", fetched back in %.2f s (%.2f s connecting)" % (d["fetch_seconds"], d["fetch_connect_seconds"]) \
+    if "fetch_seconds" in d else ""
+print("round %s  %s: %.0f msgs/s, ack p50 %s ms, e2e p50 / p99 %s / %s ms%s, lost %s, duplicated %s" % (
+    sys.argv[1], sys.argv[2], d["msgs_per_sec"], a.get("p50"), e.get("p50"), e.get("p99"), fetch, d["lost"],
+    d["duplicated"]))' \
       "$round" "$build"
   done
 done

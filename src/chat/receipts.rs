@@ -4,10 +4,14 @@
 //! announcing receipts to senders. May not touch: sockets or SQL.
 
 use super::Chat;
-use crate::domain::{Advanced, ConversationId, Envelope, Error, MessageId, Receipt, Seq, UserId};
+use crate::domain::{
+    Advanced, Conversation, ConversationId, Envelope, Error, Message, MessageId, MessageKind, Receipt, Seq,
+    UserId,
+};
 use crate::fanout::{Event, Fanout};
 use crate::store::Store;
-use std::collections::BTreeMap;
+use futures_util::future::join_all;
+use std::collections::{BTreeMap, HashMap};
 
 /// At most this many `message_status` events are sent for one watermark
 /// move; past it only the newest message is announced (statuses are
@@ -46,22 +50,32 @@ impl Chat {
         // Each conversation's watermark moves to its newest fetched message,
         // all in one transaction (one per conversation made a fetch across
         // 100 new conversations cost 100 commits). Every message from others
-        // up to it is in this page, so no gap check.
+        // up to it is in this page, so no gap check, and the senders are
+        // told from the page itself rather than from one read per conversation.
         let mut up_to: BTreeMap<ConversationId, Seq> = BTreeMap::new();
         for r in &rows {
             let e = up_to.entry(r.conversation_id).or_default();
             *e = (*e).max(r.seq);
         }
         let marks: Vec<(ConversationId, Seq)> = up_to.iter().map(|(&c, &s)| (c, s)).collect();
-        for (conv, adv) in self.store.advance_fetched(user, &marks).await? {
-            self.announce(conv, user, Receipt::Delivered, adv).await?;
-        }
-        let mut conversations = BTreeMap::new();
-        for &conv in up_to.keys() {
-            if let Some(c) = self.store.conversation(conv).await? {
-                conversations.insert(conv, c);
-            }
-        }
+        let moved = self.store.advance_fetched(user, &marks).await?;
+        // Conversations at once (in cluster mode each event is a Redis round
+        // trip); each one's events stay in order.
+        join_all(moved.into_iter().map(|(conv, adv)| {
+            // Newest first, as `messages_between` returns them; another
+            // device's fetch may have moved the mark part of the way.
+            let covered: Vec<&Message> = rows
+                .iter()
+                .rev()
+                .filter(|r| r.conversation_id == conv && r.kind == MessageKind::Text)
+                .filter(|r| r.seq > adv.old && r.seq <= adv.new)
+                .collect();
+            tell_senders(&*self.fanout, conv, user, Receipt::Delivered, covered)
+        }))
+        .await;
+        let ids: Vec<ConversationId> = up_to.into_keys().collect();
+        let conversations: HashMap<ConversationId, Conversation> =
+            self.store.conversations_by_ids(&ids).await?.into_iter().map(|c| (c.id, c)).collect();
         let mut messages: Vec<Envelope> = rows
             .into_iter()
             .filter_map(|r| {
@@ -143,15 +157,27 @@ async fn announce(
     receipt: Receipt,
     adv: Advanced,
 ) -> Result<(), Error> {
-    let mut rows =
-        store.messages_between(conversation, adv.old, adv.new, reader, STATUS_EVENTS_CAP + 1).await?;
-    if rows.len() as i64 > STATUS_EVENTS_CAP {
-        rows.truncate(1);
+    let rows = store.messages_between(conversation, adv.old, adv.new, reader, STATUS_EVENTS_CAP + 1).await?;
+    tell_senders(fanout, conversation, reader, receipt, rows.iter().collect()).await;
+    Ok(())
+}
+
+/// One `message_status` per message of `newest_first` (the text messages
+/// from others a watermark move covered), oldest first; past
+/// [`STATUS_EVENTS_CAP`] only the newest.
+async fn tell_senders(
+    fanout: &dyn Fanout,
+    conversation: ConversationId,
+    reader: UserId,
+    receipt: Receipt,
+    mut newest_first: Vec<&Message>,
+) {
+    if newest_first.len() as i64 > STATUS_EVENTS_CAP {
+        newest_first.truncate(1);
     }
-    for r in rows.into_iter().rev() {
+    for r in newest_first.into_iter().rev() {
         let event =
             Event::Receipt { conversation_id: conversation, message_id: r.id, seq: r.seq, receipt, reader };
         fanout.send(r.sender_id, event, None).await;
     }
-    Ok(())
 }

@@ -66,6 +66,23 @@ impl<B: Backend> ConversationStore for SqlStore<B> {
         load_conversation(&mut *self.read().await?, sql::CONVERSATION, id).await
     }
 
+    async fn conversations_by_ids(&self, ids: &[ConversationId]) -> StoreResult<Vec<Conversation>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = ids.iter().map(|c| c.0).collect();
+        let mut c = self.read().await?;
+        let rows = c.all(B::DIALECT.conversations_by_ids, vec![Arg::Ids(ids.clone())]).await?;
+        let members = c.all(B::DIALECT.members_of_conversations, vec![Arg::Ids(ids)]).await?;
+        let mut members = mapping::members_by_conversation(&members)?;
+        rows.iter()
+            .map(|r| {
+                let id: i64 = r.col("id")?;
+                mapping::conversation(r, members.remove(&id).unwrap_or_default())
+            })
+            .collect()
+    }
+
     async fn conversations_of(
         &self,
         user: UserId,

@@ -42,6 +42,9 @@ pub struct Dialect {
     pub search_users: &'static str,
     /// Which of a list of ids exist: `json_each` on SQLite, `ANY` on PostgreSQL.
     pub existing_users: &'static str,
+    /// A list of conversations (those of a fetched page): the same list
+    /// membership difference.
+    pub conversations_by_ids: &'static str,
     /// The members of a list of conversations (a page of the conversation
     /// list): the same list membership difference.
     pub members_of_conversations: &'static str,
@@ -92,6 +95,7 @@ pub(crate) const SQLITE: Dialect = Dialect {
     claim_push_jobs: sql::claim_push_jobs!(""),
     search_users: sql::search_users!("username_key >= $1 AND username_key < $2"),
     existing_users: sql::existing_users!("IN (SELECT value FROM json_each($1))"),
+    conversations_by_ids: sql::conversations_by_ids!("IN (SELECT value FROM json_each($1))"),
     members_of_conversations: sql::members_of_conversations!("IN (SELECT value FROM json_each($1))"),
     reactions_of_messages: sql::reactions_of_messages!("IN (SELECT value FROM json_each($1))"),
     messages_by_ids: sql::messages_by_ids!("IN (SELECT value FROM json_each($1))"),
@@ -115,6 +119,7 @@ pub(crate) const POSTGRES: Dialect = Dialect {
     claim_push_jobs: sql::claim_push_jobs!(" FOR UPDATE SKIP LOCKED"),
     search_users: sql::search_users!("starts_with(username_key, $1)"),
     existing_users: sql::existing_users!("= ANY($1)"),
+    conversations_by_ids: sql::conversations_by_ids!("= ANY($1)"),
     members_of_conversations: sql::members_of_conversations!("= ANY($1)"),
     reactions_of_messages: sql::reactions_of_messages!("= ANY($1)"),
     messages_by_ids: sql::messages_by_ids!("= ANY($1)"),
@@ -233,6 +238,7 @@ mod tests {
                 d.conversation_to_change,
                 d.watermarks_to_change,
                 d.existing_users,
+                d.conversations_by_ids,
                 d.members_of_conversations,
                 d.claim_push_jobs,
                 d.reactions_of_messages,

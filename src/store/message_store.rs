@@ -82,6 +82,9 @@ impl<B: Backend> MessageStore for SqlStore<B> {
     ) -> StoreResult<Vec<(ConversationId, Advanced)>> {
         let mut sorted = up_to.to_vec();
         sorted.sort_unstable();
+        if let Some(batch) = self.backend.fetched(user, &sorted) {
+            return batch.await;
+        }
         let mut tx = self.begin().await?;
         let mut moved = Vec::new();
         for (conversation, seq) in sorted {

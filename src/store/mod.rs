@@ -102,6 +102,9 @@ pub trait ConversationStore: Send + Sync {
     async fn create_group(&self, group: NewGroup<'_>) -> StoreResult<(Conversation, Message)>;
     /// The conversation with its members.
     async fn conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>>;
+    /// The conversations of `ids` that exist, with their members, in two
+    /// queries whatever the count (in no particular order).
+    async fn conversations_by_ids(&self, ids: &[ConversationId]) -> StoreResult<Vec<Conversation>>;
     /// A page of the user's conversations, most recent activity first (the
     /// highest id first among equal activity times): at most `limit`, those
     /// after `before` in that order (from the start without it).
@@ -199,7 +202,7 @@ pub trait MessageStore: Send + Sync {
         contiguous: bool,
     ) -> StoreResult<Option<Advanced>>;
 
-    /// Raises `user`'s delivered watermark in each conversation to its seq
+    /// Raises `user`'s delivered watermark in each conversation (each once) to its seq
     /// (`advance` without `contiguous`), all in one transaction, in
     /// conversation order: what a fetch of unread messages delivered.
     /// Returns the conversations whose watermark moved, with how far.

@@ -138,6 +138,12 @@ pub(crate) const CONVERSATION_PAGE: &str = "SELECT c.*,
   ORDER BY p.activity DESC, c.id DESC";
 /// The members of the conversations in the list `$1`: the list membership
 /// is the dialect's.
+/// Conversations of a list of ids (those a fetched page touches).
+macro_rules! conversations_by_ids {
+    ($in_list:literal) => {
+        concat!("SELECT * FROM conversations WHERE id ", $in_list)
+    };
+}
 macro_rules! members_of_conversations {
     ($in_list:literal) => {
         concat!(
@@ -352,8 +358,8 @@ pub(crate) const SECRET: &str = "SELECT value FROM secrets WHERE name = $1";
 pub(crate) use super::messaging_sql::*;
 pub(crate) use watermarks_to_change;
 pub(crate) use {
-    claim_push_jobs, conversation_to_change, enqueue_pushes, existing_users, members_of_conversations,
-    search_users,
+    claim_push_jobs, conversation_to_change, conversations_by_ids, enqueue_pushes, existing_users,
+    members_of_conversations, search_users,
 };
 
 /// Readiness probe: the database answers.

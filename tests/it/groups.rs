@@ -427,3 +427,48 @@ async fn every_member_of_a_larger_group_gets_it_and_receipts_add_up() {
     let (_, r) = app.get(&format!("/api/conversations/{gid}/messages/{mid}/receipts"), Some(&ta)).await;
     assert_eq!((r["deliveredCount"].as_i64(), r["status"].as_str()), (Some(30), Some("delivered")));
 }
+
+/// A fetch across conversations tells each sender about their own text
+/// messages only: not about the group's creation note, not about others'.
+#[tokio::test]
+async fn a_fetch_tells_each_sender_of_their_own_text_messages_only() {
+    let app = spawn_app().await;
+    let (_, th) = app.user("host").await;
+    let (ana_id, ta) = app.user("ana").await;
+    let (cat, tc) = app.user("cat").await;
+    let gid = group(&app, &th, "fetchers", &[ana_id, cat]).await["id"].as_i64().unwrap();
+    let mut host = app.socket(&th).await;
+    let mut ana = app.socket(&ta).await;
+    let id = |ack: Value| ack["message"]["id"].as_i64().unwrap();
+    let h1 = id(host.call("send_message", json!({"conversationId": gid, "message": "h1"})).await);
+    let a1 = id(ana.call("send_message", json!({"conversationId": gid, "message": "a1"})).await);
+    let a2 = id(ana.call("send_message", json!({"receiverId": cat, "message": "a2, direct"})).await);
+    let h2 = id(host.call("send_message", json!({"conversationId": gid, "message": "h2"})).await);
+
+    let mut c = app.socket(&tc).await;
+    let page = c.call("fetch_unread_messages", json!({})).await;
+    let types: Vec<&str> =
+        page["messages"].as_array().unwrap().iter().map(|m| m["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        ["system", "text", "text", "text", "text"],
+        "the creation note and four messages: {page}"
+    );
+
+    // What each sender hears about cat, until nothing more comes.
+    async fn heard(sock: &common::Sio, cat: i64) -> Vec<(i64, String)> {
+        let mut got = Vec::new();
+        while let Some(st) = sock.try_recv("message_status", Duration::from_millis(700)).await {
+            if st.data["userId"].as_i64() == Some(cat) {
+                got.push((
+                    st.data["messageId"].as_i64().unwrap(),
+                    st.data["status"].as_str().unwrap().to_owned(),
+                ));
+            }
+        }
+        got
+    }
+    let d = |id| (id, "delivered".to_owned());
+    assert_eq!(heard(&host, cat).await, [d(h1), d(h2)], "h1 and h2, oldest first; not the note");
+    assert_eq!(heard(&ana, cat).await, [d(a1), d(a2)], "a1 in the group, a2 in the direct conversation");
+}

@@ -892,6 +892,10 @@ async fn media_is_visible_to_its_owner_and_the_conversations_it_was_sent_in(s: &
 #[path = "store_messaging.rs"]
 mod messaging;
 
+/// A fetch's batched reads and watermark moves, on both backends.
+#[path = "store_fetch.rs"]
+mod fetch;
+
 /// The committer's statements keep using their indexes as history grows. A
 /// prepared statement's plan, cached while `messages` was nearly empty, was a
 /// sequential scan of the table, kept for the connection's life: each batch's

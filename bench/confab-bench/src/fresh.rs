@@ -110,9 +110,10 @@ pub async fn run(urls: &[SocketAddr], o: Options) -> anyhow::Result<Value> {
     let stored: u64 = by_recipient.values().map(|v| v.len() as u64).sum();
 
     let fetch_start = Instant::now();
-    let (mut lost, mut dups) = (0, 0);
+    let (mut lost, mut dups, mut connecting) = (0, 0, Duration::ZERO);
     for (j, r) in recipients.iter().enumerate() {
-        let ids = fetch_unread(urls[(o.senders + j) % urls.len()], &r.1).await?;
+        let (ids, c) = fetch_unread(urls[(o.senders + j) % urls.len()], &r.1).await?;
+        connecting += c;
         let acked = by_recipient.remove(&j).unwrap_or_default();
         let (l, d) = verify(&acked, &ids);
         lost += l;
@@ -130,11 +131,13 @@ pub async fn run(urls: &[SocketAddr], o: Options) -> anyhow::Result<Value> {
         urls.len()
     );
     eprintln!(
-        "  stored {stored} msgs in {elapsed:.1} s = {rate:.0} durable msgs/s; fetched back in {fetch_secs:.2} s; lost {lost}, duplicated {dups}, refused {errors}"
+        "  stored {stored} msgs in {elapsed:.1} s = {rate:.0} durable msgs/s; fetched back in {fetch_secs:.2} s ({:.2} s of it connecting); lost {lost}, duplicated {dups}, refused {errors}",
+        connecting.as_secs_f64()
     );
     eprintln!("{}", stats::line("ack latency", &latency));
     Ok(json!({"scenario": "new-conversations", "nodes": urls.len(), "senders": o.senders,
         "recipients": o.recipients, "conversations": conversations, "window": o.window, "seconds": elapsed,
-        "stored": stored, "msgs_per_sec": rate, "fetch_seconds": fetch_secs, "lost": lost, "duplicated": dups,
+        "stored": stored, "msgs_per_sec": rate, "fetch_seconds": fetch_secs,
+        "fetch_connect_seconds": connecting.as_secs_f64(), "lost": lost, "duplicated": dups,
         "errors": errors, "ack_ms": stats::summary(&latency)}))
 }

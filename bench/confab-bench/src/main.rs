@@ -409,9 +409,12 @@ async fn direct(
 }
 
 /// Connects as the user behind `token` and fetches every unread message
-/// (page by page); returns their ids in the order received.
-async fn fetch_unread(url: SocketAddr, token: &str) -> anyhow::Result<Vec<i64>> {
+/// (page by page); returns their ids in the order received and how long the
+/// connection took (the rest of the time is the fetch's).
+async fn fetch_unread(url: SocketAddr, token: &str) -> anyhow::Result<(Vec<i64>, Duration)> {
+    let t0 = Instant::now();
     let (tx, mut rx) = sio::connect(url, token).await?;
+    let connecting = t0.elapsed();
     let mut ids = Vec::new();
     let mut call = 0u64;
     loop {
@@ -434,7 +437,7 @@ async fn fetch_unread(url: SocketAddr, token: &str) -> anyhow::Result<Vec<i64>> 
         }
     }
     tx.close();
-    Ok(ids)
+    Ok((ids, connecting))
 }
 
 async fn offline(
@@ -472,10 +475,11 @@ async fn offline(
     }
     // Recipients come online and fetch until nothing is left.
     let fetch_start = Instant::now();
-    let (mut lost, mut dups) = (0, 0);
+    let (mut lost, mut dups, mut connecting) = (0, 0, Duration::ZERO);
     for p in 0..pairs {
         let r = &people[2 * p + 1];
-        let ids = fetch_unread(urls[(2 * p + 1) % urls.len()], &r.1).await?;
+        let (ids, c) = fetch_unread(urls[(2 * p + 1) % urls.len()], &r.1).await?;
+        connecting += c;
         let (l, d) = verify(&acked[&p].acked, &ids);
         lost += l;
         dups += d + (ids.len() as u64).saturating_sub(acked[&p].acked.len() as u64);
@@ -484,12 +488,14 @@ async fn offline(
     let rate = stored as f64 / elapsed;
     eprintln!("offline: {pairs} senders, window {window}, {elapsed:.1} s, {} node(s)", urls.len());
     eprintln!(
-        "  stored {stored} msgs = {rate:.0} durable msgs/s; fetched back in {fetch_secs:.2} s; lost {lost}, duplicated {dups}, refused {errors}"
+        "  stored {stored} msgs = {rate:.0} durable msgs/s; fetched back in {fetch_secs:.2} s ({:.2} s of it connecting); lost {lost}, duplicated {dups}, refused {errors}",
+        connecting.as_secs_f64()
     );
     eprintln!("{}", stats::line("ack latency", &ack_lat));
     Ok(
         json!({"scenario": "offline", "nodes": urls.len(), "pairs": pairs, "window": window, "seconds": elapsed,
-        "stored": stored, "msgs_per_sec": rate, "fetch_seconds": fetch_secs, "lost": lost, "duplicated": dups,
+        "stored": stored, "msgs_per_sec": rate, "fetch_seconds": fetch_secs,
+        "fetch_connect_seconds": connecting.as_secs_f64(), "lost": lost, "duplicated": dups,
         "errors": errors, "ack_ms": stats::summary(&ack_lat)}),
     )
 }
