@@ -43,14 +43,6 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         marks: &[DeliveryMark],
     ) -> Option<impl Future<Output = StoreResult<Vec<(DeliveryMark, Advanced)>>> + Send>;
-    /// What a fetch delivered (`MessageStore::advance_fetched`, `up_to`
-    /// sorted), if the backend has its own statements for it; `None`: the
-    /// shared code moves each watermark in one transaction.
-    fn fetched(
-        &self,
-        user: UserId,
-        up_to: &[(ConversationId, Seq)],
-    ) -> Option<impl Future<Output = StoreResult<Vec<(ConversationId, Advanced)>>> + Send>;
     /// Finds or creates a pair's direct conversation, through the group
     /// committer on both databases: the first message to someone new then
     /// costs no commit of its own.

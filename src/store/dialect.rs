@@ -42,6 +42,15 @@ pub struct Dialect {
     pub search_users: &'static str,
     /// Which of a list of ids exist: `json_each` on SQLite, `ANY` on PostgreSQL.
     pub existing_users: &'static str,
+    /// One user's delivered watermarks in a list of conversations (`$1`
+    /// the user, `$2` the list), in conversation order: locked on
+    /// PostgreSQL. Filtered on the user, so the plan starts from the user's
+    /// index whatever the table's statistics.
+    pub fetched_watermarks: &'static str,
+    /// Sets one user's (`$3`) delivered watermark in each conversation of
+    /// `$1` to the seq at the same place in `$2`: `json_each` joined on the
+    /// index on SQLite, `UNNEST` on PostgreSQL.
+    pub fetched_move: &'static str,
     /// A list of conversations (those of a fetched page): the same list
     /// membership difference.
     pub conversations_by_ids: &'static str,
@@ -95,6 +104,11 @@ pub(crate) const SQLITE: Dialect = Dialect {
     claim_push_jobs: sql::claim_push_jobs!(""),
     search_users: sql::search_users!("username_key >= $1 AND username_key < $2"),
     existing_users: sql::existing_users!("IN (SELECT value FROM json_each($1))"),
+    fetched_watermarks: "SELECT conversation_id, delivered_seq FROM members
+  WHERE user_id = $1 AND conversation_id IN (SELECT value FROM json_each($2)) ORDER BY conversation_id",
+    fetched_move: "UPDATE members SET delivered_seq = v.s
+   FROM (SELECT c.value AS c, s.value AS s FROM json_each($1) c JOIN json_each($2) s ON s.key = c.key) AS v
+  WHERE members.user_id = $3 AND members.conversation_id = v.c",
     conversations_by_ids: sql::conversations_by_ids!("IN (SELECT value FROM json_each($1))"),
     members_of_conversations: sql::members_of_conversations!("IN (SELECT value FROM json_each($1))"),
     reactions_of_messages: sql::reactions_of_messages!("IN (SELECT value FROM json_each($1))"),
@@ -119,6 +133,11 @@ pub(crate) const POSTGRES: Dialect = Dialect {
     claim_push_jobs: sql::claim_push_jobs!(" FOR UPDATE SKIP LOCKED"),
     search_users: sql::search_users!("starts_with(username_key, $1)"),
     existing_users: sql::existing_users!("= ANY($1)"),
+    fetched_watermarks: "SELECT conversation_id, delivered_seq FROM members
+  WHERE user_id = $1 AND conversation_id = ANY($2) ORDER BY conversation_id FOR UPDATE",
+    fetched_move: "UPDATE members m SET delivered_seq = v.s
+   FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS v(c, s)
+  WHERE m.user_id = $3 AND m.conversation_id = v.c",
     conversations_by_ids: sql::conversations_by_ids!("= ANY($1)"),
     members_of_conversations: sql::members_of_conversations!("= ANY($1)"),
     reactions_of_messages: sql::reactions_of_messages!("= ANY($1)"),
@@ -238,6 +257,8 @@ mod tests {
                 d.conversation_to_change,
                 d.watermarks_to_change,
                 d.existing_users,
+                d.fetched_watermarks,
+                d.fetched_move,
                 d.conversations_by_ids,
                 d.members_of_conversations,
                 d.claim_push_jobs,

@@ -6,10 +6,11 @@
 //! and `dialect`) or the services' rules.
 
 use super::backend::{Backend, SqlStore, advance_in};
-use super::exec::{Col, Exec, args};
+use super::exec::{Arg, Col, Exec, args};
 use super::{Appended, MessageStore, NewMessage, StoreResult, mapping, sql};
 use crate::domain::{Advanced, ConversationId, DeliveryMark, Message, MessageId, Receipt, Seq, UserId};
 use async_trait::async_trait;
+use std::collections::HashMap;
 
 #[async_trait]
 impl<B: Backend> MessageStore for SqlStore<B> {
@@ -80,18 +81,29 @@ impl<B: Backend> MessageStore for SqlStore<B> {
         user: UserId,
         up_to: &[(ConversationId, Seq)],
     ) -> StoreResult<Vec<(ConversationId, Advanced)>> {
+        if up_to.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Two statements whatever the page holds: a lock, read and update per
+        // conversation cost 200 round trips for a page of 100 conversations
+        // (on SQLite, 200 hand-overs to its worker thread).
         let mut sorted = up_to.to_vec();
         sorted.sort_unstable();
-        if let Some(batch) = self.backend.fetched(user, &sorted) {
-            return batch.await;
-        }
+        let ids: Vec<i64> = sorted.iter().map(|(c, _)| c.0).collect();
         let mut tx = self.begin().await?;
-        let mut moved = Vec::new();
-        for (conversation, seq) in sorted {
-            let step = advance_in(&mut *tx, B::DIALECT, conversation, user, Receipt::Delivered, seq, false);
-            if let Some(adv) = step.await? {
-                moved.push((conversation, adv));
-            }
+        let rows = tx.all(B::DIALECT.fetched_watermarks, vec![Arg::from(user), Arg::Ids(ids)]).await?;
+        let mut old = HashMap::with_capacity(rows.len());
+        for r in &rows {
+            let (conversation, seq): (i64, Seq) = (r.col("conversation_id")?, r.col("delivered_seq")?);
+            old.insert(ConversationId(conversation), seq);
+        }
+        let moved: Vec<(ConversationId, Advanced)> = sorted
+            .into_iter()
+            .filter_map(|(c, new)| old.get(&c).filter(|&&o| new > o).map(|&o| (c, Advanced { old: o, new })))
+            .collect();
+        if !moved.is_empty() {
+            let (cs, seqs): (Vec<i64>, Vec<i64>) = moved.iter().map(|(c, a)| (c.0, a.new)).unzip();
+            tx.execute(B::DIALECT.fetched_move, vec![Arg::Ids(cs), Arg::Ids(seqs), Arg::from(user)]).await?;
         }
         tx.commit().await?;
         Ok(moved)

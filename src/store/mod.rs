@@ -202,9 +202,10 @@ pub trait MessageStore: Send + Sync {
         contiguous: bool,
     ) -> StoreResult<Option<Advanced>>;
 
-    /// Raises `user`'s delivered watermark in each conversation (each once) to its seq
-    /// (`advance` without `contiguous`), all in one transaction, in
-    /// conversation order: what a fetch of unread messages delivered.
+    /// Raises `user`'s delivered watermark in each conversation (each listed
+    /// once) to its seq (`advance` without `contiguous`), all in one
+    /// transaction, in conversation order: what a fetch of unread messages
+    /// delivered.
     /// Returns the conversations whose watermark moved, with how far.
     async fn advance_fetched(
         &self,

@@ -16,7 +16,7 @@ use super::backend::{Backend, SqlStore};
 use super::dialect::{Dialect, POSTGRES};
 use super::postgres_committer::Committer;
 use super::{Appended, NewMessage, StoreResult};
-use crate::domain::{Advanced, ConversationId, DeliveryMark, Millis, Seq, UserId};
+use crate::domain::{Advanced, ConversationId, DeliveryMark, Millis, UserId};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 use std::future::{Future, Ready};
@@ -91,14 +91,6 @@ impl Backend for PostgresBackend {
         marks: &[DeliveryMark],
     ) -> Option<impl Future<Output = StoreResult<Vec<(DeliveryMark, Advanced)>>> + Send> {
         Some(super::postgres_receipts::delivered(&self.pool, marks.to_vec()))
-    }
-
-    fn fetched(
-        &self,
-        user: UserId,
-        up_to: &[(ConversationId, Seq)],
-    ) -> Option<impl Future<Output = StoreResult<Vec<(ConversationId, Advanced)>>> + Send> {
-        Some(super::postgres_receipts::fetched(&self.pool, user, up_to.to_vec()))
     }
 
     fn direct(

@@ -12,14 +12,11 @@
 //! and below the first message from someone else that is neither delivered
 //! nor acknowledged in this batch (the "gap") moves, each from the one before.
 //!
-//! A fetch of unread messages moves one user's watermarks in many
-//! conversations with the same statements and no gap check ([`fetched`]).
-//!
 //! Owns: these statements. May not touch: who is told (`chat::delivery`).
 
 use super::exec::Col;
 use super::{StoreError, StoreResult};
-use crate::domain::{Advanced, ConversationId, DeliveryMark, Seq, UserId};
+use crate::domain::{Advanced, ConversationId, DeliveryMark, UserId};
 use sqlx::PgPool;
 use std::collections::HashMap;
 
@@ -133,49 +130,6 @@ pub(super) async fn delivered(pool: &PgPool, marks: Vec<DeliveryMark>) -> StoreR
     };
     if !mc.is_empty() {
         sqlx::query(MOVE).bind(&mc).bind(&mu).bind(&ms).execute(&mut *tx).await?;
-    }
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(moved)
-}
-
-/// One user's watermarks in a list of conversations, locked in conversation
-/// order (the order `WATERMARKS` locks in). Filtered on the user, so the
-/// plan starts from the user's index whatever the table's statistics: as a
-/// join on (conversation, user) pairs a freshly filled table was scanned whole.
-const FETCHED_WATERMARKS: &str = "SELECT conversation_id, delivered_seq FROM members
-  WHERE user_id = $1 AND conversation_id = ANY($2) ORDER BY conversation_id FOR UPDATE";
-
-const FETCHED_MOVE: &str = "UPDATE members m SET delivered_seq = v.s
-   FROM UNNEST($2::BIGINT[], $3::BIGINT[]) AS v(c, s)
-  WHERE m.user_id = $1 AND m.conversation_id = v.c";
-
-/// Raises `user`'s delivered watermark in each conversation of `up_to`
-/// (sorted, no duplicates) to its seq, in one transaction of two
-/// statements: what a fetch delivered. Returns the conversations whose
-/// watermark moved. Written as the shared code's lock, read and update per
-/// conversation, a fetched page of 100 conversations cost 200 round trips.
-pub(super) async fn fetched(
-    pool: &PgPool,
-    user: UserId,
-    up_to: Vec<(ConversationId, Seq)>,
-) -> StoreResult<Vec<(ConversationId, Advanced)>> {
-    if up_to.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut tx = pool.begin().await?;
-    let cs: Vec<i64> = up_to.iter().map(|(c, _)| c.0).collect();
-    let rows = sqlx::query(FETCHED_WATERMARKS).bind(user.0).bind(&cs).fetch_all(&mut *tx).await?;
-    let mut old: HashMap<i64, i64> = HashMap::with_capacity(rows.len());
-    for r in &rows {
-        old.insert(r.col("conversation_id")?, r.col("delivered_seq")?);
-    }
-    let moved: Vec<(ConversationId, Advanced)> = up_to
-        .into_iter()
-        .filter_map(|(c, new)| old.get(&c.0).filter(|&&o| new > o).map(|&o| (c, Advanced { old: o, new })))
-        .collect();
-    if !moved.is_empty() {
-        let (mc, ms): (Vec<i64>, Vec<i64>) = moved.iter().map(|(c, a)| (c.0, a.new)).unzip();
-        sqlx::query(FETCHED_MOVE).bind(user.0).bind(&mc).bind(&ms).execute(&mut *tx).await?;
     }
     tx.commit().await.map_err(StoreError::from)?;
     Ok(moved)

@@ -136,14 +136,14 @@ pub(crate) const CONVERSATION_PAGE: &str = "SELECT c.*,
    JOIN conversations c ON c.id = p.conversation_id
    LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq = c.last_seq
   ORDER BY p.activity DESC, c.id DESC";
-/// The members of the conversations in the list `$1`: the list membership
-/// is the dialect's.
 /// Conversations of a list of ids (those a fetched page touches).
 macro_rules! conversations_by_ids {
     ($in_list:literal) => {
         concat!("SELECT * FROM conversations WHERE id ", $in_list)
     };
 }
+/// The members of the conversations in the list `$1`: the list membership
+/// is the dialect's.
 macro_rules! members_of_conversations {
     ($in_list:literal) => {
         concat!(

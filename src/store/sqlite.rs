@@ -19,7 +19,7 @@ use super::dialect::{Dialect, SQLITE};
 use super::sqlite_committer::Committer;
 use super::{Appended, NewMessage, StoreError, StoreResult};
 use crate::config::SqliteSynchronous as Durability;
-use crate::domain::{Advanced, ConversationId, DeliveryMark, Millis, Seq, UserId};
+use crate::domain::{Advanced, ConversationId, DeliveryMark, Millis, UserId};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
@@ -97,15 +97,6 @@ impl Backend for SqliteBackend {
 
     fn commits(&self) -> &super::CommitWatch {
         &self.commits
-    }
-
-    fn fetched(
-        &self,
-        _user: UserId,
-        _up_to: &[(ConversationId, Seq)],
-    ) -> Option<impl Future<Output = StoreResult<Vec<(ConversationId, Advanced)>>> + Send> {
-        // Local: the shared transaction's statements cost no round trips.
-        None::<std::future::Ready<_>>
     }
 
     fn direct(
