@@ -42,6 +42,9 @@ pub struct Dialect {
     pub search_users: &'static str,
     /// Which of a list of ids exist: `json_each` on SQLite, `ANY` on PostgreSQL.
     pub existing_users: &'static str,
+    /// The messages waiting for a user (`MessageStore::undelivered`): the
+    /// plan each database needs (see `sql::UNDELIVERED_BY_CONVERSATION`).
+    pub undelivered: &'static str,
     /// One user's delivered watermarks in a list of conversations (`$1`
     /// the user, `$2` the list), in conversation order: locked on
     /// PostgreSQL. Filtered on the user, so the plan starts from the user's
@@ -104,6 +107,7 @@ pub(crate) const SQLITE: Dialect = Dialect {
     claim_push_jobs: sql::claim_push_jobs!(""),
     search_users: sql::search_users!("username_key >= $1 AND username_key < $2"),
     existing_users: sql::existing_users!("IN (SELECT value FROM json_each($1))"),
+    undelivered: sql::UNDELIVERED,
     fetched_watermarks: "SELECT conversation_id, delivered_seq FROM members
   WHERE user_id = $1 AND conversation_id IN (SELECT value FROM json_each($2)) ORDER BY conversation_id",
     fetched_move: "UPDATE members SET delivered_seq = v.s
@@ -133,6 +137,7 @@ pub(crate) const POSTGRES: Dialect = Dialect {
     claim_push_jobs: sql::claim_push_jobs!(" FOR UPDATE SKIP LOCKED"),
     search_users: sql::search_users!("starts_with(username_key, $1)"),
     existing_users: sql::existing_users!("= ANY($1)"),
+    undelivered: sql::UNDELIVERED_BY_CONVERSATION,
     fetched_watermarks: "SELECT conversation_id, delivered_seq FROM members
   WHERE user_id = $1 AND conversation_id = ANY($2) ORDER BY conversation_id FOR UPDATE",
     fetched_move: "UPDATE members m SET delivered_seq = v.s
@@ -257,6 +262,7 @@ mod tests {
                 d.conversation_to_change,
                 d.watermarks_to_change,
                 d.existing_users,
+                d.undelivered,
                 d.fetched_watermarks,
                 d.fetched_move,
                 d.conversations_by_ids,

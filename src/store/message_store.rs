@@ -45,7 +45,7 @@ impl<B: Backend> MessageStore for SqlStore<B> {
         conversation: Option<ConversationId>,
         limit: i64,
     ) -> StoreResult<Vec<Message>> {
-        let rows = self.read().await?.all(sql::UNDELIVERED, args![user, conversation, limit]).await?;
+        let rows = self.read().await?.all(B::DIALECT.undelivered, args![user, conversation, limit]).await?;
         rows.iter().map(mapping::message).collect()
     }
 

@@ -207,6 +207,9 @@ pub(crate) const HISTORY: &str = concat!(
 );
 /// Messages from others above the user's delivered watermark, in one
 /// conversation (`$2`) or all (`$2` NULL).
+/// SQLite's: it starts from the user's memberships and probes each
+/// conversation's (conversation_id, seq) index. PostgreSQL's is
+/// `UNDELIVERED_BY_CONVERSATION`.
 pub(crate) const UNDELIVERED: &str =
     "SELECT x.id, x.conversation_id, x.seq, x.sender_id, x.client_msg_id, x.kind, x.body,
         x.meta, x.created_at, x.attachments, x.reply_to, x.edited_at, x.deleted_at
@@ -215,6 +218,21 @@ pub(crate) const UNDELIVERED: &str =
   WHERE m.user_id = $1 AND x.sender_id != $1
     AND (CAST($2 AS BIGINT) IS NULL OR m.conversation_id = $2)
   ORDER BY x.id LIMIT $3";
+/// `UNDELIVERED` for PostgreSQL: the first `$3` of each conversation (ids
+/// grow with seq in a conversation, so the page is among them), then the
+/// page. Written as a join ordered by id with a limit, PostgreSQL could walk
+/// every message in id order looking for the user's (measured: 65 ms per
+/// fetch on a 65,000-message database without statistics yet, 0.2 ms this way).
+pub(crate) const UNDELIVERED_BY_CONVERSATION: &str = concat!(
+    "SELECT x.* FROM members m
+      CROSS JOIN LATERAL (SELECT ",
+    message_cols!(),
+    " FROM messages x
+          WHERE x.conversation_id = m.conversation_id AND x.seq > m.delivered_seq AND x.sender_id != $1
+          ORDER BY x.seq LIMIT $3) x
+     WHERE m.user_id = $1 AND (CAST($2 AS BIGINT) IS NULL OR m.conversation_id = $2)
+     ORDER BY x.id LIMIT $3"
+);
 pub(crate) const MESSAGES_BETWEEN: &str = concat!(
     "SELECT ",
     message_cols!(),
