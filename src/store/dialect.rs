@@ -52,7 +52,7 @@ pub struct Dialect {
     pub fetched_watermarks: &'static str,
     /// Sets one user's (`$3`) delivered watermark in each conversation of
     /// `$1` to the seq at the same place in `$2`: `json_each` joined on the
-    /// index on SQLite, `UNNEST` on PostgreSQL.
+    /// array position on SQLite, `UNNEST` on PostgreSQL.
     pub fetched_move: &'static str,
     /// A list of conversations (those of a fetched page): the same list
     /// membership difference.
